@@ -1,0 +1,182 @@
+// Package agent is the per-site agent: it polls the local database node, judges it, and answers
+// HAProxy and Prometheus from the latest judgement. One poll serves every checker.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/healthcheck"
+)
+
+// Poller reads the node. galera.Poller is the real one.
+type Poller interface {
+	Poll(ctx context.Context) galera.Snapshot
+}
+
+// Agent holds the latest snapshot of its node and judges it on every check.
+type Agent struct {
+	cluster *config.Cluster
+	site    *config.Site
+	policy  galera.Policy
+	poller  Poller
+	maint   *Maint
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+
+	mu    sync.RWMutex
+	snap  galera.Snapshot
+	inMnt bool
+	last  galera.Verdict // the verdict last logged, to log changes only
+}
+
+// New builds the agent for one site of the cluster.
+func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
+	site, err := c.Site(siteName)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		cluster: c,
+		site:    site,
+		policy: galera.Policy{
+			AvailableWhenDonor: c.Agent.AvailableWhenDonor,
+			StaleAfter:         c.Agent.StaleAfter,
+			Weighting:          true,
+			RecvQueueHigh:      1000,
+			FlowControlHigh:    0.5,
+		},
+		maint: NewMaint(c.Agent.StateDir, site.Name),
+		log:   log.With("site", site.Name),
+		now:   time.Now,
+	}
+	a.poller = newCredPoller(site.SQL, c.Credentials.Monitor, c.Agent.PollTimeout, a.log)
+	a.metrics = newMetrics(a)
+	return a, nil
+}
+
+// Report is the current answer of every check: the verdict on the latest snapshot, judged now,
+// so a poller that stopped answering turns into "stale", then down, by itself.
+func (a *Agent) Report() healthcheck.Report {
+	a.mu.RLock()
+	snap, inMnt := a.snap, a.inMnt
+	a.mu.RUnlock()
+	v := galera.Judge(snap, a.policy, inMnt, a.now())
+	return healthcheck.Report{Site: a.site.Name, State: string(v.State), Weight: v.Weight, Reason: v.Reason, Detail: snap}
+}
+
+// Snapshot returns the latest snapshot.
+func (a *Agent) Snapshot() galera.Snapshot {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.snap
+}
+
+// Run polls and serves until ctx is cancelled. Listening failures end it: an agent that cannot
+// answer must not pretend to run (HAProxy's check then fails and the node goes down).
+func (a *Agent) Run(ctx context.Context) error {
+	var ls []net.Listener
+	listen := func(what, addr string) (net.Listener, error) {
+		if addr == "" {
+			return nil, nil
+		}
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen for %s on %s: %w", what, addr, err)
+		}
+		ls = append(ls, l)
+		return l, nil
+	}
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	agentL, err := listen("agent-check", a.site.Agent)
+	if err != nil {
+		return err
+	}
+	httpL, err := listen("http check", a.site.HTTP)
+	if err != nil {
+		return err
+	}
+	metricsL, err := listen("metrics", a.site.Metrics)
+	if err != nil {
+		return err
+	}
+	a.log.Info("agent started", "sql", a.site.SQL, "agent", a.site.Agent, "http", a.site.HTTP, "metrics", a.site.Metrics,
+		"poll_interval", a.cluster.Agent.PollInterval, "poll_timeout", a.cluster.Agent.PollTimeout)
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { a.pollLoop(ctx); return nil })
+	if agentL != nil {
+		srv := &healthcheck.AgentServer{Source: a, Log: a.log, Served: a.metrics.served("agent")}
+		g.Go(func() error { return srv.Serve(ctx, agentL) })
+	}
+	if httpL != nil {
+		h := healthcheck.HTTPHandler(a, a.metrics.served("http"))
+		g.Go(func() error { return healthcheck.ServeHTTP(ctx, httpL, h) })
+	}
+	if metricsL != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+		g.Go(func() error { return healthcheck.ServeHTTP(ctx, metricsL, mux) })
+	}
+	err = g.Wait()
+	a.log.Info("agent stopped")
+	return err
+}
+
+func (a *Agent) pollLoop(ctx context.Context) {
+	t := time.NewTicker(a.cluster.Agent.PollInterval)
+	defer t.Stop()
+	for {
+		a.pollOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Agent) pollOnce(ctx context.Context) {
+	snap := a.poller.Poll(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	inMnt, err := a.maint.On()
+	if err != nil {
+		a.log.Warn("read maintenance flag; keeping the node in maintenance", "err", err)
+		inMnt = true // doubt about the operator's intent: keep the node out
+	}
+	a.metrics.observe(snap)
+	a.mu.Lock()
+	a.snap, a.inMnt = snap, inMnt
+	a.mu.Unlock()
+
+	v := galera.Judge(snap, a.policy, inMnt, a.now())
+	a.mu.Lock()
+	changed := v.State != a.last.State || v.Reason != a.last.Reason && v.State != galera.Up
+	a.last = v
+	a.mu.Unlock()
+	if changed {
+		a.log.Info("verdict", "state", v.State, "reason", v.Reason, "node_state", snap.LocalStateComment, "cluster_status", snap.ClusterStatus)
+	}
+}
+
+// Metrics gives the agent's Prometheus registry (tests and benchmarks read it).
+func (a *Agent) Metrics() *prometheus.Registry { return a.metrics.reg }

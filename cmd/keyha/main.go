@@ -1,0 +1,71 @@
+// Command keyha keeps OpenStack Keystone's database available across sites: the per-site agent,
+// the operator commands and the load-and-check harness, as one binary. main only wires flags into
+// config structs; the work lives in the packages.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keyha/keyha/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newApp().RunContext(ctx, os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "keyha:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "keyha",
+		Usage: "keep Keystone's database available across sites (Galera or DRBD)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{config.EnvConfig},
+				Usage: "the cluster file, identical at every site"},
+		},
+		Commands: []*cli.Command{
+			{
+				Name:  "version",
+				Usage: "print keyha's version",
+				Action: func(c *cli.Context) error {
+					fmt.Fprintln(c.App.Writer, "keyha", version)
+					return nil
+				},
+			},
+			{
+				Name:  "config",
+				Usage: "check the cluster file",
+				Subcommands: []*cli.Command{{
+					Name:  "check",
+					Usage: "load and validate the cluster file; print its hash",
+					Action: func(c *cli.Context) error {
+						cl, err := loadConfig(c)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(c.App.Writer, "%s: cluster %q, %d sites %v, sha256 %s\n", cl.Path, cl.Name, len(cl.Sites), cl.SiteNames(), cl.Hash)
+						return nil
+					},
+				}},
+			},
+			agentCommand(),
+			haproxyCommand(),
+		},
+	}
+}
+
+func loadConfig(c *cli.Context) (*config.Cluster, error) {
+	return config.Load(c.String("config"))
+}

@@ -1,0 +1,258 @@
+// Package config loads and validates the cluster file: one file, identical at every site, that
+// describes all sites of a keyha cluster. Everything keyha runs takes its settings from here.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// EnvConfig names the environment variable that points at the cluster file when --config is absent.
+const EnvConfig = "KEYHA_CONFIG"
+
+// Cluster is the validated content of a cluster file.
+type Cluster struct {
+	Name        string      `yaml:"cluster"`
+	Mode        string      `yaml:"mode"` // "galera" (default) or "drbd"
+	Credentials Credentials `yaml:"credentials"`
+	Agent       Agent       `yaml:"agent"`
+	Gossip      Gossip      `yaml:"gossip"`
+	Sites       []Site      `yaml:"sites"`
+
+	// Path and Hash are filled by Load: where the file was read from and the SHA-256 of its bytes,
+	// which agents compare to find a site whose file differs.
+	Path string `yaml:"-"`
+	Hash string `yaml:"-"`
+}
+
+// Credentials names files in my.cnf form ([client] user=, password=), mode 0600. Passwords live
+// only there: never in the cluster file, on a command line or in a log.
+type Credentials struct {
+	Monitor string `yaml:"monitor"` // what the agent polls with: minimal grants
+	Admin   string `yaml:"admin"`   // operator commands (desync, recover, bootstrap)
+	App     string `yaml:"app"`     // the load harness and Keystone's schema
+}
+
+// Agent holds the agent's timings and policy. Zero values are replaced by DefaultAgent's.
+type Agent struct {
+	PollInterval       time.Duration `yaml:"poll_interval"`
+	PollTimeout        time.Duration `yaml:"poll_timeout"`
+	StaleAfter         time.Duration `yaml:"stale_after"`
+	AvailableWhenDonor bool          `yaml:"available_when_donor"`
+	StateDir           string        `yaml:"state_dir"` // maintenance flag and other state kept across restarts
+}
+
+// Gossip configures the memberlist cluster between the sites' agents.
+type Gossip struct {
+	Preset  string `yaml:"preset"`   // wan (default), lan, local
+	KeyFile string `yaml:"key_file"` // 16, 24 or 32 raw bytes or base64 of them; empty: no encryption
+}
+
+// Site is one data centre: its database node and the agent beside it.
+type Site struct {
+	Name     string `yaml:"name"`
+	Priority int    `yaml:"priority"` // higher is preferred as writer
+
+	SQL      string `yaml:"sql"`     // the node's SQL address, as the agent reaches it
+	Agent    string `yaml:"agent"`   // HAProxy agent-check listener
+	HTTP     string `yaml:"http"`    // /health and /status
+	Metrics  string `yaml:"metrics"` // Prometheus /metrics
+	GossipAt string `yaml:"gossip"`  // memberlist bind address
+	Galera   string `yaml:"galera"`  // the node's gcomm address (for the HAProxy config and checks)
+	Datadir  string `yaml:"datadir"` // where grastate.dat lives, read by recovery
+
+	HAProxyDB     string `yaml:"haproxy_db"`     // the site's HAProxy database frontend
+	HAProxySocket string `yaml:"haproxy_socket"` // its runtime API socket
+
+	Commands Commands `yaml:"commands"`
+}
+
+// Commands tell keyha how to act on a site's database service: the lab's scripts here, systemd
+// units in production. Each is run with sh -c.
+type Commands struct {
+	Start string `yaml:"start"`
+	Stop  string `yaml:"stop"`
+}
+
+// DefaultAgent returns the agent settings used where the file is silent: a poll every 500 ms with a
+// 1 s deadline, and a snapshot older than 3 s never trusted.
+func DefaultAgent() Agent {
+	return Agent{PollInterval: 500 * time.Millisecond, PollTimeout: time.Second, StaleAfter: 3 * time.Second}
+}
+
+// Load reads, decodes and validates the cluster file at path.
+func Load(path string) (*Cluster, error) {
+	if path == "" {
+		return nil, fmt.Errorf("no cluster file: pass --config FILE or set %s", EnvConfig)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read cluster file: %w", err)
+	}
+	c, err := Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("cluster file %s: %w", path, err)
+	}
+	c.Path = path
+	return c, nil
+}
+
+// Parse decodes and validates a cluster file's bytes. Unknown keys are errors: a misspelt key
+// silently ignored is a setting the operator believes in and does not have.
+func Parse(raw []byte) (*Cluster, error) {
+	var c Cluster
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the file is empty: it needs at least 'cluster:' and 'sites:'")
+		}
+		return nil, fmt.Errorf("decode YAML: %w", err)
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	c.Hash = hex.EncodeToString(sum[:])
+	return &c, nil
+}
+
+func (c *Cluster) applyDefaults() {
+	if c.Mode == "" {
+		c.Mode = "galera"
+	}
+	if c.Gossip.Preset == "" {
+		c.Gossip.Preset = "wan"
+	}
+	d := DefaultAgent()
+	if c.Agent.PollInterval == 0 {
+		c.Agent.PollInterval = d.PollInterval
+	}
+	if c.Agent.PollTimeout == 0 {
+		c.Agent.PollTimeout = d.PollTimeout
+	}
+	if c.Agent.StaleAfter == 0 {
+		c.Agent.StaleAfter = d.StaleAfter
+	}
+}
+
+// Validate checks every key and names the first bad one with its value and what is allowed.
+func (c *Cluster) Validate() error {
+	if c.Name == "" {
+		return errors.New("cluster: missing; give the cluster a name (it must match wsrep_cluster_name)")
+	}
+	switch c.Mode {
+	case "galera", "drbd":
+	default:
+		return fmt.Errorf("mode: %q is not allowed; use galera or drbd", c.Mode)
+	}
+	switch c.Gossip.Preset {
+	case "wan", "lan", "local":
+	default:
+		return fmt.Errorf("gossip.preset: %q is not allowed; use wan, lan or local", c.Gossip.Preset)
+	}
+	if c.Credentials.Monitor == "" {
+		return errors.New("credentials.monitor: missing; name the my.cnf-style file the agent polls with")
+	}
+	a := c.Agent
+	if a.PollInterval < 50*time.Millisecond || a.PollInterval > time.Minute {
+		return fmt.Errorf("agent.poll_interval: %s is out of range; use 50ms to 1m", a.PollInterval)
+	}
+	if a.PollTimeout <= 0 || a.PollTimeout > time.Minute {
+		return fmt.Errorf("agent.poll_timeout: %s is out of range; use more than 0 and at most 1m", a.PollTimeout)
+	}
+	if a.StaleAfter < a.PollInterval+a.PollTimeout {
+		return fmt.Errorf("agent.stale_after: %s is shorter than poll_interval + poll_timeout (%s); a healthy node would be judged stale",
+			a.StaleAfter, a.PollInterval+a.PollTimeout)
+	}
+	if len(c.Sites) == 0 {
+		return errors.New("sites: empty; list at least one site")
+	}
+	names := map[string]bool{}
+	for i, s := range c.Sites {
+		key := fmt.Sprintf("sites[%d]", i)
+		if s.Name == "" {
+			return fmt.Errorf("%s.name: missing", key)
+		}
+		if !validName(s.Name) {
+			return fmt.Errorf("%s.name: %q is not allowed; use lower-case letters, digits and '-', starting with a letter", key, s.Name)
+		}
+		if names[s.Name] {
+			return fmt.Errorf("%s.name: %q appears twice; site names must be unique", key, s.Name)
+		}
+		names[s.Name] = true
+		key = fmt.Sprintf("sites[%d] (%s)", i, s.Name)
+		if s.SQL == "" {
+			return fmt.Errorf("%s.sql: missing; give the node's SQL address as HOST:PORT", key)
+		}
+		for _, f := range []struct{ k, v string }{
+			{"sql", s.SQL}, {"agent", s.Agent}, {"http", s.HTTP}, {"metrics", s.Metrics},
+			{"gossip", s.GossipAt}, {"galera", s.Galera}, {"haproxy_db", s.HAProxyDB},
+		} {
+			if f.v == "" {
+				continue
+			}
+			if err := checkHostPort(f.v); err != nil {
+				return fmt.Errorf("%s.%s: %q %v; use HOST:PORT, e.g. 10.0.0.1:3306", key, f.k, f.v, err)
+			}
+		}
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '-'):
+		default:
+			return false
+		}
+	}
+	return len(s) <= 32
+}
+
+func checkHostPort(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("is not HOST:PORT")
+	}
+	if host == "" {
+		return errors.New("has no host")
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return errors.New("has no port between 1 and 65535")
+	}
+	return nil
+}
+
+// Site returns the site called name, or an error listing the sites there are.
+func (c *Cluster) Site(name string) (*Site, error) {
+	for i := range c.Sites {
+		if c.Sites[i].Name == name {
+			return &c.Sites[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no site %q in %s; sites are %v", name, c.Path, c.SiteNames())
+}
+
+// SiteNames lists the sites in file order.
+func (c *Cluster) SiteNames() []string {
+	out := make([]string, len(c.Sites))
+	for i, s := range c.Sites {
+		out[i] = s.Name
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const good = `
+cluster: lab
+credentials:
+  monitor: /etc/keyha/monitor.cnf
+sites:
+  - name: lngs
+    priority: 300
+    sql: 10.0.0.1:3306
+    agent: 10.0.0.1:9250
+  - name: bari
+    sql: 10.0.0.2:3306
+`
+
+func TestParseGood(t *testing.T) {
+	c, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.SiteNames(); strings.Join(got, ",") != "lngs,bari" {
+		t.Errorf("sites %v", got)
+	}
+	if c.Mode != "galera" || c.Gossip.Preset != "wan" || c.Agent.PollInterval != DefaultAgent().PollInterval {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if len(c.Hash) != 64 {
+		t.Errorf("hash %q", c.Hash)
+	}
+	if _, err := c.Site("padova"); err == nil || !strings.Contains(err.Error(), "lngs bari") {
+		t.Errorf("unknown site error %v does not list the sites", err)
+	}
+}
+
+func TestParseBad(t *testing.T) {
+	for _, c := range []struct{ name, edit, want string }{
+		{"empty", "", "empty"},
+		{"unknown key", good + "colour: blue\n", "field colour not found"},
+		{"bad port", strings.Replace(good, "10.0.0.2:3306", "10.0.0.2:99999", 1), `sites[1] (bari).sql: "10.0.0.2:99999"`},
+		{"no port", strings.Replace(good, "10.0.0.2:3306", "10.0.0.2", 1), "is not HOST:PORT"},
+		{"dup site", strings.Replace(good, "name: bari", "name: lngs", 1), `"lngs" appears twice`},
+		{"bad name", strings.Replace(good, "name: bari", "name: Bari!", 1), `sites[1].name: "Bari!"`},
+		{"bad mode", good + "mode: nfs\n", `mode: "nfs"`},
+		{"bad preset", good + "gossip:\n  preset: moon\n", `gossip.preset: "moon"`},
+		{"no monitor", strings.Replace(good, "monitor:", "admin:", 1), "credentials.monitor: missing"},
+		{"bad interval", good + "agent:\n  poll_interval: 1ms\n", "agent.poll_interval: 1ms"},
+		{"bad duration", good + "agent:\n  poll_interval: soon\n", "line 13: cannot unmarshal !!str `soon` into time.Duration"},
+		{"stale too short", good + "agent:\n  stale_after: 100ms\n", "agent.stale_after: 100ms"},
+		{"no sites", "cluster: x\ncredentials:\n  monitor: /x\n", "sites: empty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(c.edit))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadNames(t *testing.T) {
+	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), EnvConfig) {
+		t.Errorf("empty path: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "k.yaml")
+	os.WriteFile(p, []byte("cluster: [\n"), 0o644)
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("bad file: %v does not name %s", err, p)
+	}
+}
+
+func TestCredential(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "m.cnf")
+	os.WriteFile(p, []byte("[mysqld]\nuser=mysql\n[client]\nuser = mon\npassword=\"s3cr=t\"\nskip-ssl\n"), 0o600)
+	c, err := ReadCredential(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.User != "mon" || c.Password != "s3cr=t" {
+		t.Errorf("got %+v", c)
+	}
+	if s := c.String(); strings.Contains(s, "s3cr") {
+		t.Errorf("String() shows the password: %s", s)
+	}
+	os.Chmod(p, 0o644)
+	if _, err := ReadCredential(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable file accepted: %v", err)
+	}
+	os.WriteFile(p, []byte("[client]\npassword=x\n"), 0o600)
+	os.Chmod(p, 0o600)
+	if _, err := ReadCredential(p); err == nil || !strings.Contains(err.Error(), "no user=") {
+		t.Errorf("file without user: %v", err)
+	}
+}

@@ -1,0 +1,84 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Credential is a user and password read from a my.cnf-style file.
+type Credential struct {
+	User     string
+	Password string
+}
+
+// String never shows the password, so a Credential can be logged by mistake without harm.
+func (c Credential) String() string { return c.User + ":<hidden>" }
+
+// ReadCredential reads the [client] section of a my.cnf-style file. The file must not be readable
+// by group or others: a password file anyone can read is refused, not silently used.
+func ReadCredential(path string) (Credential, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return Credential{}, fmt.Errorf("read credentials: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return Credential{}, fmt.Errorf("credentials file %s has mode %04o: others can read it; run chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Credential{}, fmt.Errorf("read credentials: %w", err)
+	}
+	c, err := ParseCredential(raw)
+	if err != nil {
+		return Credential{}, fmt.Errorf("credentials file %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseCredential takes user= and password= from the [client] section (or from before any section).
+func ParseCredential(raw []byte) (Credential, error) {
+	var c Credential
+	section := "client"
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if line[0] == '[' {
+			section = strings.TrimSpace(strings.Trim(line, "[]"))
+			continue
+		}
+		if section != "client" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue // option without value, e.g. "skip-ssl"
+		}
+		k, v = strings.TrimSpace(k), unquote(strings.TrimSpace(v))
+		switch k {
+		case "user":
+			c.User = v
+		case "password":
+			c.Password = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return c, err
+	}
+	if c.User == "" {
+		return c, fmt.Errorf("no user= in its [client] section")
+	}
+	return c, nil
+}
+
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+		return v[1 : len(v)-1]
+	}
+	return v
+}

@@ -1,0 +1,141 @@
+package galera
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Poller reads one node's wsrep status. One Poller serves every checker of an agent, so the load on
+// the database is one poll per interval whatever the number of HAProxies and scrapers.
+type Poller struct {
+	db      *sql.DB
+	timeout time.Duration
+}
+
+// NewPoller opens a pool of one connection to addr. The password comes from the caller's
+// credentials file and goes only into the driver's config, never into a DSN string that is logged.
+func NewPoller(addr, user, password string, timeout time.Duration) (*Poller, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = user, password, "tcp", addr
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = timeout, timeout, timeout
+	cfg.Params = map[string]string{"wsrep_sync_wait": "0"} // status reads must never wait for the cluster
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure connection to %s: %w", addr, err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(10 * time.Minute)
+	return &Poller{db: db, timeout: timeout}, nil
+}
+
+// Close closes the connection pool.
+func (p *Poller) Close() error { return p.db.Close() }
+
+// Poll reads the node's status within the poll deadline. A failure is returned inside the
+// Snapshot, classified, so the verdict can say why.
+func (p *Poller) Poll(ctx context.Context) Snapshot {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	s, err := p.read(ctx)
+	if err != nil {
+		s = Snapshot{ErrClass: Classify(err), Err: err.Error()}
+	}
+	s.At = time.Now()
+	s.Took = s.At.Sub(start)
+	return s
+}
+
+func (p *Poller) read(ctx context.Context) (Snapshot, error) {
+	var s Snapshot
+	rows, err := p.db.QueryContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep%'")
+	if err != nil {
+		return s, fmt.Errorf("read wsrep status: %w", err)
+	}
+	status := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return s, fmt.Errorf("read wsrep status: %w", err)
+		}
+		status[strings.ToLower(k)] = v
+	}
+	if err := rows.Close(); err != nil {
+		return s, fmt.Errorf("read wsrep status: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("read wsrep status: %w", err)
+	}
+	if _, ok := status["wsrep_local_state"]; !ok {
+		return s, fmt.Errorf("read wsrep status: no wsrep_local_state: is this a Galera node (wsrep_on, wsrep_provider)?")
+	}
+	fill(&s, status)
+
+	var ro, donorRejects, desync int
+	var reject sql.NullString
+	err = p.db.QueryRowContext(ctx,
+		"SELECT @@read_only, @@wsrep_reject_queries, @@wsrep_sst_donor_rejects_queries, @@wsrep_desync, @@wsrep_node_name").
+		Scan(&ro, &reject, &donorRejects, &desync, &s.NodeName)
+	if err != nil {
+		return s, fmt.Errorf("read wsrep variables: %w", err)
+	}
+	s.ReadOnly, s.RejectQueries, s.SSTDonorRejectsQueries, s.Desync = ro != 0, reject.String, donorRejects != 0, desync != 0
+	return s, nil
+}
+
+// fill copies the wsrep status variables into a Snapshot; a value that does not parse stays zero,
+// which Judge treats as unhealthy.
+func fill(s *Snapshot, st map[string]string) {
+	i := func(k string) int64 { n, _ := strconv.ParseInt(st[k], 10, 64); return n }
+	f := func(k string) float64 { n, _ := strconv.ParseFloat(st[k], 64); return n }
+	on := func(k string) bool { return strings.EqualFold(st[k], "ON") }
+	s.LocalState = int(i("wsrep_local_state"))
+	s.LocalStateComment = st["wsrep_local_state_comment"]
+	s.ClusterStatus = st["wsrep_cluster_status"]
+	s.Ready = on("wsrep_ready")
+	s.Connected = on("wsrep_connected")
+	s.ClusterSize = int(i("wsrep_cluster_size"))
+	s.ClusterConfID = i("wsrep_cluster_conf_id")
+	s.ClusterStateUUID = st["wsrep_cluster_state_uuid"]
+	s.LastCommitted = i("wsrep_last_committed")
+	s.LocalIndex = int(i("wsrep_local_index"))
+	s.RecvQueue = i("wsrep_local_recv_queue")
+	s.FlowControlPaused = f("wsrep_flow_control_paused")
+	s.FlowControlSent = i("wsrep_flow_control_sent")
+	s.CertFailures = i("wsrep_local_cert_failures")
+}
+
+// Classify sorts a poll error into the classes the verdict and the metrics name.
+func Classify(err error) ErrClass {
+	var me *mysql.MySQLError
+	var ne net.Error
+	switch {
+	case err == nil:
+		return ErrNone
+	case errors.As(err, &me) && (me.Number == 1045 || me.Number == 1044 || me.Number == 1698):
+		return ErrAuth
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return ErrTimeout
+	case errors.As(err, &me):
+		return ErrQuery
+	case errors.As(err, &ne), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, sql.ErrConnDone):
+		return ErrUnreachable
+	case strings.Contains(err.Error(), "connection refused"), strings.Contains(err.Error(), "no route"),
+		strings.Contains(err.Error(), "broken pipe"), strings.Contains(err.Error(), "reset by peer"),
+		strings.Contains(err.Error(), "EOF"):
+		return ErrUnreachable
+	}
+	return ErrQuery
+}

@@ -1,0 +1,73 @@
+package healthcheck
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+)
+
+// HTTPHandler serves:
+//   - GET /health: 200 when the node may take traffic, 503 otherwise, with a JSON body. Like
+//     Percona's clustercheck, only "up" is 200; with ?drain=ok a drained node is 200 too, for an
+//     HAProxy whose agent-check already carries the drain (see haproxy.Config).
+//   - GET /status: the full report, snapshot included, as JSON.
+func HTTPHandler(src Source, served func()) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		rep := src.Report()
+		ok := rep.State == StateUp || rep.State == StateDrain && r.URL.Query().Get("drain") == "ok"
+		code := http.StatusServiceUnavailable
+		if ok {
+			code = http.StatusOK
+		}
+		body := struct {
+			Site   string `json:"site"`
+			State  string `json:"state"`
+			Reason string `json:"reason"`
+			Writer string `json:"writer,omitempty"`
+		}{rep.Site, rep.State, rep.Reason, rep.Writer}
+		writeJSON(w, code, body)
+		if served != nil {
+			served()
+		}
+	})
+	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, src.Report())
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// ServeHTTP runs h on l with limits that keep slow or oversized clients from piling up, until ctx
+// is cancelled.
+func ServeHTTP(ctx context.Context, l net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 2 * time.Second,
+		ReadTimeout:       5 * time.Second,
+		WriteTimeout:      5 * time.Second,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    8 << 10,
+	}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package labtest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLabLifecycle is the lab's own acceptance: up, replicate, partition, heal, kill, restart, bad
+// input, down with nothing left behind.
+func TestLabLifecycle(t *testing.T) {
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := Prerequisites(); p != "" {
+		SkipOrFail(t, p)
+	}
+	if err := Lock(); err != nil {
+		t.Fatal(err)
+	}
+	defer Unlock()
+	bin, err := BuildKeyha(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := Script(root, bin, "down"); err != nil {
+		t.Fatalf("clear an old lab: %v\n%s", err, out)
+	}
+
+	start := time.Now()
+	if out, err := Script(root, bin, "up"); err != nil {
+		Script(root, bin, "down")
+		t.Fatalf("scripts/lab up: %v\n%s", err, out)
+	}
+	t.Logf("lab up in %.1fs", time.Since(start).Seconds())
+	downed := false
+	defer func() {
+		if !downed {
+			Script(root, bin, "down")
+		}
+	}()
+	l, err := Info(root, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Sites) != 3 {
+		t.Fatalf("info lists %d sites, want 3: %+v", len(l.Sites), l.Sites)
+	}
+	if _, err := l.Cluster(t).Site("bari"); err != nil {
+		t.Fatalf("cluster file: %v", err)
+	}
+	db := map[string]*sql.DB{}
+	for _, s := range Sites {
+		db[s] = l.DB(t, l.Sites[s].SQL, "admin")
+	}
+
+	t.Run("replicates", func(t *testing.T) {
+		ctx := context.Background()
+		mark := fmt.Sprintf("row-%d", time.Now().UnixNano())
+		for _, q := range []string{
+			"CREATE DATABASE IF NOT EXISTS keyha_labtest",
+			"CREATE TABLE IF NOT EXISTS keyha_labtest.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64))",
+		} {
+			if _, err := db["lngs"].ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db["lngs"].ExecContext(ctx, "INSERT INTO keyha_labtest.t (v) VALUES (?)", mark); err != nil {
+			t.Fatal(err)
+		}
+		// With wsrep_sync_wait the read at padova waits for what the cluster committed before it.
+		out := l.Lab(t, "sql", "padova", "SET SESSION wsrep_sync_wait=1; SELECT v FROM keyha_labtest.t WHERE v='"+mark+"'")
+		if strings.TrimSpace(out) != mark {
+			t.Fatalf("padova read %q, want %q", out, mark)
+		}
+	})
+
+	t.Run("partition and heal", func(t *testing.T) {
+		l.Lab(t, "partition", "bari")
+		took := Eventually(t, 60*time.Second, "bari leaves the Primary component, lngs+padova stay Primary with size 2", func() (bool, string) {
+			seen := fmt.Sprintf("bari=%s lngs=%s/%s padova=%s/%s",
+				l.Status(t, db["bari"], "wsrep_cluster_status"),
+				l.Status(t, db["lngs"], "wsrep_cluster_status"), l.Status(t, db["lngs"], "wsrep_cluster_size"),
+				l.Status(t, db["padova"], "wsrep_cluster_status"), l.Status(t, db["padova"], "wsrep_cluster_size"))
+			return seen == "bari=non-Primary lngs=Primary/2 padova=Primary/2", seen
+		})
+		t.Logf("partition seen in %.1fs", took.Seconds())
+		l.Lab(t, "heal", "bari")
+		took = Eventually(t, 60*time.Second, "all three Synced in a Primary component of size 3", func() (bool, string) {
+			return allSynced(t, l, db, 3)
+		})
+		t.Logf("heal to all Synced in %.1fs", took.Seconds())
+	})
+
+	t.Run("kill and restart", func(t *testing.T) {
+		l.Lab(t, "kill", "padova")
+		Eventually(t, 30*time.Second, "padova is gone and the others count 2", func() (bool, string) {
+			s := l.Status(t, db["lngs"], "wsrep_cluster_size")
+			return l.Status(t, db["padova"], "wsrep_cluster_size") == "" && s == "2", "lngs size " + s
+		})
+		start := time.Now()
+		l.Lab(t, "start", "padova")
+		Eventually(t, 60*time.Second, "padova rejoins and all are Synced", func() (bool, string) {
+			return allSynced(t, l, db, 3)
+		})
+		t.Logf("padova rejoined in %.1fs", time.Since(start).Seconds())
+	})
+
+	t.Run("bad input changes nothing", func(t *testing.T) {
+		before := l.Lab(t, "status")
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"partition", "nosuchsite"}, "unknown site 'nosuchsite'"},
+			{[]string{"heal", "lngs"}, "lngs is not cut off"},
+			{[]string{"frobnicate"}, "unknown verb 'frobnicate'"},
+			{[]string{"up"}, "a lab is already up"},
+			{[]string{"start", "lngs"}, "already running"},
+			{[]string{"sql", "lngs"}, "sql needs the statements"},
+			{[]string{"kill"}, "kill needs a site"},
+		} {
+			out, err := Script(root, bin, c.args...)
+			if err == nil {
+				t.Errorf("scripts/lab %v succeeded, want an error", c.args)
+			}
+			if !strings.Contains(out, c.want) {
+				t.Errorf("scripts/lab %v said %q, want it to contain %q", c.args, out, c.want)
+			}
+		}
+		if after := l.Lab(t, "status"); after != before {
+			t.Errorf("status changed after bad input:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+	})
+
+	start = time.Now()
+	if out, err := Script(root, bin, "down"); err != nil {
+		t.Fatalf("scripts/lab down: %v\n%s", err, out)
+	}
+	downed = true
+	t.Logf("lab down in %.1fs", time.Since(start).Seconds())
+	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "kh-") {
+		t.Errorf("namespaces left after down: %s", out)
+	}
+	if out, _ := exec.Command("pgrep", "-af", l.Dir+"/").Output(); len(out) > 0 {
+		t.Errorf("processes left after down:\n%s", out)
+	}
+	if err := exec.Command("ip", "link", "show", "kh-br0").Run(); err == nil {
+		t.Errorf("bridge kh-br0 left after down")
+	}
+	if out, err := Script(root, bin, "down"); err != nil {
+		t.Errorf("a second down is not idempotent: %v\n%s", err, out)
+	}
+}
+
+func allSynced(t testing.TB, l *Lab, db map[string]*sql.DB, size int) (bool, string) {
+	var seen []string
+	ok := true
+	for _, s := range Sites {
+		st := l.Status(t, db[s], "wsrep_local_state_comment")
+		cs := l.Status(t, db[s], "wsrep_cluster_status")
+		n := l.Status(t, db[s], "wsrep_cluster_size")
+		seen = append(seen, fmt.Sprintf("%s=%s/%s/%s", s, st, cs, n))
+		ok = ok && st == "Synced" && cs == "Primary" && n == fmt.Sprint(size)
+	}
+	return ok, strings.Join(seen, " ")
+}

@@ -1,0 +1,311 @@
+// Package labtest gives integration tests the real lab of scripts/lab: three sites in network
+// namespaces, each with MariaDB + Galera, HAProxy and a keyha agent. A test package calls Main from
+// TestMain; tests call Get. Without root or packages the tests skip, except under CI=true, where a
+// missing prerequisite is a failure.
+package labtest
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/keyha/keyha/config"
+)
+
+// Sites are the lab's sites, in priority order.
+var Sites = []string{"lngs", "bari", "padova"}
+
+// Lab is a running lab as `scripts/lab info` describes it.
+type Lab struct {
+	Root   string          `json:"-"` // the repository
+	Bin    string          `json:"-"` // the keyha binary the lab's agents run
+	Config string          `json:"config"`
+	Dir    string          `json:"dir"`
+	Sites  map[string]Site `json:"sites"`
+}
+
+// Site is one site's addresses.
+type Site struct {
+	SQL           string `json:"sql"`
+	HAProxyDB     string `json:"haproxy_db"`
+	HAProxySocket string `json:"haproxy_socket"`
+	Agent         string `json:"agent"`
+	HTTP          string `json:"http"`
+	Metrics       string `json:"metrics"`
+	Namespace     string `json:"namespace"`
+}
+
+var (
+	shared   *Lab
+	problem  string // why the lab could not be had; tests skip or fail with it
+	lockFile *os.File
+)
+
+// Main brings the lab up once for a test package, runs its tests and takes the lab down. With
+// KEYHA_LAB_REUSE=1 a lab that is already up is used and left up.
+func Main(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	root, err := RepoRoot()
+	if err != nil {
+		problem = err.Error()
+		return m.Run()
+	}
+	if p := Prerequisites(); p != "" {
+		problem = p
+		return m.Run()
+	}
+	if err := Lock(); err != nil {
+		problem = err.Error()
+		return m.Run()
+	}
+	defer Unlock()
+	bin, err := BuildKeyha(root)
+	if err != nil {
+		problem = err.Error()
+		return m.Run()
+	}
+	reuse := os.Getenv("KEYHA_LAB_REUSE") == "1"
+	if l, err := Info(root, bin); reuse && err == nil {
+		shared = l
+		return m.Run()
+	}
+	if _, err := Script(root, bin, "down"); err != nil {
+		problem = "clear an old lab: " + err.Error()
+		return m.Run()
+	}
+	start := time.Now()
+	if out, err := Script(root, bin, "up"); err != nil {
+		problem = fmt.Sprintf("scripts/lab up: %v\n%s", err, out)
+		Script(root, bin, "down")
+		return m.Run()
+	}
+	fmt.Fprintf(os.Stderr, "labtest: lab up in %.1fs\n", time.Since(start).Seconds())
+	shared, err = Info(root, bin)
+	if err != nil {
+		problem = err.Error()
+	}
+	code := m.Run()
+	if !reuse {
+		if out, err := Script(root, bin, "down"); err != nil {
+			fmt.Fprintf(os.Stderr, "labtest: scripts/lab down: %v\n%s", err, out)
+		}
+	}
+	return code
+}
+
+// Get returns the package's lab, or skips the test (fails it under CI=true) saying why there is none.
+func Get(t testing.TB) *Lab {
+	t.Helper()
+	if shared == nil {
+		if problem == "" {
+			problem = "labtest.Main was not called from TestMain"
+		}
+		SkipOrFail(t, problem)
+	}
+	return shared
+}
+
+// SkipOrFail skips a test that lacks a prerequisite, except under CI=true, where it fails it.
+func SkipOrFail(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("prerequisite missing under CI=true: %s", why)
+	}
+	t.Skipf("lab not available: %s", why)
+}
+
+// Prerequisites says what is missing for the lab to run here, or "" when nothing is.
+func Prerequisites() string {
+	if os.Geteuid() != 0 {
+		return "needs root (network namespaces, nftables)"
+	}
+	var missing []string
+	for _, b := range []string{"mariadbd", "mariadb", "mariadb-install-db", "haproxy", "nft", "ip", "rsync", "socat"} {
+		if _, err := exec.LookPath(b); err != nil {
+			missing = append(missing, b)
+		}
+	}
+	if _, err := os.Stat("/usr/lib/galera/libgalera_smm.so"); err != nil {
+		missing = append(missing, "galera-4")
+	}
+	if len(missing) > 0 {
+		return fmt.Sprintf("missing %v: run scripts/setup as root", missing)
+	}
+	return ""
+}
+
+// Lock serialises test packages that use the lab: there is one set of namespaces per machine.
+func Lock() error {
+	if err := os.MkdirAll("/run/keyha-lab", 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile("/run/keyha-lab/tests.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return fmt.Errorf("lock the lab for tests: %w", err)
+	}
+	lockFile = f
+	return nil
+}
+
+// Unlock releases Lock.
+func Unlock() {
+	if lockFile != nil {
+		lockFile.Close()
+		lockFile = nil
+	}
+}
+
+// RepoRoot finds the repository from the test's working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "scripts", "lab")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("scripts/lab not found above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// BuildKeyha builds the current code's keyha for the lab's agents.
+func BuildKeyha(root string) (string, error) {
+	dir, err := os.MkdirTemp("", "keyha-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "keyha")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/keyha")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build keyha: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Script runs scripts/lab with the given verb and arguments and returns its combined output.
+func Script(root, bin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "lab"), args...)
+	cmd.Env = append(os.Environ(), "KEYHA_BIN="+bin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// Info reads `scripts/lab info` of the lab that is up.
+func Info(root, bin string) (*Lab, error) {
+	out, err := Script(root, bin, "info")
+	if err != nil {
+		return nil, fmt.Errorf("scripts/lab info: %v: %s", err, out)
+	}
+	l := &Lab{Root: root, Bin: bin}
+	if err := json.Unmarshal([]byte(out), l); err != nil {
+		return nil, fmt.Errorf("decode scripts/lab info: %w", err)
+	}
+	return l, nil
+}
+
+// Lab runs a scripts/lab verb and fails the test if it fails.
+func (l *Lab) Lab(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := Script(l.Root, l.Bin, args...)
+	if err != nil {
+		t.Fatalf("scripts/lab %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// Cluster loads the lab's cluster file.
+func (l *Lab) Cluster(t testing.TB) *config.Cluster {
+	t.Helper()
+	c, err := config.Load(l.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// DB opens a connection pool to addr (a site's SQL or HAProxy address) with one of the lab's
+// credentials ("admin", "monitor", "app").
+func (l *Lab) DB(t testing.TB, addr, cred string) *sql.DB {
+	t.Helper()
+	c, err := config.ReadCredential(filepath.Join(l.Dir, "secrets", cred+".cnf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = c.User, c.Password, "tcp", addr
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Status reads one wsrep status variable at a site's node, "" when the node does not answer.
+func (l *Lab) Status(t testing.TB, db *sql.DB, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for _, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z') {
+			t.Fatalf("status variable %q: only a-z and _ allowed", name)
+		}
+	}
+	// SHOW STATUS cannot be a server-side prepared statement: the name goes in literally.
+	var k, v string
+	if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE '"+name+"'").Scan(&k, &v); err != nil {
+		return ""
+	}
+	return v
+}
+
+// Eventually polls cond until it reports true or the deadline passes; then the test fails with
+// cond's last description of what it saw. It returns how long the condition took.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	var last string
+	for {
+		ok, seen := cond()
+		if ok {
+			return time.Since(start)
+		}
+		last = seen
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true within %s; last seen: %s", what, timeout, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
