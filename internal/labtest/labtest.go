@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/haproxy"
 )
 
 // Sites are the lab's sites, in priority order.
@@ -60,6 +62,11 @@ func Main(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		problem = "integration tests are skipped with -short"
+		return m.Run()
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		problem = err.Error()
@@ -111,6 +118,9 @@ func run(m *testing.M) int {
 // Get returns the package's lab, or skips the test (fails it under CI=true) saying why there is none.
 func Get(t testing.TB) *Lab {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
 	if shared == nil {
 		if problem == "" {
 			problem = "labtest.Main was not called from TestMain"
@@ -308,4 +318,42 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// HAProxy is the runtime API of a site's HAProxy.
+func (l *Lab) HAProxy(site string) haproxy.Runtime {
+	return haproxy.Runtime{Socket: l.Sites[site].HAProxySocket}
+}
+
+// Server reads one server's row of the galera backend in a site's HAProxy.
+func (l *Lab) Server(site, server string) (haproxy.ServerStat, error) {
+	rows, err := l.HAProxy(site).ShowStat(context.Background(), "galera")
+	if err != nil {
+		return haproxy.ServerStat{}, err
+	}
+	for _, r := range rows {
+		if r.Server == server {
+			return r, nil
+		}
+	}
+	return haproxy.ServerStat{}, fmt.Errorf("no server %s in %s's galera backend", server, site)
+}
+
+// WaitServer waits until server has status want in the HAProxy of every site in at, and returns
+// how long that took.
+func (l *Lab) WaitServer(t testing.TB, at []string, server, want string, timeout time.Duration) time.Duration {
+	t.Helper()
+	return Eventually(t, timeout, fmt.Sprintf("%s is %s in the HAProxies of %v", server, want, at), func() (bool, string) {
+		var seen []string
+		ok := true
+		for _, s := range at {
+			r, err := l.Server(s, server)
+			if err != nil {
+				return false, err.Error()
+			}
+			seen = append(seen, fmt.Sprintf("%s:%s(%s)", s, r.Status, r.LastAgent))
+			ok = ok && r.Status == want
+		}
+		return ok, strings.Join(seen, " ")
+	})
 }
