@@ -50,7 +50,12 @@ func (p *Poller) Poll(ctx context.Context) Snapshot {
 	defer cancel()
 	s, err := p.read(ctx)
 	if err != nil {
-		s = Snapshot{ErrClass: Classify(err), Err: err.Error()}
+		class := Classify(err)
+		// The driver may report an expired deadline as "invalid connection": the context knows.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			class = ErrTimeout
+		}
+		s = Snapshot{ErrClass: class, Err: err.Error()}
 	}
 	s.At = time.Now()
 	s.Took = s.At.Sub(start)
