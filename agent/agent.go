@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,8 @@ import (
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/healthcheck"
+	"github.com/keyha/keyha/membership"
+	"github.com/keyha/keyha/writer"
 )
 
 // Poller reads the node. galera.Poller is the real one.
@@ -36,10 +39,28 @@ type Agent struct {
 	metrics *metrics
 	now     func() time.Time
 
-	mu    sync.RWMutex
-	snap  galera.Snapshot
-	inMnt bool
-	last  galera.Verdict // the verdict last logged, to log changes only
+	single  bool // one writer for all sites (writer.mode single, with gossip)
+	gossip  *membership.Gossip
+	started time.Time
+
+	recording  atomic.Bool
+	lastRecord time.Time
+
+	mu       sync.RWMutex
+	snap     galera.Snapshot
+	inMnt    bool
+	last     galera.Verdict // the verdict last logged, to log changes only
+	decision writer.Decision
+	peers    map[string]membership.Peer
+}
+
+// Detail is what /status shows beyond the verdict.
+type Detail struct {
+	Snapshot galera.Snapshot            `json:"snapshot"`
+	Decision *writer.Decision           `json:"writer_decision,omitempty"`
+	Peers    map[string]membership.Peer `json:"gossip,omitempty"`
+	Version  string                     `json:"agent_version"`
+	Config   string                     `json:"config_hash"`
 }
 
 // New builds the agent for one site of the cluster.
@@ -58,9 +79,11 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 			RecvQueueHigh:      1000,
 			FlowControlHigh:    0.5,
 		},
-		maint: NewMaint(c.Agent.StateDir, site.Name),
-		log:   log.With("site", site.Name),
-		now:   time.Now,
+		maint:   NewMaint(c.Agent.StateDir, site.Name),
+		log:     log.With("site", site.Name),
+		now:     time.Now,
+		started: time.Now(),
+		single:  c.Writer.Mode == "single" && site.GossipAt != "" && len(c.Sites) > 1,
 	}
 	a.poller = newCredPoller(site.SQL, c.Credentials.Monitor, c.Agent.PollTimeout, a.log)
 	a.metrics = newMetrics(a)
@@ -71,10 +94,32 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 // so a poller that stopped answering turns into "stale", then down, by itself.
 func (a *Agent) Report() healthcheck.Report {
 	a.mu.RLock()
-	snap, inMnt := a.snap, a.inMnt
+	snap, inMnt, d, peers := a.snap, a.inMnt, a.decision, a.peers
 	a.mu.RUnlock()
 	v := galera.Judge(snap, a.policy, inMnt, a.now())
-	return healthcheck.Report{Site: a.site.Name, State: string(v.State), Weight: v.Weight, Reason: v.Reason, Detail: snap}
+	r := healthcheck.Report{Site: a.site.Name, State: string(v.State), Health: string(v.State), Weight: v.Weight, Reason: v.Reason}
+	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(a.cluster.Hash)}
+	if a.single {
+		det.Decision, det.Peers = &d, peers
+		r.Writer = d.Writer
+		if v.State == galera.Up {
+			if d.Writer == a.site.Name {
+				r.Role = "writer"
+				r.Reason = "writer: " + v.Reason
+			} else {
+				// A healthy standby takes no connections; HAProxy marks it down, which also closes
+				// what is still open to a demoted writer (on-marked-down shutdown-sessions).
+				r.Role, r.State, r.Weight = "standby", healthcheck.StateDown, 0
+				if d.Writer != "" {
+					r.Reason = "standby: writer is " + d.Writer
+				} else {
+					r.Reason = "standby: no writer: " + d.Reason
+				}
+			}
+		}
+	}
+	r.Detail = det
+	return r
 }
 
 // Snapshot returns the latest snapshot.
@@ -116,6 +161,20 @@ func (a *Agent) Run(ctx context.Context) error {
 	metricsL, err := listen("metrics", a.site.Metrics)
 	if err != nil {
 		return err
+	}
+	if a.single {
+		var peers []string
+		for _, s := range a.cluster.Sites {
+			if s.Name != a.site.Name && s.GossipAt != "" {
+				peers = append(peers, s.GossipAt)
+			}
+		}
+		g, err := membership.Start(ctx, membership.Config{Site: a.site.Name, Bind: a.site.GossipAt, Peers: peers,
+			Preset: a.cluster.Gossip.Preset, KeyFile: a.cluster.Gossip.KeyFile}, a.log)
+		if err != nil {
+			return err
+		}
+		a.gossip = g
 	}
 	a.log.Info("agent started", "sql", a.site.SQL, "agent", a.site.Agent, "http", a.site.HTTP, "metrics", a.site.Metrics,
 		"poll_interval", a.cluster.Agent.PollInterval, "poll_timeout", a.cluster.Agent.PollTimeout)
@@ -168,13 +227,32 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	a.snap, a.inMnt = snap, inMnt
 	a.mu.Unlock()
 
-	v := galera.Judge(snap, a.policy, inMnt, a.now())
+	now := a.now()
+	v := galera.Judge(snap, a.policy, inMnt, now)
 	a.mu.Lock()
 	changed := v.State != a.last.State || v.Reason != a.last.Reason && v.State != galera.Up
 	a.last = v
+	prev := a.decision
 	a.mu.Unlock()
 	if changed {
 		a.log.Info("verdict", "state", v.State, "reason", v.Reason, "node_state", snap.LocalStateComment, "cluster_status", snap.ClusterStatus)
+	}
+	if !a.single || a.gossip == nil {
+		return
+	}
+	if err := a.gossip.Publish(a.gossipState(snap, v, prev.Writer)); err != nil {
+		a.log.Warn("publish gossip state", "err", err)
+	}
+	peers := a.gossip.Peers()
+	d := a.decide(snap, v, peers, now)
+	a.mu.Lock()
+	a.decision, a.peers = d, peers
+	a.mu.Unlock()
+	if d.Writer != prev.Writer {
+		a.log.Info("writer", "writer", d.Writer, "was", prev.Writer, "reason", d.Reason)
+	}
+	if d.Record && snap.Designated.Site != a.site.Name {
+		a.record(snap, d.Reason)
 	}
 }
 

@@ -26,7 +26,9 @@ const (
 
 var all = labtest.Sites
 
-func TestMain(m *testing.M) { labtest.Main(m) }
+// These tests judge each node's health, so the lab runs in writer mode "all" (every healthy node
+// serves); the single-writer role is tested in writer/.
+func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_WRITER_MODE=all") }
 
 func status(t *testing.T, l *labtest.Lab, site string) map[string]any {
 	t.Helper()

@@ -27,6 +27,7 @@ type Cluster struct {
 	Credentials Credentials `yaml:"credentials"`
 	Agent       Agent       `yaml:"agent"`
 	Gossip      Gossip      `yaml:"gossip"`
+	Writer      Writer      `yaml:"writer"`
 	Sites       []Site      `yaml:"sites"`
 
 	// Path and Hash are filled by Load: where the file was read from and the SHA-256 of its bytes,
@@ -58,10 +59,22 @@ type Gossip struct {
 	KeyFile string `yaml:"key_file"` // 16, 24 or 32 raw bytes or base64 of them; empty: no encryption
 }
 
+// Writer configures the choice of the one node that takes writes.
+type Writer struct {
+	// Mode "single" (default when the sites gossip): one writer for all sites, the others on
+	// standby; "all": every healthy node takes traffic (no gossip needed).
+	Mode     string `yaml:"mode"`
+	Failback bool   `yaml:"failback"` // move back to a higher-priority site once it is eligible again
+	// Grace is how long a starting agent waits to hear of a site in its Galera view before it
+	// takes that site's silence as "not eligible".
+	Grace time.Duration `yaml:"grace"`
+}
+
 // Site is one data centre: its database node and the agent beside it.
 type Site struct {
 	Name     string `yaml:"name"`
-	Priority int    `yaml:"priority"` // higher is preferred as writer
+	Priority int    `yaml:"priority"`  // higher is preferred as writer
+	NodeName string `yaml:"node_name"` // wsrep_node_name of its node; default: the site name
 
 	SQL      string `yaml:"sql"`     // the node's SQL address, as the agent reaches it
 	Agent    string `yaml:"agent"`   // HAProxy agent-check listener
@@ -135,6 +148,17 @@ func (c *Cluster) applyDefaults() {
 	if c.Gossip.Preset == "" {
 		c.Gossip.Preset = "wan"
 	}
+	if c.Writer.Mode == "" {
+		c.Writer.Mode = "single"
+	}
+	if c.Writer.Grace == 0 {
+		c.Writer.Grace = 10 * time.Second
+	}
+	for i := range c.Sites {
+		if c.Sites[i].NodeName == "" {
+			c.Sites[i].NodeName = c.Sites[i].Name
+		}
+	}
 	d := DefaultAgent()
 	if c.Agent.PollInterval == 0 {
 		c.Agent.PollInterval = d.PollInterval
@@ -161,6 +185,11 @@ func (c *Cluster) Validate() error {
 	case "wan", "lan", "local":
 	default:
 		return fmt.Errorf("gossip.preset: %q is not allowed; use wan, lan or local", c.Gossip.Preset)
+	}
+	switch c.Writer.Mode {
+	case "single", "all":
+	default:
+		return fmt.Errorf("writer.mode: %q is not allowed; use single or all", c.Writer.Mode)
 	}
 	if c.Credentials.Monitor == "" {
 		return errors.New("credentials.monitor: missing; name the my.cnf-style file the agent polls with")

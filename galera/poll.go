@@ -49,6 +49,12 @@ func (p *Poller) Poll(ctx context.Context) Snapshot {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	s, err := p.read(ctx)
+	if err != nil || s.DesignatedErr != "" {
+		// A session opened while the node was joining keeps failing (Error 1047) after it is
+		// Synced: after any failure the next poll gets a fresh connection.
+		p.db.SetMaxIdleConns(0)
+		p.db.SetMaxIdleConns(1)
+	}
 	if err != nil {
 		class := Classify(err)
 		// The driver may report an expired deadline as "invalid connection": the context knows.
@@ -97,6 +103,29 @@ func (p *Poller) read(ctx context.Context) (Snapshot, error) {
 		return s, fmt.Errorf("read wsrep variables: %w", err)
 	}
 	s.ReadOnly, s.RejectQueries, s.SSTDonorRejectsQueries, s.Desync = ro != 0, reject.String, donorRejects != 0, desync != 0
+
+	// The view and the designated writer matter only inside the Primary component.
+	if s.ClusterStatus == "Primary" {
+		mrows, err := p.db.QueryContext(ctx, "SELECT node_uuid, node_name, node_incoming_address FROM mysql.wsrep_cluster_members")
+		if err != nil {
+			return s, fmt.Errorf("read the Galera view: %w", err)
+		}
+		for mrows.Next() {
+			var m Member
+			if err := mrows.Scan(&m.NodeUUID, &m.Name, &m.Incoming); err != nil {
+				mrows.Close()
+				return s, fmt.Errorf("read the Galera view: %w", err)
+			}
+			s.Members = append(s.Members, m)
+		}
+		mrows.Close()
+		if s.Designated, err = readWriter(ctx, p.db); err != nil {
+			if ctx.Err() != nil {
+				return s, err
+			}
+			s.DesignatedErr = err.Error()
+		}
+	}
 	return s, nil
 }
 

@@ -52,6 +52,19 @@ type Snapshot struct {
 	Desync                 bool   `json:"wsrep_desync"`
 
 	Members []Member `json:"members,omitempty"` // mysql.wsrep_cluster_members: the current view
+
+	Designated    WriterRow `json:"designated"`                    // keyha.writer as this node has it
+	DesignatedErr string    `json:"designated_error,omitempty"` // why it could not be read: no claim then
+}
+
+// InView says whether a node of that name is in the snapshot's Galera view.
+func (s Snapshot) InView(node string) bool {
+	for _, m := range s.Members {
+		if m.Name == node {
+			return true
+		}
+	}
+	return false
 }
 
 // Member is one row of mysql.wsrep_cluster_members.

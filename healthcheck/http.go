@@ -11,14 +11,23 @@ import (
 
 // HTTPHandler serves:
 //   - GET /health: 200 when the node may take traffic, 503 otherwise, with a JSON body. Like
-//     Percona's clustercheck, only "up" is 200; with ?drain=ok a drained node is 200 too, for an
-//     HAProxy whose agent-check already carries the drain (see haproxy.Config).
+//     Percona's clustercheck, only "up" is 200 (in single-writer mode: only the writer).
+//   - GET /health?drain=ok: 200 when the node itself is healthy (up or drained), whatever its role:
+//     for an HAProxy whose agent-check carries drain, maint and the writer role (haproxy.Config),
+//     so a promotion needs one agent answer, not a run of health checks.
 //   - GET /status: the full report, snapshot included, as JSON.
 func HTTPHandler(src Source, served func()) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		rep := src.Report()
-		ok := rep.State == StateUp || rep.State == StateDrain && r.URL.Query().Get("drain") == "ok"
+		ok := rep.State == StateUp
+		if r.URL.Query().Get("drain") == "ok" {
+			h := rep.Health
+			if h == "" {
+				h = rep.State
+			}
+			ok = h == StateUp || h == StateDrain
+		}
 		code := http.StatusServiceUnavailable
 		if ok {
 			code = http.StatusOK
@@ -27,8 +36,9 @@ func HTTPHandler(src Source, served func()) http.Handler {
 			Site   string `json:"site"`
 			State  string `json:"state"`
 			Reason string `json:"reason"`
+			Role   string `json:"role,omitempty"`
 			Writer string `json:"writer,omitempty"`
-		}{rep.Site, rep.State, rep.Reason, rep.Writer}
+		}{rep.Site, rep.State, rep.Reason, rep.Role, rep.Writer}
 		writeJSON(w, code, body)
 		if served != nil {
 			served()

@@ -16,7 +16,9 @@ const (
 // Report is what every check answers at one moment.
 type Report struct {
 	Site   string `json:"site"`
-	State  string `json:"state"`
+	State  string `json:"state"`            // the answer to HAProxy
+	Health string `json:"health,omitempty"` // the node's own health; differs from State for a standby
+	Role   string `json:"role,omitempty"`   // writer, standby, or "" when every healthy node serves
 	Weight int    `json:"weight"`
 	Reason string `json:"reason"`
 	Writer string `json:"writer,omitempty"` // the site every agent agrees takes writes, when known

@@ -9,11 +9,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyha/keyha/agent"
 	"github.com/keyha/keyha/config"
 )
+
+const timeSecond = time.Second
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
@@ -21,6 +25,7 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	agent.Version = version
 	if err := newApp().RunContext(ctx, os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "keyha:", err)
 		os.Exit(1)
@@ -62,6 +67,8 @@ func newApp() *cli.App {
 			},
 			agentCommand(),
 			haproxyCommand(),
+			statusCommand(),
+			switchoverCommand(),
 		},
 	}
 }

@@ -55,13 +55,14 @@ var (
 	lockFile *os.File
 )
 
-// Main brings the lab up once for a test package, runs its tests and takes the lab down. With
-// KEYHA_LAB_REUSE=1 a lab that is already up is used and left up.
-func Main(m *testing.M) {
-	os.Exit(run(m))
+// Main brings the lab up once for a test package, runs its tests and takes the lab down. env
+// (KEY=VALUE) goes to `scripts/lab up`, e.g. KEYHA_LAB_WRITER_MODE=all. With KEYHA_LAB_REUSE=1 a
+// lab that is already up is used and left up.
+func Main(m *testing.M, env ...string) {
+	os.Exit(run(m, env))
 }
 
-func run(m *testing.M) int {
+func run(m *testing.M, env []string) int {
 	flag.Parse()
 	if testing.Short() {
 		problem = "integration tests are skipped with -short"
@@ -96,7 +97,7 @@ func run(m *testing.M) int {
 		return m.Run()
 	}
 	start := time.Now()
-	if out, err := Script(root, bin, "up"); err != nil {
+	if out, err := ScriptEnv(root, bin, env, "up"); err != nil {
 		problem = fmt.Sprintf("scripts/lab up: %v\n%s", err, out)
 		Script(root, bin, "down")
 		return m.Run()
@@ -219,10 +220,15 @@ func BuildKeyha(root string) (string, error) {
 
 // Script runs scripts/lab with the given verb and arguments and returns its combined output.
 func Script(root, bin string, args ...string) (string, error) {
+	return ScriptEnv(root, bin, nil, args...)
+}
+
+// ScriptEnv is Script with extra environment (KEY=VALUE).
+func ScriptEnv(root, bin string, env []string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "lab"), args...)
-	cmd.Env = append(os.Environ(), "KEYHA_BIN="+bin)
+	cmd.Env = append(append(os.Environ(), "KEYHA_BIN="+bin), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

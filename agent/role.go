@@ -1,0 +1,127 @@
+package agent
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/membership"
+	"github.com/keyha/keyha/writer"
+)
+
+// Version is reported in gossip and /status; main sets it.
+var Version = "dev"
+
+// gossipState is what this agent tells the others after a poll.
+func (a *Agent) gossipState(snap galera.Snapshot, health galera.Verdict, w string) membership.State {
+	st := membership.State{
+		Site: a.site.Name, Health: string(health.State), NodeState: snap.LocalStateComment, Writer: w,
+		LastCommitted: snap.LastCommitted, ClusterUUID: snap.ClusterStateUUID, ConfID: snap.ClusterConfID,
+		ConfigHash: shortHash(a.cluster.Hash), AgentVersion: Version,
+	}
+	for _, m := range snap.Members {
+		st.View = append(st.View, m.Name)
+	}
+	return st
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// decide builds writer.Input from this agent's snapshot, its own verdict and the gossip, and runs
+// the pure decision. Doubt (no view, no designated row, a peer's config differing) never makes
+// this node the writer.
+func (a *Agent) decide(snap galera.Snapshot, health galera.Verdict, peers map[string]membership.Peer, now time.Time) writer.Decision {
+	if snap.ClusterStatus != "Primary" || snap.ErrClass != galera.ErrNone {
+		return writer.Decision{Reason: "this node is not in the Primary component: it cannot know the writer"}
+	}
+	if snap.DesignatedErr != "" {
+		return writer.Decision{Reason: "cannot read the designated writer: " + snap.DesignatedErr}
+	}
+	in := writer.Input{
+		Me: a.site.Name, Designated: snap.Designated.Site, HoldActive: snap.Designated.HoldActive,
+		Failback: a.cluster.Writer.Failback,
+	}
+	graceOver := now.Sub(a.started) > a.cluster.Writer.Grace
+	for _, s := range a.cluster.Sites {
+		ws := writer.Site{Name: s.Name, Priority: s.Priority, InView: snap.InView(s.NodeName)}
+		if s.Name == a.site.Name {
+			ws.Known, ws.Healthy = true, health.State == galera.Up
+		} else if p, ok := peers[s.Name]; ok {
+			ws.Known = true
+			ws.Healthy = p.Status == "alive" && p.StateErr == "" && p.State.Health == string(galera.Up) &&
+				p.State.ConfigHash == shortHash(a.cluster.Hash)
+		} else {
+			ws.Known = graceOver
+		}
+		in.Sites = append(in.Sites, ws)
+	}
+	return writer.Decide(in)
+}
+
+// record makes this site the designated writer in keyha.writer, in the background: it is the
+// successor, and recording it keeps the choice sticky. At most one attempt runs at a time.
+func (a *Agent) record(snap galera.Snapshot, reason string) {
+	if !a.recording.CompareAndSwap(false, true) {
+		return
+	}
+	if time.Since(a.lastRecord) < 2*time.Second {
+		a.recording.Store(false)
+		return
+	}
+	a.lastRecord = time.Now()
+	go func() {
+		defer a.recording.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		db, err := a.adminDB()
+		if err != nil {
+			a.log.Warn("record this site as writer", "err", err)
+			return
+		}
+		defer db.Close()
+		epoch, err := galera.SetWriter(ctx, db, a.site.Name, snap.Designated.Epoch, 0, a.site.Name, reason)
+		switch {
+		case errors.Is(err, galera.ErrEpochMoved):
+			a.log.Info("writer record moved meanwhile; deciding again", "site", a.site.Name)
+		case err != nil:
+			a.log.Warn("record this site as writer", "err", err)
+		default:
+			a.log.Info("recorded as designated writer", "epoch", epoch, "reason", reason)
+		}
+	}()
+}
+
+func (a *Agent) adminDB() (*sql.DB, error) {
+	if a.cluster.Credentials.Admin == "" {
+		return nil, errors.New("credentials.admin is not set: the agent needs it to record the writer")
+	}
+	c, err := config.ReadCredential(a.cluster.Credentials.Admin)
+	if err != nil {
+		return nil, err
+	}
+	return OpenDB(a.site.SQL, c, 5*time.Second)
+}
+
+// OpenDB opens a small pool to a node with a credential.
+func OpenDB(addr string, c config.Credential, timeout time.Duration) (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = c.User, c.Password, "tcp", addr
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = timeout, timeout, timeout
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(2)
+	return db, nil
+}

@@ -1,0 +1,88 @@
+package galera
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// The designated writer is one row in the database itself, so Galera's total order is the
+// consensus: every node of the Primary component reads the same row, a node outside it cannot
+// change it, and concurrent changes are serialised by a compare-and-set on the epoch.
+const writerDDL = `CREATE TABLE IF NOT EXISTS keyha.writer (
+  id TINYINT PRIMARY KEY,
+  site VARCHAR(64) NOT NULL,
+  epoch BIGINT NOT NULL,
+  hold_until DATETIME(3) NULL,
+  changed_at DATETIME(3) NOT NULL,
+  changed_by VARCHAR(64) NOT NULL,
+  reason VARCHAR(255) NOT NULL
+) ENGINE=InnoDB`
+
+// ErrEpochMoved is returned by SetWriter when someone changed the writer since it was read.
+var ErrEpochMoved = errors.New("the designated writer changed meanwhile (epoch moved)")
+
+// WriterRow is the designated writer as recorded.
+type WriterRow struct {
+	Site       string `json:"site"`
+	Epoch      int64  `json:"epoch"`
+	HoldActive bool   `json:"hold_active,omitempty"`
+}
+
+func readWriter(ctx context.Context, db *sql.DB) (WriterRow, error) {
+	var w WriterRow
+	var hold sql.NullBool
+	err := db.QueryRowContext(ctx, "SELECT site, epoch, hold_until > NOW(3) FROM keyha.writer WHERE id=1").Scan(&w.Site, &w.Epoch, &hold)
+	var me *mysql.MySQLError
+	switch {
+	case errors.Is(err, sql.ErrNoRows), errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049):
+		return WriterRow{}, nil // nothing recorded yet
+	case err != nil:
+		return w, fmt.Errorf("read the designated writer: %w", err)
+	}
+	w.HoldActive = hold.Valid && hold.Bool
+	return w, nil
+}
+
+// ReadWriter reads the designated writer through db.
+func ReadWriter(ctx context.Context, db *sql.DB) (WriterRow, error) { return readWriter(ctx, db) }
+
+// SetWriter records site as the designated writer if the epoch is still expect (-1: whatever it
+// is), with an optional hold expiry (for the Hold value). It returns the new epoch.
+func SetWriter(ctx context.Context, db *sql.DB, site string, expect int64, hold time.Duration, by, reason string) (int64, error) {
+	for _, q := range []string{
+		"CREATE DATABASE IF NOT EXISTS keyha",
+		writerDDL,
+		"INSERT IGNORE INTO keyha.writer (id, site, epoch, changed_at, changed_by, reason) VALUES (1, '', 0, NOW(3), 'init', 'created')",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return 0, fmt.Errorf("prepare keyha.writer: %w", err)
+		}
+	}
+	var holdUntil any
+	if hold > 0 {
+		holdUntil = time.Now().UTC().Add(hold).Format("2006-01-02 15:04:05.000")
+	}
+	q := "UPDATE keyha.writer SET site=?, epoch=epoch+1, hold_until=?, changed_at=NOW(3), changed_by=?, reason=? WHERE id=1"
+	args := []any{site, holdUntil, by, reason}
+	if expect >= 0 {
+		q += " AND epoch=?"
+		args = append(args, expect)
+	}
+	res, err := db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("record %s as writer: %w", site, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, ErrEpochMoved
+	}
+	w, err := readWriter(ctx, db)
+	if err != nil {
+		return 0, err
+	}
+	return w.Epoch, nil
+}

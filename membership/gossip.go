@@ -1,0 +1,237 @@
+package membership
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Config says where this agent gossips and with whom.
+type Config struct {
+	Site    string
+	Bind    string   // HOST:PORT
+	Peers   []string // the other sites' gossip addresses
+	Preset  string   // wan, lan, local: memberlist's named presets
+	KeyFile string   // empty: no encryption
+}
+
+// Peer is what this agent knows of one site's agent.
+type Peer struct {
+	Site     string        `json:"site"`
+	Addr     string        `json:"addr"`
+	Status   string        `json:"status"` // alive, suspect, dead, left
+	State    State         `json:"state"`
+	StateErr string        `json:"state_error,omitempty"`
+	RTT      time.Duration `json:"rtt_ns,omitempty"`
+}
+
+// Gossip is a running memberlist member.
+type Gossip struct {
+	ml  *memberlist.Memberlist
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex
+	meta  []byte
+	limit int
+	rtt   map[string]time.Duration
+}
+
+// ReadKey reads a gossip key file: 16, 24 or 32 bytes, raw or base64. The file must be 0600.
+func ReadKey(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read gossip key: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("gossip key file %s has mode %04o: others can read it; run chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read gossip key: %w", err)
+	}
+	key := raw
+	if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw))); err == nil {
+		key = dec
+	}
+	switch len(key) {
+	case 16, 24, 32:
+		return key, nil
+	}
+	return nil, fmt.Errorf("gossip key file %s: key is %d bytes; use 16, 24 or 32 bytes (raw or base64), e.g. head -c 32 /dev/urandom | base64", path, len(key))
+}
+
+// Start creates the member and keeps joining the peers it has not got.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Gossip, error) {
+	var mc *memberlist.Config
+	switch cfg.Preset {
+	case "lan":
+		mc = memberlist.DefaultLANConfig()
+	case "local":
+		mc = memberlist.DefaultLocalConfig()
+	default:
+		mc = memberlist.DefaultWANConfig()
+	}
+	host, port, err := net.SplitHostPort(cfg.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("gossip address %q: %w", cfg.Bind, err)
+	}
+	mc.Name = cfg.Site
+	mc.BindAddr, mc.AdvertiseAddr = host, host
+	mc.BindPort, _ = strconv.Atoi(port)
+	mc.AdvertisePort = mc.BindPort
+	if cfg.KeyFile != "" {
+		key, err := ReadKey(cfg.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		mc.SecretKey = key
+	}
+	g := &Gossip{cfg: cfg, log: log.With("component", "gossip"), limit: memberlist.MetaMaxSize, rtt: map[string]time.Duration{}}
+	mc.Delegate = g
+	mc.Ping = g
+	mc.Logger = newStdLogger(g.log)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("start gossip on %s: %w", cfg.Bind, err)
+	}
+	g.ml = ml
+	go g.joinLoop(ctx)
+	return g, nil
+}
+
+func (g *Gossip) joinLoop(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		have := map[string]bool{}
+		for _, n := range g.ml.Members() {
+			have[n.Address()] = true
+		}
+		var missing []string
+		for _, p := range g.cfg.Peers {
+			if !have[p] {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) > 0 {
+			if _, err := g.ml.Join(missing); err != nil {
+				g.log.Debug("join peers", "peers", missing, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			g.ml.Leave(time.Second)
+			g.ml.Shutdown()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Publish sets this agent's State; peers learn it within a gossip round or two.
+func (g *Gossip) Publish(s State) error {
+	b, err := Encode(s, g.limit)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	same := bytes.Equal(b, g.meta)
+	g.meta = b
+	g.mu.Unlock()
+	if same {
+		return nil
+	}
+	return g.ml.UpdateNode(time.Second)
+}
+
+// Peers returns what this agent knows of every site's agent, itself included, by site.
+func (g *Gossip) Peers() map[string]Peer {
+	out := map[string]Peer{}
+	g.mu.Lock()
+	rtt := make(map[string]time.Duration, len(g.rtt))
+	for k, v := range g.rtt {
+		rtt[k] = v
+	}
+	g.mu.Unlock()
+	for _, n := range g.ml.Members() {
+		p := Peer{Site: n.Name, Addr: n.Address(), Status: status(n.State), RTT: rtt[n.Name]}
+		st, err := Decode(n.Meta)
+		if err != nil {
+			p.StateErr = err.Error()
+		} else {
+			p.State = st
+		}
+		out[n.Name] = p
+	}
+	return out
+}
+
+func status(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateDead:
+		return "dead"
+	case memberlist.StateLeft:
+		return "left"
+	}
+	return "unknown"
+}
+
+// Delegate: the State rides in the node metadata; no user messages, no push/pull state.
+
+func (g *Gossip) NodeMeta(limit int) []byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.limit = limit
+	return g.meta
+}
+func (g *Gossip) NotifyMsg([]byte)                           {}
+func (g *Gossip) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (g *Gossip) LocalState(join bool) []byte                { return nil }
+func (g *Gossip) MergeRemoteState(buf []byte, join bool)     {}
+
+// PingDelegate: memberlist measures the round trip to each peer as it probes it.
+
+func (g *Gossip) AckPayload() []byte { return nil }
+func (g *Gossip) NotifyPingComplete(other *memberlist.Node, rtt time.Duration, payload []byte) {
+	g.mu.Lock()
+	g.rtt[other.Name] = rtt
+	g.mu.Unlock()
+}
+
+// newStdLogger routes memberlist's log lines into slog: errors (a peer with the wrong key shows as
+// a decryption failure) as warnings, the rest at debug.
+func newStdLogger(l *slog.Logger) *log.Logger {
+	return log.New(writerFunc(func(p []byte) (int, error) {
+		line := strings.TrimSpace(string(p))
+		switch {
+		case strings.Contains(line, "[ERR]"), strings.Contains(line, "[WARN]"):
+			l.Warn(line)
+		default:
+			l.Debug(line)
+		}
+		return len(p), nil
+	}), "", 0)
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+var _ io.Writer = writerFunc(nil)

@@ -1,0 +1,160 @@
+// Package ops holds the operator commands that act on the whole cluster: status, switchover.
+// They talk to the agents (HTTP /status), the nodes (SQL, admin credentials) and the HAProxies
+// (runtime API).
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/membership"
+	"github.com/keyha/keyha/writer"
+)
+
+// AgentStatus is an agent's /status answer.
+type AgentStatus struct {
+	Site   string `json:"site"`
+	State  string `json:"state"`
+	Health string `json:"health"`
+	Role   string `json:"role"`
+	Writer string `json:"writer"`
+	Reason string `json:"reason"`
+	Detail struct {
+		Snapshot galera.Snapshot            `json:"snapshot"`
+		Decision *writer.Decision           `json:"writer_decision"`
+		Peers    map[string]membership.Peer `json:"gossip"`
+		Version  string                     `json:"agent_version"`
+		Config   string                     `json:"config_hash"`
+	} `json:"detail"`
+	Err string `json:"error,omitempty"` // the agent could not be asked
+}
+
+// Fetch asks every site's agent for its status, in parallel, each within timeout.
+func Fetch(ctx context.Context, c *config.Cluster, timeout time.Duration) []AgentStatus {
+	out := make([]AgentStatus, len(c.Sites))
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: timeout}
+	for i, s := range c.Sites {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = fetchOne(ctx, client, s)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func fetchOne(ctx context.Context, client *http.Client, s config.Site) AgentStatus {
+	st := AgentStatus{Site: s.Name}
+	if s.HTTP == "" {
+		st.Err = "no http address in the cluster file"
+		return st
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.HTTP+"/status", nil)
+	if err != nil {
+		st.Err = err.Error()
+		return st
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		st.Err = fmt.Sprintf("ask agent at %s: %v", s.HTTP, err)
+		return st
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil {
+		st.Err = fmt.Sprintf("decode agent status from %s: %v", s.HTTP, err)
+	}
+	st.Site = s.Name
+	return st
+}
+
+// Writer returns the writer the answering agents agree on, or "" with the disagreement.
+func Writer(sts []AgentStatus) (string, string) {
+	seen := map[string][]string{}
+	for _, s := range sts {
+		if s.Err == "" && s.Detail.Snapshot.ClusterStatus == "Primary" {
+			seen[s.Writer] = append(seen[s.Writer], s.Site)
+		}
+	}
+	if len(seen) == 1 {
+		for w := range seen {
+			return w, ""
+		}
+	}
+	var parts []string
+	for w, by := range seen {
+		parts = append(parts, fmt.Sprintf("%q by %v", w, by))
+	}
+	sort.Strings(parts)
+	return "", "agents in the Primary component disagree: " + strings.Join(parts, ", ")
+}
+
+// PrintStatus writes the cluster as a table.
+func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SITE\tNODE\tCLUSTER\tSIZE\tVERDICT\tROLE\tSEQNO\tGOSSIP\tRTT\tCONFIG\tREASON")
+	want := c.Hash
+	if len(want) > 12 {
+		want = want[:12]
+	}
+	var gossip map[string]membership.Peer
+	for _, s := range sts {
+		if s.Err == "" && len(s.Detail.Peers) > len(gossip) {
+			gossip = s.Detail.Peers
+		}
+	}
+	for _, s := range sts {
+		if s.Err != "" {
+			fmt.Fprintf(tw, "%s\t?\t?\t?\tunknown\t\t\t%s\t\t\t%s\n", s.Site, peerStatus(gossip, s.Site), s.Err)
+			continue
+		}
+		sn := s.Detail.Snapshot
+		role := s.Role
+		if role == "writer" {
+			role = "WRITER"
+		}
+		cfg := "same"
+		if s.Detail.Config != want {
+			cfg = "DIFFERS"
+		}
+		rtt := ""
+		if p, ok := gossip[s.Site]; ok && p.RTT > 0 {
+			rtt = p.RTT.Round(10 * time.Microsecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Site, orDash(sn.LocalStateComment), orDash(sn.ClusterStatus),
+			sn.ClusterSize, s.Health, orDash(role), sn.LastCommitted, peerStatus(gossip, s.Site), orDash(rtt), cfg, s.Reason)
+	}
+	tw.Flush()
+	if wr, why := Writer(sts); why != "" {
+		fmt.Fprintln(w, "writer: UNDECIDED:", why)
+	} else if wr == "" {
+		fmt.Fprintln(w, "writer: none")
+	} else {
+		fmt.Fprintln(w, "writer:", wr)
+	}
+}
+
+func peerStatus(g map[string]membership.Peer, site string) string {
+	if p, ok := g[site]; ok {
+		return p.Status
+	}
+	return "absent"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,77 @@
+package writer
+
+import (
+	"strings"
+	"testing"
+)
+
+func sites(mod func(map[string]*Site)) []Site {
+	m := map[string]*Site{
+		"lngs":   {Name: "lngs", Priority: 300, InView: true, Known: true, Healthy: true},
+		"bari":   {Name: "bari", Priority: 200, InView: true, Known: true, Healthy: true},
+		"padova": {Name: "padova", Priority: 100, InView: true, Known: true, Healthy: true},
+	}
+	if mod != nil {
+		mod(m)
+	}
+	return []Site{*m["padova"], *m["lngs"], *m["bari"]} // order must not matter
+}
+
+func TestDecide(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		in         Input
+		writer     string
+		record     bool
+		reasonPart string
+	}{
+		{"fresh cluster: highest priority", Input{Me: "lngs", Sites: sites(nil)}, "lngs", true, "no designated"},
+		{"fresh cluster seen from bari", Input{Me: "bari", Sites: sites(nil)}, "lngs", false, "successor"},
+		{"sticky: designated keeps it over a better site", Input{Me: "lngs", Designated: "bari", Sites: sites(nil)}, "bari", false, "designated"},
+		{"failback when configured", Input{Me: "lngs", Designated: "bari", Failback: true, Sites: sites(nil)}, "lngs", true, "failback"},
+		{"designated down: successor", Input{Me: "bari", Designated: "lngs", Sites: sites(func(m map[string]*Site) { m["lngs"].Healthy = false })}, "bari", true, "not eligible"},
+		{"designated out of the view", Input{Me: "padova", Designated: "lngs", Sites: sites(func(m map[string]*Site) { m["lngs"].InView = false })}, "bari", false, "successor"},
+		{"designated unknown: wait", Input{Me: "bari", Designated: "lngs", Sites: sites(func(m map[string]*Site) { m["lngs"].Known = false })}, "", false, "waiting"},
+		{"better site unknown: do not claim", Input{Me: "padova", Sites: sites(func(m map[string]*Site) { m["lngs"].Healthy = false; m["bari"].Known = false })}, "", false, "waiting for news of bari"},
+		{"unknown but out of view is irrelevant", Input{Me: "padova", Designated: "lngs", Sites: sites(func(m map[string]*Site) {
+			m["lngs"].InView, m["lngs"].Known = false, false
+			m["bari"].InView, m["bari"].Known = false, false
+		})}, "padova", true, "successor"},
+		{"hold: no writer", Input{Me: "lngs", Designated: Hold, HoldActive: true, Sites: sites(nil)}, "", false, "switchover"},
+		{"expired hold: successor", Input{Me: "lngs", Designated: Hold, Sites: sites(nil)}, "lngs", true, "no designated"},
+		{"nobody healthy", Input{Me: "lngs", Sites: sites(func(m map[string]*Site) {
+			for _, s := range m {
+				s.Healthy = false
+			}
+		})}, "", false, "no eligible"},
+		{"designated unknown site name", Input{Me: "bari", Designated: "milano", Sites: sites(nil)}, "lngs", false, "no designated"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(c.in)
+			if d.Writer != c.writer || d.Record != c.record || !strings.Contains(d.Reason, c.reasonPart) {
+				t.Errorf("got %+v, want writer %q record %v reason containing %q", d, c.writer, c.record, c.reasonPart)
+			}
+		})
+	}
+}
+
+// Agents that share their inputs agree; never two writers from one input set.
+func TestDecideAgreement(t *testing.T) {
+	mods := []func(map[string]*Site){
+		nil,
+		func(m map[string]*Site) { m["lngs"].Healthy = false },
+		func(m map[string]*Site) { m["lngs"].InView = false; m["bari"].Healthy = false },
+		func(m map[string]*Site) { m["bari"].Known = false },
+	}
+	for i, mod := range mods {
+		for _, des := range []string{"", "lngs", "bari", "padova", Hold} {
+			var w []string
+			for _, me := range []string{"lngs", "bari", "padova"} {
+				w = append(w, Decide(Input{Me: me, Designated: des, HoldActive: des == Hold, Sites: sites(mod)}).Writer)
+			}
+			if w[0] != w[1] || w[1] != w[2] {
+				t.Errorf("case %d designated %q: agents disagree: %v", i, des, w)
+			}
+		}
+	}
+}

@@ -1,0 +1,385 @@
+package writer_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyha/keyha/internal/labtest"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+var all = labtest.Sites
+
+// up lists the servers UP in each site's HAProxy.
+func up(l *labtest.Lab) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range all {
+		rows, err := l.HAProxy(s).ShowStat(context.Background(), "galera")
+		if err != nil {
+			out[s] = []string{"error: " + err.Error()}
+			continue
+		}
+		for _, r := range rows {
+			if r.Status == "UP" {
+				out[s] = append(out[s], r.Server)
+			}
+		}
+	}
+	return out
+}
+
+// agreeOn waits until every HAProxy in `at` sends to exactly one node, the same, and returns it.
+// want "" accepts any node; "!X" any node but X.
+func agreeOn(t *testing.T, l *labtest.Lab, at []string, want string, timeout time.Duration) (string, time.Duration) {
+	t.Helper()
+	var got string
+	took := labtest.Eventually(t, timeout, fmt.Sprintf("HAProxies %v agree on one writer %s", at, want), func() (bool, string) {
+		u := up(l)
+		got = ""
+		for _, s := range at {
+			if len(u[s]) != 1 || (got != "" && u[s][0] != got) {
+				return false, fmt.Sprint(u)
+			}
+			got = u[s][0]
+		}
+		if not, ok := strings.CutPrefix(want, "!"); ok {
+			return got != not, fmt.Sprint(u)
+		}
+		return want == "" || got == want, fmt.Sprint(u)
+	})
+	return got, took
+}
+
+// commit is one acknowledged write through a site's HAProxy, with the node that served it.
+type commit struct {
+	via, node string
+	at        time.Time
+}
+
+// client writes through every site's HAProxy until stop, recording each acknowledged commit.
+type client struct {
+	mu      sync.Mutex
+	commits []commit
+	fails   int
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func startClient(t *testing.T, l *labtest.Lab) *client {
+	db := l.DB(t, l.Sites["lngs"].SQL, "app")
+	for _, q := range []string{
+		"CREATE DATABASE IF NOT EXISTS keyha_writertest",
+		"CREATE TABLE IF NOT EXISTS keyha_writertest.c (id BIGINT AUTO_INCREMENT PRIMARY KEY, via VARCHAR(16), node VARCHAR(64), at DATETIME(6))",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &client{stop: make(chan struct{})}
+	for _, s := range all {
+		db := l.DB(t, l.Sites[s].HAProxyDB, "app")
+		db.SetMaxOpenConns(1)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for {
+				select {
+				case <-c.stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				var node string
+				err := func() error {
+					tx, err := db.BeginTx(ctx, nil)
+					if err != nil {
+						return err
+					}
+					defer tx.Rollback()
+					if err := tx.QueryRowContext(ctx, "SELECT @@wsrep_node_name").Scan(&node); err != nil {
+						return err
+					}
+					if _, err := tx.ExecContext(ctx, "INSERT INTO keyha_writertest.c (via, node, at) VALUES (?, ?, NOW(6))", s, node); err != nil {
+						return err
+					}
+					return tx.Commit()
+				}()
+				cancel()
+				c.mu.Lock()
+				if err != nil {
+					c.fails++
+				} else {
+					c.commits = append(c.commits, commit{via: s, node: node, at: time.Now()})
+				}
+				c.mu.Unlock()
+				if err != nil {
+					time.Sleep(50 * time.Millisecond) // back off a failed connection, then retry
+				}
+			}
+		}()
+	}
+	return c
+}
+
+func (c *client) halt() { close(c.stop); c.wg.Wait() }
+
+func (c *client) snapshot() ([]commit, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]commit(nil), c.commits...), c.fails
+}
+
+// nodesAfter lists the nodes that served commits acknowledged after t.
+func nodesAfter(cs []commit, t time.Time) map[string]int {
+	out := map[string]int{}
+	for _, c := range cs {
+		if c.at.After(t) {
+			out[c.node]++
+		}
+	}
+	return out
+}
+
+// gap is the longest time without any acknowledged commit between from and to.
+func gap(cs []commit, from, to time.Time) time.Duration {
+	var ts []time.Time
+	for _, c := range cs {
+		if c.at.After(from) && c.at.Before(to) {
+			ts = append(ts, c.at)
+		}
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	var worst time.Duration
+	prev := from
+	for _, t := range ts {
+		if d := t.Sub(prev); d > worst {
+			worst = d
+		}
+		prev = t
+	}
+	if d := to.Sub(prev); d > worst {
+		worst = d
+	}
+	return worst
+}
+
+func keyha(t *testing.T, l *labtest.Lab, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(l.Bin, append([]string{"--config", l.Config}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("keyha %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func TestOneWriter(t *testing.T) {
+	l := labtest.Get(t)
+	w, _ := agreeOn(t, l, all, "", 30*time.Second)
+	t.Logf("writer: %s", w)
+
+	c := startClient(t, l)
+	labtest.Eventually(t, 20*time.Second, "commits through every HAProxy", func() (bool, string) {
+		cs, _ := c.snapshot()
+		via := map[string]int{}
+		for _, x := range cs {
+			via[x.via]++
+		}
+		return via["lngs"] > 20 && via["bari"] > 20 && via["padova"] > 20, fmt.Sprint(via)
+	})
+
+	t.Run("a steady state: one node serves all three HAProxies", func(t *testing.T) {
+		cs, _ := c.snapshot()
+		if n := nodesAfter(cs, time.Time{}); len(n) != 1 || n[w] == 0 {
+			t.Fatalf("commits landed on %v, want all on %s", n, w)
+		}
+	})
+
+	t.Run("b kill the writer's mysqld", func(t *testing.T) {
+		killed := time.Now()
+		l.Lab(t, "kill", w)
+		var others []string
+		for _, s := range all {
+			if s != w {
+				others = append(others, s)
+			}
+		}
+		nw, took := agreeOn(t, l, all, "!"+w, 30*time.Second)
+		t.Logf("kill -9 %s: all HAProxies agree on %s after %v", w, nw, took)
+		if took > 2*time.Second {
+			t.Errorf("agreement took %v, want at most 2s", took)
+		}
+		agreed := time.Now()
+		labtest.Eventually(t, 30*time.Second, "commits on the new writer", func() (bool, string) {
+			cs, _ := c.snapshot()
+			n := nodesAfter(cs, agreed)
+			return n[nw] > 30, fmt.Sprint(n)
+		})
+		cs, _ := c.snapshot()
+		if n := nodesAfter(cs, agreed); len(n) != 1 {
+			t.Errorf("after agreement commits landed on %v, want only %s", n, nw)
+		}
+		t.Logf("write-unavailability window (longest gap without a commit): %v", gap(cs, killed.Add(-time.Second), time.Now()))
+
+		// (e) the old writer returns: no failback.
+		l.Lab(t, "start", w)
+		labtest.Eventually(t, 60*time.Second, w+"'s agent judges its node healthy again", func() (bool, string) {
+			out := keyha(t, l, "status")
+			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, w+" ") {
+					return strings.Contains(line, "Synced") && strings.Contains(line, " up "), line
+				}
+			}
+			return false, out
+		})
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			if u := up(l); len(u["lngs"]) != 1 || u["lngs"][0] == w {
+				t.Fatalf("failback without failback configured: %v", u)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
+	t.Run("d switchover there and back", func(t *testing.T) {
+		cur, _ := agreeOn(t, l, all, "", 10*time.Second)
+		target := "bari"
+		if cur == "bari" {
+			target = "lngs"
+		}
+		for _, to := range []string{target, cur} {
+			_, f0 := c.snapshot()
+			start := time.Now()
+			out := keyha(t, l, "switchover", "--to", to)
+			t.Logf("switchover --to %s in %v: %s", to, time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
+			agreeOn(t, l, all, to, 5*time.Second)
+			done := time.Now()
+			labtest.Eventually(t, 10*time.Second, "commits on "+to, func() (bool, string) {
+				cs, _ := c.snapshot()
+				n := nodesAfter(cs, done)
+				return n[to] > 10, fmt.Sprint(n)
+			})
+			cs, f1 := c.snapshot()
+			if n := nodesAfter(cs, done); len(n) != 1 {
+				t.Errorf("after the switchover commits landed on %v", n)
+			}
+			t.Logf("failed attempts during it (each a reconnect): %d; longest gap %v", f1-f0, gap(cs, start, done))
+		}
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		out, err := exec.Command(l.Bin, "--config", l.Config, "switchover", "--to", "nosuchsite").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), `no site "nosuchsite"`) {
+			t.Errorf("unknown site: %v %s", err, out)
+		}
+		keyha(t, l, "agent", "maint", "on", "--site", "padova")
+		defer keyha(t, l, "agent", "maint", "off", "--site", "padova")
+		labtest.Eventually(t, 5*time.Second, "padova in maintenance", func() (bool, string) {
+			r, err := l.Server("lngs", "padova")
+			return err == nil && r.Status == "MAINT", r.Status
+		})
+		out, err = exec.Command(l.Bin, "--config", l.Config, "switchover", "--to", "padova").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "refused") {
+			t.Errorf("switchover to a node in maintenance: %v %s", err, out)
+		}
+	})
+
+	c.halt()
+	cs, fails := c.snapshot()
+	t.Logf("client: %d commits, %d failed attempts", len(cs), fails)
+}
+
+func TestPartitionOfTheWritersSite(t *testing.T) {
+	l := labtest.Get(t)
+	w, _ := agreeOn(t, l, all, "", 30*time.Second)
+	var others []string
+	for _, s := range all {
+		if s != w {
+			others = append(others, s)
+		}
+	}
+	cut := time.Now()
+	l.Lab(t, "partition", w)
+	healed := false
+	t.Cleanup(func() {
+		if !healed {
+			labtest.Script(l.Root, l.Bin, "heal", w)
+		}
+	})
+	nw, took := agreeOn(t, l, others, "!"+w, 30*time.Second)
+	t.Logf("partition of %s: %v agree on %s after %v", w, others, nw, took)
+	labtest.Eventually(t, 30*time.Second, "the cut-off site's HAProxy sends nothing anywhere", func() (bool, string) {
+		u := up(l)
+		return len(u[w]) == 0, fmt.Sprint(u[w])
+	})
+	t.Logf("cut-off site serves no writes after %v", time.Since(cut))
+	l.Lab(t, "heal", w)
+	healed = true
+	agreeOn(t, l, all, nw, 60*time.Second)
+}
+
+// An agent with the wrong gossip key is rejected by the others and cannot move the writer.
+func TestWrongGossipKeyIsRejected(t *testing.T) {
+	l := labtest.Get(t)
+	w, _ := agreeOn(t, l, all, "", 30*time.Second)
+	raw, err := os.ReadFile(l.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "wrong.key")
+	os.WriteFile(key, []byte("d3JvbmcgZ29zc2lwIGtleSAxMjM0NTY3ODkwMTIzNDU2\n"), 0o600)
+	cfg := strings.Replace(string(raw), "key_file: "+filepath.Join(l.Dir, "secrets", "gossip.key"), "key_file: "+key, 1)
+	// A rogue agent posing as padova on other ports, in padova's namespace.
+	for _, port := range []string{"9200", "9250", "9260", "7946"} {
+		cfg = strings.ReplaceAll(cfg, "10.77.0.3:"+port, "10.77.0.3:1"+port)
+	}
+	cfgPath := filepath.Join(dir, "rogue.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	logPath := filepath.Join(dir, "rogue.log")
+	logf, _ := os.Create(logPath)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", "kh-padova", l.Bin, "--config", cfgPath, "agent", "--site", "padova")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait(); logf.Close() })
+
+	labtest.Eventually(t, 20*time.Second, "the real agents log the rogue's undecryptable gossip", func() (bool, string) {
+		for _, s := range []string{"lngs", "bari"} {
+			b, _ := os.ReadFile(filepath.Join(l.Dir, s, "agent.log"))
+			if strings.Contains(strings.ToLower(string(b)), "decrypt") {
+				return true, s
+			}
+		}
+		b, _ := os.ReadFile(logPath)
+		return false, "rogue log: " + lastLines(string(b), 3)
+	})
+	out := keyha(t, l, "status", "--json")
+	if strings.Count(out, "\"status\": \"alive\"") > 9 {
+		t.Errorf("more members than sites appear alive:\n%s", out)
+	}
+	if got, _ := agreeOn(t, l, all, "", 5*time.Second); got != w {
+		t.Errorf("writer moved from %s to %s with a rogue agent present", w, got)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+var _ = sql.ErrNoRows
