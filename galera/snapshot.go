@@ -53,7 +53,7 @@ type Snapshot struct {
 
 	Members []Member `json:"members,omitempty"` // mysql.wsrep_cluster_members: the current view
 
-	Designated    WriterRow `json:"designated"`                    // keyha.writer as this node has it
+	Designated    WriterRow `json:"designated"`                 // keyha.writer as this node has it
 	DesignatedErr string    `json:"designated_error,omitempty"` // why it could not be read: no claim then
 }
 
