@@ -283,3 +283,32 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// The runtime API client against the real HAProxy: drain, ready, maint, shutdown sessions, and a
+// refusal for an unknown server.
+func TestRuntimeAPI(t *testing.T) {
+	l := labtest.Get(t)
+	rt := l.HAProxy("lngs")
+	ctx := context.Background()
+	if err := rt.SetServerState(ctx, "galera", "bari", "drain"); err != nil {
+		t.Fatal(err)
+	}
+	l.WaitServer(t, []string{"lngs"}, "bari", "DRAIN", 5*time.Second)
+	if err := rt.SetServerState(ctx, "galera", "bari", "maint"); err != nil {
+		t.Fatal(err)
+	}
+	l.WaitServer(t, []string{"lngs"}, "bari", "MAINT", 5*time.Second)
+	if err := rt.SetServerState(ctx, "galera", "bari", "ready"); err != nil {
+		t.Fatal(err)
+	}
+	l.WaitServer(t, []string{"lngs"}, "bari", "UP", 10*time.Second)
+	if err := rt.ShutdownSessions(ctx, "galera", "bari"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.SetServerState(ctx, "galera", "nosuch", "drain"); err == nil || !strings.Contains(err.Error(), "HAProxy refused") {
+		t.Errorf("unknown server: %v", err)
+	}
+	if err := rt.SetServerState(ctx, "galera", "bari", "sideways"); err == nil {
+		t.Errorf("bad state accepted")
+	}
+}

@@ -62,12 +62,12 @@ func ReadKey(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read gossip key: %w", err)
 	}
+	// Base64 when it decodes to a valid key size; the raw bytes otherwise.
 	key := raw
-	if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw))); err == nil {
+	if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw))); err == nil && validKeyLen(len(dec)) {
 		key = dec
 	}
-	switch len(key) {
-	case 16, 24, 32:
+	if validKeyLen(len(key)) {
 		return key, nil
 	}
 	return nil, fmt.Errorf("gossip key file %s: key is %d bytes; use 16, 24 or 32 bytes (raw or base64), e.g. head -c 32 /dev/urandom | base64", path, len(key))
@@ -235,3 +235,5 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 var _ io.Writer = writerFunc(nil)
+
+func validKeyLen(n int) bool { return n == 16 || n == 24 || n == 32 }

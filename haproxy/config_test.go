@@ -1,0 +1,53 @@
+package haproxy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyha/keyha/config"
+)
+
+const cluster = `
+cluster: lab
+credentials:
+  monitor: /x
+sites:
+  - {name: lngs, sql: "10.0.0.1:3306", agent: "10.0.0.1:9250", http: "10.0.0.1:9200", haproxy_db: "127.0.0.1:13307", haproxy_socket: SOCK}
+  - {name: bari, sql: "10.0.0.2:3306", agent: "10.0.0.2:9250", http: "10.0.0.2:9200"}
+`
+
+// The generated file is valid for the real HAProxy (haproxy -c).
+func TestConfigValidatesWithHAProxy(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Parse([]byte(strings.Replace(cluster, "SOCK", filepath.Join(dir, "h.sock"), 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Config(c, "lngs", WANTimings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"backend galera", "server lngs 10.0.0.1:3306 check addr 10.0.0.1 port 9200 agent-check agent-addr 10.0.0.1 agent-port 9250",
+		"server bari 10.0.0.2:3306", "on-marked-down shutdown-sessions", "level admin"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("config lacks %q:\n%s", want, b)
+		}
+	}
+	if _, err := Config(c, "bari", WANTimings()); err == nil || !strings.Contains(err.Error(), "haproxy_db") {
+		t.Errorf("site without haproxy_db: %v", err)
+	}
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("haproxy is not installed under CI=true: run scripts/setup")
+		}
+		t.Skip("haproxy not installed: run scripts/setup")
+	}
+	p := filepath.Join(dir, "haproxy.cfg")
+	os.WriteFile(p, b, 0o644)
+	if out, err := exec.Command("haproxy", "-c", "-f", p).CombinedOutput(); err != nil {
+		t.Errorf("haproxy -c: %v\n%s", err, out)
+	}
+}
