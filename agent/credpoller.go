@@ -52,7 +52,7 @@ func (c *credPoller) current() (*galera.Poller, error) {
 		c.drop()
 		return nil, err
 	}
-	p, err := galera.NewPoller(c.addr, cred.User, cred.Password, c.timeout)
+	p, err := galera.NewPoller(c.addr, cred, c.timeout)
 	if err != nil {
 		c.drop()
 		return nil, err

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/membership"
@@ -109,19 +107,10 @@ func (a *Agent) adminDB() (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return OpenDB(a.site.SQL, c, 5*time.Second)
-}
-
-// OpenDB opens a small pool to a node with a credential.
-func OpenDB(addr string, c config.Credential, timeout time.Duration) (*sql.DB, error) {
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = c.User, c.Password, "tcp", addr
-	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = timeout, timeout, timeout
-	conn, err := mysql.NewConnector(cfg)
+	db, err := galera.Open(a.site.SQL, c, 5*time.Second, 5*time.Second, nil)
 	if err != nil {
 		return nil, err
 	}
-	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(2)
 	return db, nil
 }

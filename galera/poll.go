@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/keyha/keyha/config"
 )
 
 // Poller reads one node's wsrep status. One Poller serves every checker of an agent, so the load on
@@ -21,18 +23,13 @@ type Poller struct {
 	timeout time.Duration
 }
 
-// NewPoller opens a pool of one connection to addr. The password comes from the caller's
-// credentials file and goes only into the driver's config, never into a DSN string that is logged.
-func NewPoller(addr, user, password string, timeout time.Duration) (*Poller, error) {
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = user, password, "tcp", addr
-	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = timeout, timeout, timeout
-	cfg.Params = map[string]string{"wsrep_sync_wait": "0"} // status reads must never wait for the cluster
-	conn, err := mysql.NewConnector(cfg)
+// NewPoller opens a pool of one connection to addr with the credential c.
+func NewPoller(addr string, c config.Credential, timeout time.Duration) (*Poller, error) {
+	// Status reads must never wait for the cluster: wsrep_sync_wait=0.
+	db, err := Open(addr, c, timeout, timeout, map[string]string{"wsrep_sync_wait": "0"})
 	if err != nil {
-		return nil, fmt.Errorf("configure connection to %s: %w", addr, err)
+		return nil, err
 	}
-	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(10 * time.Minute)

@@ -3,7 +3,10 @@
 // or DRBD.
 package healthcheck
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // States a Report may carry, as HAProxy's agent-check words.
 const (
@@ -40,7 +43,7 @@ func AgentReply(r Report) string {
 		if w <= 0 || w > 100 {
 			w = 100
 		}
-		words = "up ready " + itoa(w) + "%"
+		words = "up ready " + strconv.Itoa(w) + "%"
 	case StateDrain:
 		words = "up drain"
 	case StateMaint:
@@ -63,16 +66,4 @@ func cleanReason(s string) string {
 		s = s[:120]
 	}
 	return s
-}
-
-func itoa(n int) string {
-	if n == 100 {
-		return "100"
-	}
-	b := []byte{}
-	for n > 0 || len(b) == 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/keyha/keyha/agent"
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/haproxy"
@@ -51,10 +50,11 @@ func Switchover(ctx context.Context, c *config.Cluster, to string, out io.Writer
 	if err != nil {
 		return err
 	}
-	db, err := agent.OpenDB(target.SQL, cred, 5*time.Second)
+	db, err := galera.Open(target.SQL, cred, 5*time.Second, 5*time.Second, nil)
 	if err != nil {
 		return err
 	}
+	db.SetMaxOpenConns(2)
 	defer db.Close()
 	row, err := galera.ReadWriter(ctx, db)
 	if err != nil {

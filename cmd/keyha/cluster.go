@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -18,7 +19,7 @@ func statusCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			sts := ops.Fetch(c.Context, cl, 3*timeSecond)
+			sts := ops.Fetch(c.Context, cl, 3*time.Second)
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")

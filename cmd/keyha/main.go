@@ -9,15 +9,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyha/keyha/agent"
 	"github.com/keyha/keyha/config"
 )
-
-const timeSecond = time.Second
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"

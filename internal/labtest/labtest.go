@@ -20,9 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/haproxy"
 )
 
@@ -276,14 +275,10 @@ func (l *Lab) DB(t testing.TB, addr, cred string) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = c.User, c.Password, "tcp", addr
-	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
-	conn, err := mysql.NewConnector(cfg)
+	db, err := galera.Open(addr, c, 3*time.Second, 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sql.OpenDB(conn)
 	t.Cleanup(func() { db.Close() })
 	return db
 }
