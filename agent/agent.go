@@ -49,8 +49,8 @@ type Agent struct {
 	mu       sync.RWMutex
 	snap     galera.Snapshot
 	inMnt    bool
-	last     galera.Verdict // the verdict last logged, to log changes only
-	decision writer.Decision
+	last     galera.Verdict  // the verdict last logged, to log changes only; the poll loop's alone
+	decision writer.Decision // written by the poll loop under mu, read by Report
 	peers    map[string]membership.Peer
 }
 
@@ -229,11 +229,9 @@ func (a *Agent) pollOnce(ctx context.Context) {
 
 	now := a.now()
 	v := galera.Judge(snap, a.policy, inMnt, now)
-	a.mu.Lock()
 	changed := v.State != a.last.State || v.Reason != a.last.Reason && v.State != galera.Up
 	a.last = v
-	prev := a.decision
-	a.mu.Unlock()
+	prev := a.decision // written only by this loop: no lock needed to read it here
 	if changed {
 		a.log.Info("verdict", "state", v.State, "reason", v.Reason, "node_state", snap.LocalStateComment, "cluster_status", snap.ClusterStatus)
 	}

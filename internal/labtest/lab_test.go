@@ -13,6 +13,9 @@ import (
 // TestLabLifecycle is the lab's own acceptance: up, replicate, partition, heal, kill, restart, bad
 // input, down with nothing left behind.
 func TestLabLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
