@@ -6,10 +6,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyha/keyha/agent"
@@ -23,6 +26,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	agent.Version = version
+	// The driver logs every broken connection itself; keyha returns and reports those errors.
+	mysql.SetLogger(log.New(io.Discard, "", 0))
 	if err := newApp().RunContext(ctx, os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "keyha:", err)
 		os.Exit(1)
@@ -66,6 +71,7 @@ func newApp() *cli.App {
 			haproxyCommand(),
 			statusCommand(),
 			switchoverCommand(),
+			loadCommand(),
 		},
 	}
 }

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/load"
+)
+
+func loadCommand() *cli.Command {
+	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print the report as JSON on stdout"}
+	reportFlag := &cli.StringFlag{Name: "report", Usage: "also write the report as JSON to this file"}
+	viaFlag := &cli.StringFlag{Name: "via", Value: "haproxy", Usage: "haproxy (every site's HAProxy) or SITE[,SITE...] (those nodes directly)"}
+	return &cli.Command{
+		Name:  "load",
+		Usage: "the load-and-check harness: write rows under faults, then prove none was lost",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "run",
+				Usage: "write --rows rows, journaling every acknowledged id",
+				Flags: []cli.Flag{
+					&cli.Uint64Flag{Name: "rows", Value: 100000, Usage: "rows to write"},
+					&cli.IntFlag{Name: "concurrency", Value: 16, Usage: "concurrent writers (spread over the targets)"},
+					&cli.IntFlag{Name: "batch", Value: 1, Usage: "rows per INSERT (one transaction)"},
+					viaFlag,
+					&cli.StringFlag{Name: "journal", Required: true, Usage: "new file for the acknowledged ids (never overwritten)"},
+					&cli.StringFlag{Name: "faults", Usage: "schedule like kill:bari@20s,start:bari@35s,partition:padova@40s,heal:padova@55s"},
+					&cli.StringFlag{Name: "lab", Value: "scripts/lab", EnvVars: []string{"KEYHA_LAB_SCRIPT"}, Usage: "the lab script that injects --faults"},
+					&cli.BoolFlag{Name: "reset", Usage: "drop an existing keyha_load database first"},
+					&cli.DurationFlag{Name: "retry-for", Value: load.DefaultRetryFor, Usage: "how long one batch is retried before it is given up (left unacknowledged)"},
+					&cli.DurationFlag{Name: "timeout", Value: load.DefaultTimeout, Usage: "bound on the whole run"},
+					jsonFlag, reportFlag,
+				},
+				Action: loadRun,
+			},
+			{
+				Name:  "check",
+				Usage: "compare every node with each other and with a run's journal; exit 1 on any loss or divergence",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "journal", Required: true, Usage: "the journal of the run to check"},
+					&cli.Uint64Flag{Name: "chunk", Value: 10000, Usage: "ids per checksum chunk"},
+					jsonFlag, reportFlag,
+				},
+				Action: loadCheck,
+			},
+			{
+				Name:  "bank",
+				Usage: "concurrent transfers between accounts; the total must be the same on every node at every read",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "accounts", Value: 100, Usage: "accounts"},
+					&cli.IntFlag{Name: "concurrency", Value: 4, Usage: "concurrent transfer clients"},
+					viaFlag,
+					&cli.DurationFlag{Name: "duration", Usage: "how long to run (0: until interrupted)"},
+					&cli.DurationFlag{Name: "audit-every", Value: load.DefaultAuditEvery, Usage: "how often each node's total is read"},
+					&cli.BoolFlag{Name: "reset", Usage: "drop an existing keyha_bank database first"},
+					jsonFlag, reportFlag,
+				},
+				Action: loadBank,
+			},
+		},
+	}
+}
+
+// targets resolves --via into addresses: each site's HAProxy, or the named sites' nodes.
+func targets(cl *config.Cluster, via string) ([]load.Target, error) {
+	var out []load.Target
+	if via == "haproxy" {
+		for _, s := range cl.Sites {
+			if s.HAProxyDB == "" {
+				return nil, fmt.Errorf("--via haproxy: site %s has no haproxy_db address in %s", s.Name, cl.Path)
+			}
+			out = append(out, load.Target{Site: s.Name, Addr: s.HAProxyDB})
+		}
+		return out, nil
+	}
+	for _, name := range strings.Split(via, ",") {
+		s, err := cl.Site(strings.TrimSpace(name))
+		if err != nil {
+			return nil, fmt.Errorf("--via: %w", err)
+		}
+		out = append(out, load.Target{Site: s.Name, Addr: s.SQL})
+	}
+	return out, nil
+}
+
+func nodes(cl *config.Cluster) []load.Target {
+	out := make([]load.Target, len(cl.Sites))
+	for i, s := range cl.Sites {
+		out[i] = load.Target{Site: s.Name, Addr: s.SQL}
+	}
+	return out
+}
+
+func appCredential(cl *config.Cluster) (config.Credential, error) {
+	if cl.Credentials.App == "" {
+		return config.Credential{}, fmt.Errorf("%s: credentials.app is not set: the harness writes as the application user", cl.Path)
+	}
+	return config.ReadCredential(cl.Credentials.App)
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// emit prints a report as JSON when asked, and writes it to --report.
+func emit(c *cli.Context, v any, human func(io.Writer)) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if p := c.String("report"); p != "" {
+		if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	if c.Bool("json") {
+		_, err = fmt.Fprintln(c.App.Writer, string(b))
+		return err
+	}
+	human(c.App.Writer)
+	return nil
+}
+
+func loadRun(c *cli.Context) error {
+	cl, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	cred, err := appCredential(cl)
+	if err != nil {
+		return err
+	}
+	ts, err := targets(cl, c.String("via"))
+	if err != nil {
+		return err
+	}
+	faults, err := load.ParseSchedule(c.String("faults"), cl.SiteNames())
+	if err != nil {
+		return fmt.Errorf("--faults: %w", err)
+	}
+	rc := load.RunConfig{
+		Rows: c.Uint64("rows"), Concurrency: c.Int("concurrency"), Batch: c.Int("batch"), Targets: ts, Cred: cred,
+		Journal: c.String("journal"), Reset: c.Bool("reset"), Faults: faults, RetryFor: c.Duration("retry-for"),
+		Timeout: c.Duration("timeout"), Progress: c.App.ErrWriter, TTY: isTerminal(os.Stderr),
+	}
+	if len(faults) > 0 {
+		if _, err := os.Stat(c.String("lab")); err != nil {
+			return fmt.Errorf("--faults needs the lab script: %w (set --lab or KEYHA_LAB_SCRIPT)", err)
+		}
+		rc.Injector = load.LabScript{Path: c.String("lab")}
+		for _, u := range load.Unfinished(faults) {
+			fmt.Fprintf(c.App.ErrWriter, "warning: the schedule leaves %s: the check will not be able to read it\n", u)
+		}
+	}
+	r, runErr := load.Run(c.Context, rc)
+	if r != nil {
+		if err := emit(c, r, func(w io.Writer) { load.PrintRun(w, r) }); err != nil {
+			return err
+		}
+	}
+	return runErr
+}
+
+func loadCheck(c *cli.Context) error {
+	cl, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	cred, err := appCredential(cl)
+	if err != nil {
+		return err
+	}
+	r, err := load.Check(c.Context, load.CheckConfig{Journal: c.String("journal"), Nodes: nodes(cl), Cred: cred, Chunk: c.Uint64("chunk")})
+	if err != nil {
+		return err
+	}
+	if err := emit(c, r, func(w io.Writer) { load.PrintCheck(w, r) }); err != nil {
+		return err
+	}
+	if !r.OK {
+		return errors.New("check failed: " + strings.Join(r.Problems, "; "))
+	}
+	return nil
+}
+
+func loadBank(c *cli.Context) error {
+	cl, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	cred, err := appCredential(cl)
+	if err != nil {
+		return err
+	}
+	ts, err := targets(cl, c.String("via"))
+	if err != nil {
+		return err
+	}
+	r, err := load.Bank(c.Context, load.BankConfig{Accounts: c.Int("accounts"), Concurrency: c.Int("concurrency"), Targets: ts,
+		Nodes: nodes(cl), Cred: cred, Duration: c.Duration("duration"), AuditEvery: c.Duration("audit-every"),
+		Reset: c.Bool("reset"), Progress: c.App.ErrWriter})
+	if err != nil {
+		return err
+	}
+	if err := emit(c, r, func(w io.Writer) { load.PrintBank(w, r) }); err != nil {
+		return err
+	}
+	if !r.OK {
+		return errors.New("bank failed: " + strings.Join(r.Problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package load
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Class is what kind of failure a write met; it decides whether to retry and whether the write
+// may have committed anyway.
+type Class string
+
+const (
+	ClassDeadlock   Class = "deadlock"      // 1213: InnoDB deadlock or a Galera certification conflict (MariaDB reports both as 1213)
+	ClassLockWait   Class = "lock_wait"     // 1205: lock wait timeout; the statement was rolled back
+	ClassNotReady   Class = "not_ready"     // 1047 and friends: the node is not in a Primary component; nothing was done
+	ClassReadOnly   Class = "read_only"     // 1290/1836: the node refuses writes; nothing was done
+	ClassConnection Class = "connection"    // the connection failed: the write may or may not have committed
+	ClassDuplicate  Class = "duplicate_key" // 1062 on a first attempt: the id existed before this run
+	ClassFatal      Class = "fatal"         // credentials, grants, missing schema: retrying cannot help
+	ClassOther      Class = "other"
+)
+
+// Classify sorts a write error.
+func Classify(err error) Class {
+	var me *mysql.MySQLError
+	var ne net.Error
+	switch {
+	case errors.As(err, &me):
+		switch me.Number {
+		case 1213:
+			return ClassDeadlock
+		case 1205:
+			return ClassLockWait
+		case 1047, 1180, 4163:
+			return ClassNotReady
+		case 1290, 1836:
+			return ClassReadOnly
+		case 1062:
+			return ClassDuplicate
+		case 1044, 1045, 1049, 1142, 1146, 1698:
+			return ClassFatal
+		case 1053, 1317, 1927, 2006, 2013:
+			return ClassConnection // interrupted by a shutdown or a kill: outcome unknown
+		}
+		return ClassOther
+	case errors.Is(err, context.Canceled):
+		return ClassOther
+	case errors.As(err, &ne), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, sql.ErrConnDone), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, context.DeadlineExceeded):
+		return ClassConnection
+	case strings.Contains(err.Error(), "connection refused"), strings.Contains(err.Error(), "broken pipe"),
+		strings.Contains(err.Error(), "reset by peer"), strings.Contains(err.Error(), "no route"):
+		return ClassConnection
+	}
+	return ClassOther
+}

@@ -1,0 +1,99 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Injector carries out one fault.
+type Injector interface {
+	Inject(ctx context.Context, f Fault) (string, error)
+}
+
+// LabScript injects faults with the lab's script: `scripts/lab VERB SITE`. Its start waits until
+// the node is Synced again (and fails if it dies on the way), so a later fault never hits a
+// cluster still busy with the state transfer of an earlier one.
+type LabScript struct{ Path string }
+
+func (l LabScript) Inject(ctx context.Context, f Fault) (string, error) {
+	args := []string{f.Verb, f.Site}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, l.Path, args...).CombinedOutput()
+	o := strings.TrimSpace(string(out))
+	if err != nil {
+		return o, fmt.Errorf("%s %s: %w: %s", l.Path, strings.Join(args, " "), err, o)
+	}
+	return o, nil
+}
+
+// FaultResult is what became of one scheduled fault. Early means it was a repair (start, heal)
+// run at once because the load finished before its time; Skipped, a break the load outlived.
+type FaultResult struct {
+	Fault
+	Offset  float64 `json:"offset_seconds"` // when it was started, from the start of the load
+	Took    float64 `json:"took_seconds"`
+	Early   bool    `json:"early,omitempty"`
+	Skipped bool    `json:"skipped,omitempty"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// runFaults runs the schedule against the clock from start. A fault never runs sooner after the
+// previous one's end than the schedule's gap between them: when a start takes long (a state
+// transfer), the rest of the schedule slides with it. When the load ends first, the remaining
+// repairs run at once and the remaining breaks are skipped (with the repairs of those breaks), so
+// the lab is never left broken by a schedule longer than the load.
+func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, fs []Fault, inj Injector, log io.Writer) []FaultResult {
+	var out []FaultResult
+	finished := false
+	skipped := map[string]bool{} // site+kind of breaks that never happened
+	prevAt, prevEnd := time.Duration(0), start
+	for _, f := range fs {
+		res := FaultResult{Fault: f}
+		kind := map[string]string{"kill": "down", "stop": "down", "start": "down", "partition": "cut", "heal": "cut"}[f.Verb]
+		if !finished {
+			due := start.Add(f.At)
+			if d := prevEnd.Add(f.At - prevAt); d.After(due) {
+				due = d
+			}
+			select {
+			case <-time.After(time.Until(due)):
+			case <-loadDone:
+				finished = true
+			case <-ctx.Done():
+				finished = true
+			}
+		}
+		if finished {
+			if f.Verb != "start" && f.Verb != "heal" || skipped[f.Site+kind] {
+				res.Skipped = true
+				skipped[f.Site+kind] = true
+				out = append(out, res)
+				continue
+			}
+			res.Early = true
+		}
+		t0 := time.Now()
+		res.Offset = t0.Sub(start).Seconds()
+		// A repair must run even when the load was cancelled.
+		_, err := inj.Inject(context.WithoutCancel(ctx), f)
+		prevAt, prevEnd = f.At, time.Now()
+		res.Took = prevEnd.Sub(t0).Seconds()
+		if err != nil {
+			res.Error = err.Error()
+		}
+		if log != nil {
+			status := "done"
+			if err != nil {
+				status = "FAILED: " + err.Error()
+			}
+			fmt.Fprintf(log, "\nfault %s at %.1fs: %s (%.1fs)\n", f, res.Offset, status, res.Took)
+		}
+		out = append(out, res)
+	}
+	return out
+}

@@ -1,0 +1,46 @@
+package load
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+func TestPayload(t *testing.T) {
+	a, b := Payload(1, 42), Payload(1, 43)
+	if len(a) != payloadLen || a == b || a != Payload(1, 42) || a == Payload(2, 42) {
+		t.Errorf("payloads %q %q", a, b)
+	}
+	// Values MariaDB returns for SELECT CRC32('hello'), CRC32(12345).
+	if CRC("hello") != 907060870 || idCRC(12345) != 3421846044 {
+		t.Errorf("CRC32 differs from MariaDB's: %d %d", CRC("hello"), idCRC(12345))
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want Class
+	}{
+		{&mysql.MySQLError{Number: 1213}, ClassDeadlock},
+		{fmt.Errorf("insert: %w", &mysql.MySQLError{Number: 1205}), ClassLockWait},
+		{&mysql.MySQLError{Number: 1047}, ClassNotReady},
+		{&mysql.MySQLError{Number: 1290}, ClassReadOnly},
+		{&mysql.MySQLError{Number: 1062}, ClassDuplicate},
+		{&mysql.MySQLError{Number: 1045}, ClassFatal},
+		{&mysql.MySQLError{Number: 1146}, ClassFatal},
+		{&mysql.MySQLError{Number: 1927}, ClassConnection},
+		{&mysql.MySQLError{Number: 9999}, ClassOther},
+		{mysql.ErrInvalidConn, ClassConnection},
+		{io.ErrUnexpectedEOF, ClassConnection},
+		{errors.New("dial tcp 10.77.0.1:3307: connect: connection refused"), ClassConnection},
+		{errors.New("something else"), ClassOther},
+	} {
+		if got := Classify(c.err); got != c.want {
+			t.Errorf("%v: got %s, want %s", c.err, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package load
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// A Fault is one step of a fault schedule: at offset At from the start of the load, do Verb to Site.
+// The verbs are the lab's (scripts/lab kill|stop|start|partition|heal SITE).
+type Fault struct {
+	At   time.Duration `json:"at"`
+	Verb string        `json:"verb"`
+	Site string        `json:"site"`
+}
+
+func (f Fault) String() string { return fmt.Sprintf("%s:%s@%s", f.Verb, f.Site, f.At) }
+
+// Verbs are the fault verbs a schedule may use.
+var Verbs = []string{"kill", "stop", "start", "partition", "heal"}
+
+// ParseSchedule reads "kill:bari@20s,start:bari@35s,partition:padova@40s,heal:padova@55s" into
+// faults sorted by time. It refuses unknown verbs and sites, and a schedule that could not run in
+// order: a start of a site that was not killed or stopped, a heal of a site not partitioned, a
+// second kill of a site already down.
+func ParseSchedule(s string, sites []string) ([]Fault, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	var out []Fault
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		verb, rest, ok := strings.Cut(item, ":")
+		if !ok {
+			return nil, fmt.Errorf("fault %q: want VERB:SITE@OFFSET, e.g. kill:bari@20s", item)
+		}
+		site, at, ok := strings.Cut(rest, "@")
+		if !ok {
+			return nil, fmt.Errorf("fault %q: no @OFFSET: when to do it, e.g. %s:%s@20s", item, verb, site)
+		}
+		if !slices.Contains(Verbs, verb) {
+			return nil, fmt.Errorf("fault %q: unknown verb %q (verbs: %s)", item, verb, strings.Join(Verbs, ", "))
+		}
+		if !slices.Contains(sites, site) {
+			return nil, fmt.Errorf("fault %q: unknown site %q (sites: %s)", item, site, strings.Join(sites, ", "))
+		}
+		d, err := time.ParseDuration(at)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("fault %q: offset %q is not a duration like 20s or 1m30s", item, at)
+		}
+		out = append(out, Fault{At: d, Verb: verb, Site: site})
+	}
+	slices.SortStableFunc(out, func(a, b Fault) int { return int(a.At - b.At) })
+	return out, checkOrder(out)
+}
+
+// checkOrder replays the schedule on a model of each site: is its mysqld down, is it cut off.
+func checkOrder(fs []Fault) error {
+	down, cut := map[string]bool{}, map[string]bool{}
+	for _, f := range fs {
+		switch f.Verb {
+		case "kill", "stop":
+			if down[f.Site] {
+				return fmt.Errorf("fault %s: mysqld at %s is already down by then", f, f.Site)
+			}
+			down[f.Site] = true
+		case "start":
+			if !down[f.Site] {
+				return fmt.Errorf("fault %s: nothing to start, %s was not killed or stopped before", f, f.Site)
+			}
+			down[f.Site] = false
+		case "partition":
+			if cut[f.Site] {
+				return fmt.Errorf("fault %s: %s is already cut off by then", f, f.Site)
+			}
+			cut[f.Site] = true
+		case "heal":
+			if !cut[f.Site] {
+				return fmt.Errorf("fault %s: nothing to heal, %s was not partitioned before", f, f.Site)
+			}
+			cut[f.Site] = false
+		}
+	}
+	return nil
+}
+
+// Unfinished names what a schedule leaves broken at its end (a site down or cut off), so the
+// caller can warn that a check afterwards will see it.
+func Unfinished(fs []Fault) []string {
+	down, cut := map[string]bool{}, map[string]bool{}
+	for _, f := range fs {
+		switch f.Verb {
+		case "kill", "stop":
+			down[f.Site] = true
+		case "start":
+			down[f.Site] = false
+		case "partition":
+			cut[f.Site] = true
+		case "heal":
+			cut[f.Site] = false
+		}
+	}
+	var out []string
+	for s, d := range down {
+		if d {
+			out = append(out, s+" left down")
+		}
+	}
+	for s, c := range cut {
+		if c {
+			out = append(out, s+" left cut off")
+		}
+	}
+	slices.Sort(out)
+	return out
+}
