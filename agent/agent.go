@@ -186,8 +186,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		g.Go(func() error { return srv.Serve(ctx, agentL) })
 	}
 	if httpL != nil {
-		h := healthcheck.HTTPHandler(a, a.metrics.served("http"))
-		g.Go(func() error { return healthcheck.ServeHTTP(ctx, httpL, h) })
+		mux := http.NewServeMux()
+		mux.Handle("/", healthcheck.HTTPHandler(a, a.metrics.served("http")))
+		a.controlRoutes(mux)
+		g.Go(func() error { return healthcheck.ServeHTTP(ctx, httpL, mux) })
 	}
 	if metricsL != nil {
 		mux := http.NewServeMux()

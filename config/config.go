@@ -93,8 +93,13 @@ type Site struct {
 // Commands tell keyha how to act on a site's database service: the lab's scripts here, systemd
 // units in production. Each is run with sh -c.
 type Commands struct {
-	Start string `yaml:"start"`
-	Stop  string `yaml:"stop"`
+	Start string `yaml:"start"` // start mysqld, joining the cluster (systemctl start mariadb)
+	Stop  string `yaml:"stop"`  // stop it cleanly (systemctl stop mariadb)
+	// Bootstrap starts mysqld as a new Primary component (galera_new_cluster).
+	Bootstrap string `yaml:"bootstrap"`
+	// Recover prints the position of a stopped node whose grastate.dat says seqno -1: the output
+	// of mariadbd --wsrep-recover, or of Debian's galera_recovery.
+	Recover string `yaml:"recover"`
 }
 
 // DefaultAgent returns the agent settings used where the file is silent: a poll every 500 ms with a

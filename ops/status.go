@@ -43,7 +43,8 @@ type AgentStatus struct {
 func Fetch(ctx context.Context, c *config.Cluster, timeout time.Duration) []AgentStatus {
 	out := make([]AgentStatus, len(c.Sites))
 	var wg sync.WaitGroup
-	client := &http.Client{Timeout: timeout}
+	// Agents are reached directly: an operator's HTTP_PROXY must not stand in between.
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil}}
 	for i, s := range c.Sites {
 		wg.Add(1)
 		go func() {

@@ -72,6 +72,7 @@ func newApp() *cli.App {
 			statusCommand(),
 			switchoverCommand(),
 			loadCommand(),
+			galeraCommand(),
 		},
 	}
 }

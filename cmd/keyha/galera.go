@@ -1,0 +1,79 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keyha/keyha/ops"
+)
+
+func galeraCommand() *cli.Command {
+	controller := func(c *cli.Context) (*ops.Controller, error) {
+		cl, err := loadConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		return ops.NewController(cl, c.App.Writer)
+	}
+	desync := func(on bool) cli.ActionFunc {
+		return func(c *cli.Context) error {
+			cl, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			return ops.Desync(c.Context, cl, c.String("site"), on, c.App.Writer)
+		}
+	}
+	return &cli.Command{
+		Name:  "galera",
+		Usage: "operate the Galera cluster: recover after a full outage, rolling restart, desync for backups, config checks",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "recover",
+				Usage: "when no Primary component exists: bootstrap the most advanced node, start the others, wait until all are Synced",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "dry-run", Usage: "print the positions and the plan; change nothing"},
+					&cli.StringFlag{Name: "force-without", Usage: "SITE[,SITE]: proceed although these sites cannot be asked (what only they hold is lost)"},
+					&cli.DurationFlag{Name: "timeout", Value: ops.DefaultStepTimeout, Usage: "bound on each wait for Synced"},
+				},
+				Action: func(c *cli.Context) error {
+					k, err := controller(c)
+					if err != nil {
+						return err
+					}
+					var force []string
+					if f := strings.TrimSpace(c.String("force-without")); f != "" {
+						force = strings.Split(f, ",")
+					}
+					return k.Recover(c.Context, ops.RecoverOptions{DryRun: c.Bool("dry-run"), ForceWithout: force, Timeout: c.Duration("timeout")})
+				},
+			},
+			{
+				Name:  "rolling-restart",
+				Usage: "restart every site's mysqld one at a time, out of HAProxy meanwhile; the writer last, after a switchover",
+				Flags: []cli.Flag{&cli.DurationFlag{Name: "timeout", Value: ops.DefaultStepTimeout, Usage: "bound on each wait for Synced"}},
+				Action: func(c *cli.Context) error {
+					k, err := controller(c)
+					if err != nil {
+						return err
+					}
+					return k.RollingRestart(c.Context, c.Duration("timeout"))
+				},
+			},
+			{Name: "desync", Usage: "set wsrep_desync=ON at a site (before a backup); the agent reports the node drained", Flags: []cli.Flag{siteFlag}, Action: desync(true)},
+			{Name: "resync", Usage: "set wsrep_desync=OFF at a site", Flags: []cli.Flag{siteFlag}, Action: desync(false)},
+			{
+				Name:  "check-config",
+				Usage: "judge every node's Galera settings: arbitrator, timeouts for the RTTs between sites, differences between sites",
+				Action: func(c *cli.Context) error {
+					cl, err := loadConfig(c)
+					if err != nil {
+						return err
+					}
+					return ops.CheckConfig(c.Context, cl, c.App.Writer)
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,70 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Client calls agents' control endpoints.
+type Client struct {
+	Key  []byte
+	HTTP *http.Client
+}
+
+// Error is an agent's refusal or failure, as it explained it.
+type Error struct {
+	Site   string
+	Status int
+	Msg    string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("agent at %s: %s", e.Site, e.Msg) }
+
+// Reply is the body of every control answer: an error text, or the result.
+type Reply struct {
+	Error  string          `json:"error,omitempty"`
+	Output string          `json:"output,omitempty"` // what a command printed
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// Call sends method uri to the agent at addr (its HTTP listener) and decodes the result into out.
+func (c *Client) Call(ctx context.Context, site, addr, method, uri string, out any) (Reply, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+uri, nil)
+	if err != nil {
+		return Reply{}, err
+	}
+	req.Header.Set(Header, Sign(c.Key, method, uri, time.Now()))
+	hc := c.HTTP
+	if hc == nil {
+		// Agents are reached directly, never through an operator's HTTP_PROXY.
+		hc = &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{Proxy: nil}}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Reply{}, fmt.Errorf("ask the agent at %s (%s): %w", site, addr, err)
+	}
+	defer resp.Body.Close()
+	var r Reply
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Reply{}, &Error{Site: site, Status: resp.StatusCode, Msg: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))}
+	}
+	if resp.StatusCode != http.StatusOK || r.Error != "" {
+		msg := r.Error
+		if r.Output != "" {
+			msg += ": " + strings.TrimSpace(r.Output)
+		}
+		return r, &Error{Site: site, Status: resp.StatusCode, Msg: msg}
+	}
+	if out != nil && len(r.Result) > 0 {
+		if err := json.Unmarshal(r.Result, out); err != nil {
+			return r, fmt.Errorf("decode the answer of the agent at %s: %w", site, err)
+		}
+	}
+	return r, nil
+}

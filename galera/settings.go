@@ -1,0 +1,200 @@
+package galera
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NodeSettings is what check-config reads from one node: its global variables of interest and
+// its provider options (wsrep_provider_options, parsed).
+type NodeSettings struct {
+	Site        string
+	Err         string
+	Vars        map[string]string // lower-case variable names
+	Provider    map[string]string
+	ClusterSize int // wsrep_cluster_size: data nodes plus arbitrators
+}
+
+// Finding is one judgement of check-config.
+type Finding struct {
+	Level string `json:"level"` // ERROR, WARN, OK
+	Site  string `json:"site,omitempty"`
+	What  string `json:"what"`
+}
+
+// ParseProviderOptions splits "a.b = 1; c = x" into a map.
+func ParseProviderOptions(s string) map[string]string {
+	out := map[string]string{}
+	for _, part := range strings.Split(s, ";") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+var isoRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`)
+
+// ParseISODuration reads Galera's ISO 8601 durations: PT5S, PT1M, PT0.5S, P1D.
+func ParseISODuration(s string) (time.Duration, error) {
+	m := isoRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil || s == "P" || s == "PT" {
+		return 0, fmt.Errorf("%q is not an ISO 8601 duration like PT5S", s)
+	}
+	var d time.Duration
+	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute} {
+		if m[i+1] != "" {
+			n, _ := strconv.Atoi(m[i+1])
+			d += time.Duration(n) * unit
+		}
+	}
+	if m[4] != "" {
+		f, _ := strconv.ParseFloat(m[4], 64)
+		d += time.Duration(f * float64(time.Second))
+	}
+	return d, nil
+}
+
+// Provider options that are a node's own and rightly differ between sites.
+var perNode = []string{"base_dir", "base_host", "base_port", "gmcast.listen_addr", "ist.recv_addr", "ist.recv_bind", "gmcast.segment",
+	"pc.weight", "gcache.dir", "gcache.name", "socket.ssl_key", "socket.ssl_cert", "socket.ssl_ca", "evs.view_forget_timeout"}
+
+// Variables that must agree between sites.
+var sameVars = []string{"wsrep_cluster_name", "wsrep_sst_method", "binlog_format", "innodb_autoinc_lock_mode", "wsrep_provider",
+	"wsrep_slave_threads", "wsrep_sync_wait", "default_storage_engine"}
+
+// JudgeSettings judges a cluster's Galera settings: quorum (an even number of votes with no
+// arbitrator), timeouts against the largest round-trip time measured between sites (maxRTT, 0 when
+// unknown), required settings, and settings that differ between sites.
+func JudgeSettings(nodes []NodeSettings, maxRTT time.Duration) []Finding {
+	var fs []Finding
+	add := func(level, site, f string, a ...any) { fs = append(fs, Finding{level, site, fmt.Sprintf(f, a...)}) }
+	var ok []NodeSettings
+	for _, n := range nodes {
+		if n.Err != "" {
+			add("ERROR", n.Site, "could not be read: %s", n.Err)
+			continue
+		}
+		ok = append(ok, n)
+	}
+	if len(ok) == 0 {
+		return fs
+	}
+
+	// Quorum: votes are data nodes plus arbitrators (each pc.weight 1 unless set).
+	size := 0
+	weights := map[string]bool{}
+	for _, n := range ok {
+		size = max(size, n.ClusterSize)
+		if w := n.Provider["pc.weight"]; w != "" && w != "1" {
+			weights[n.Site] = true
+		}
+	}
+	arbitrators := size - len(nodes)
+	switch {
+	case len(nodes) == 2 && arbitrators <= 0 && len(weights) == 0:
+		add("ERROR", "", "two data sites and no arbitrator: losing either site, or the link between them, stops both (no quorum). Run garbd at a third site, or give one site a higher pc.weight (it then survives alone, the other never does)")
+	case len(nodes) == 2 && arbitrators <= 0:
+		add("WARN", "", "two data sites weighted by pc.weight: only the heavier site survives a split; garbd at a third site lets either survive")
+	case (len(nodes)+max(arbitrators, 0))%2 == 0 && len(weights) == 0:
+		add("WARN", "", "%d votes: an even split leaves no quorum; add garbd or weights", len(nodes)+max(arbitrators, 0))
+	default:
+		add("OK", "", "quorum: %d data nodes, %d arbitrators", len(nodes), max(arbitrators, 0))
+	}
+
+	for _, n := range ok {
+		if v := strings.ToUpper(n.Vars["binlog_format"]); v != "" && v != "ROW" {
+			add("ERROR", n.Site, "binlog_format=%s: Galera replicates ROW only", v)
+		}
+		if v := n.Vars["innodb_autoinc_lock_mode"]; v != "" && v != "2" {
+			add("WARN", n.Site, "innodb_autoinc_lock_mode=%s: use 2 (interleaved) with Galera", v)
+		}
+		for _, k := range []string{"pc.ignore_sb", "pc.ignore_quorum"} {
+			if strings.EqualFold(n.Provider[k], "true") || n.Provider[k] == "1" {
+				add("ERROR", n.Site, "%s=true: a partitioned site keeps taking writes (split brain)", k)
+			}
+		}
+		judgeTimeouts(n, maxRTT, add)
+	}
+
+	// Differences between sites.
+	for _, k := range sameVars {
+		diff(ok, k, func(n NodeSettings) string { return n.Vars[k] }, add)
+	}
+	keys := map[string]bool{}
+	for _, n := range ok {
+		for k := range n.Provider {
+			keys[k] = true
+		}
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		if !slices.Contains(perNode, k) {
+			sorted = append(sorted, k)
+		}
+	}
+	slices.Sort(sorted)
+	for _, k := range sorted {
+		diff(ok, k, func(n NodeSettings) string { return n.Provider[k] }, add)
+	}
+	return fs
+}
+
+func diff(nodes []NodeSettings, key string, get func(NodeSettings) string, add func(level, site, f string, a ...any)) {
+	vals := map[string][]string{}
+	for _, n := range nodes {
+		vals[get(n)] = append(vals[get(n)], n.Site)
+	}
+	if len(vals) < 2 {
+		return
+	}
+	var parts []string
+	for v, sites := range vals {
+		parts = append(parts, fmt.Sprintf("%s=%q", strings.Join(sites, ","), v))
+	}
+	slices.Sort(parts)
+	add("WARN", "", "%s differs between sites: %s", key, strings.Join(parts, " "))
+}
+
+// judgeTimeouts: Galera suspects a silent peer after evs.suspect_timeout and evicts it after
+// evs.inactive_timeout; over a WAN these must stay well above the round-trip time and its spikes.
+func judgeTimeouts(n NodeSettings, maxRTT time.Duration, add func(level, site, f string, a ...any)) {
+	get := func(k string) (time.Duration, bool) {
+		v, ok := n.Provider[k]
+		if !ok {
+			return 0, false
+		}
+		d, err := ParseISODuration(v)
+		if err != nil {
+			add("WARN", n.Site, "%s=%s: %v", k, v, err)
+			return 0, false
+		}
+		return d, true
+	}
+	suspect, ok1 := get("evs.suspect_timeout")
+	inactive, ok2 := get("evs.inactive_timeout")
+	keepalive, ok3 := get("evs.keepalive_period")
+	if ok1 && ok2 && inactive < suspect {
+		add("ERROR", n.Site, "evs.inactive_timeout (%s) is shorter than evs.suspect_timeout (%s)", inactive, suspect)
+	}
+	if ok3 && ok1 && keepalive*3 > suspect {
+		add("WARN", n.Site, "evs.keepalive_period (%s) is over a third of evs.suspect_timeout (%s): one lost keepalive can make a peer suspect", keepalive, suspect)
+	}
+	if maxRTT <= 0 || !ok1 {
+		return
+	}
+	// A suspect timeout under ~50 RTTs fires on ordinary WAN jitter and retransmits; 5 s is
+	// Galera's default and right for RTTs up to ~100 ms.
+	if want := max(50*maxRTT, 5*time.Second); suspect < want {
+		add("WARN", n.Site, "evs.suspect_timeout=%s is short for a %s round trip between sites: use at least %s", suspect, maxRTT.Round(time.Millisecond), want)
+	}
+	if maxRTT > 5*time.Millisecond && n.Provider["gmcast.segment"] == "0" {
+		add("WARN", n.Site, "gmcast.segment=0 with %s between sites: give each site its own segment so write-sets cross the WAN once per site", maxRTT.Round(time.Millisecond))
+	}
+}

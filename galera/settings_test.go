@@ -1,0 +1,85 @@
+package galera
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func node(site string, size int, prov string, vars map[string]string) NodeSettings {
+	if vars == nil {
+		vars = map[string]string{"binlog_format": "ROW", "innodb_autoinc_lock_mode": "2", "wsrep_sst_method": "rsync"}
+	}
+	return NodeSettings{Site: site, ClusterSize: size, Provider: ParseProviderOptions(prov), Vars: vars}
+}
+
+func has(fs []Finding, level, text string) bool {
+	for _, f := range fs {
+		if f.Level == level && strings.Contains(f.What, text) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestJudgeSettings(t *testing.T) {
+	base := "evs.suspect_timeout = PT5S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT1S; gmcast.listen_addr = tcp://10.0.0.%d:4567; gmcast.segment = 0"
+	three := []NodeSettings{node("a", 3, strings.ReplaceAll(base, "%d", "1"), nil), node("b", 3, strings.ReplaceAll(base, "%d", "2"), nil), node("c", 3, strings.ReplaceAll(base, "%d", "3"), nil)}
+	fs := JudgeSettings(three, time.Millisecond)
+	for _, f := range fs {
+		if f.Level != "OK" {
+			t.Errorf("a sound three-site LAN cluster: %+v", f)
+		}
+	}
+
+	two := three[:2]
+	for i := range two {
+		two[i].ClusterSize = 2
+	}
+	if fs := JudgeSettings(two, 0); !has(fs, "ERROR", "no arbitrator") {
+		t.Errorf("two sites without garbd: %+v", fs)
+	}
+	for i := range two {
+		two[i].ClusterSize = 3 // garbd counts in the cluster size
+	}
+	if fs := JudgeSettings(two, 0); has(fs, "ERROR", "no arbitrator") || !has(fs, "OK", "1 arbitrators") {
+		t.Errorf("two sites with garbd: %+v", fs)
+	}
+
+	if fs := JudgeSettings(three, 200*time.Millisecond); !has(fs, "WARN", "evs.suspect_timeout=5s is short for a 200ms round trip") || !has(fs, "WARN", "gmcast.segment=0") {
+		t.Errorf("WAN RTT with LAN timeouts: %+v", fs)
+	}
+
+	odd := []NodeSettings{three[0], three[1], node("c", 3, strings.ReplaceAll(base, "PT15S", "PT2S"), map[string]string{"binlog_format": "STATEMENT", "innodb_autoinc_lock_mode": "1", "wsrep_sst_method": "mariabackup"})}
+	fs = JudgeSettings(odd, 0)
+	for _, want := range []struct{ level, text string }{
+		{"ERROR", "inactive_timeout (2s) is shorter"},
+		{"ERROR", "binlog_format=STATEMENT"},
+		{"WARN", "innodb_autoinc_lock_mode=1"},
+		{"WARN", `wsrep_sst_method differs between sites: a,b="rsync" c="mariabackup"`},
+		{"WARN", "evs.inactive_timeout differs"},
+	} {
+		if !has(fs, want.level, want.text) {
+			t.Errorf("missing %s %q in %+v", want.level, want.text, fs)
+		}
+	}
+	if has(fs, "WARN", "gmcast.listen_addr differs") {
+		t.Error("a per-node option was reported as a difference")
+	}
+	if fs := JudgeSettings([]NodeSettings{{Site: "a", Err: "refused"}}, 0); !has(fs, "ERROR", "could not be read") {
+		t.Errorf("unreadable node: %+v", fs)
+	}
+}
+
+func TestParseISODuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"PT5S": 5 * time.Second, "PT1M": time.Minute, "PT0.5S": 500 * time.Millisecond, "P1D": 24 * time.Hour, "PT1H2M3S": time.Hour + 2*time.Minute + 3*time.Second} {
+		if got, err := ParseISODuration(in); err != nil || got != want {
+			t.Errorf("%s: %v %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "5s", "PT", "P", "PTxS"} {
+		if _, err := ParseISODuration(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/galera"
+)
+
+// CheckConfig reads every node's Galera settings and the round-trip times the agents measure
+// between sites, judges them (galera.JudgeSettings) and prints the findings. It fails when a
+// finding is an ERROR.
+func CheckConfig(ctx context.Context, c *config.Cluster, out io.Writer) error {
+	cred, err := config.ReadCredential(c.Credentials.Monitor)
+	if err != nil {
+		return err
+	}
+	nodes := make([]galera.NodeSettings, len(c.Sites))
+	var wg sync.WaitGroup
+	for i, s := range c.Sites {
+		wg.Go(func() { nodes[i] = readSettings(ctx, s, cred) })
+	}
+	wg.Wait()
+	var maxRTT time.Duration
+	for _, st := range Fetch(ctx, c, 3*time.Second) {
+		for _, p := range st.Detail.Peers {
+			maxRTT = max(maxRTT, p.RTT)
+		}
+	}
+	rtt := "unknown (no agent answered with gossip round-trip times)"
+	if maxRTT > 0 {
+		rtt = maxRTT.Round(100 * time.Microsecond).String()
+	}
+	fmt.Fprintf(out, "largest round trip between sites (agents' gossip): %s\n", rtt)
+	errs := 0
+	for _, f := range galera.JudgeSettings(nodes, maxRTT) {
+		where := ""
+		if f.Site != "" {
+			where = f.Site + ": "
+		}
+		fmt.Fprintf(out, "%-5s %s%s\n", f.Level, where, f.What)
+		if f.Level == "ERROR" {
+			errs++
+		}
+	}
+	if errs > 0 {
+		return fmt.Errorf("check-config: %d errors", errs)
+	}
+	return nil
+}
+
+func readSettings(ctx context.Context, s config.Site, cred config.Credential) galera.NodeSettings {
+	n := galera.NodeSettings{Site: s.Name, Vars: map[string]string{}}
+	db, err := galera.Open(s.SQL, cred, 3*time.Second, 5*time.Second, nil)
+	if err != nil {
+		n.Err = err.Error()
+		return n
+	}
+	defer db.Close()
+	names := []string{"wsrep_provider_options", "wsrep_cluster_name", "wsrep_sst_method", "binlog_format", "innodb_autoinc_lock_mode",
+		"wsrep_provider", "wsrep_slave_threads", "wsrep_sync_wait", "default_storage_engine"}
+	q := "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME IN ('" +
+		strings.ToUpper(strings.Join(names, "','")) + "')"
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		n.Err = fmt.Sprintf("read variables: %v", err)
+		return n
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			n.Err = err.Error()
+			return n
+		}
+		n.Vars[strings.ToLower(k)] = v
+	}
+	n.Provider = galera.ParseProviderOptions(n.Vars["wsrep_provider_options"])
+	delete(n.Vars, "wsrep_provider_options")
+	var size string
+	if err := db.QueryRowContext(ctx, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='WSREP_CLUSTER_SIZE'").Scan(&size); err == nil {
+		n.ClusterSize, _ = strconv.Atoi(size)
+	}
+	return n
+}
