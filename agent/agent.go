@@ -52,6 +52,8 @@ type Agent struct {
 	last     galera.Verdict  // the verdict last logged, to log changes only; the poll loop's alone
 	decision writer.Decision // written by the poll loop under mu, read by Report
 	peers    map[string]membership.Peer
+
+	keystone *keystoneWatch // nil when the site has no keystone.api
 }
 
 // Detail is what /status shows beyond the verdict.
@@ -61,6 +63,7 @@ type Detail struct {
 	Peers    map[string]membership.Peer `json:"gossip,omitempty"`
 	Version  string                     `json:"agent_version"`
 	Config   string                     `json:"config_hash"`
+	Keystone *KeystoneCheck             `json:"keystone,omitempty"`
 }
 
 // New builds the agent for one site of the cluster.
@@ -86,7 +89,11 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 		single:  c.Writer.Mode == "single" && site.GossipAt != "" && len(c.Sites) > 1,
 	}
 	a.poller = newCredPoller(site.SQL, c.Credentials.Monitor, c.Agent.PollTimeout, a.log)
+	a.keystone = newKeystoneWatch(site.Keystone.API)
 	a.metrics = newMetrics(a)
+	if a.keystone != nil {
+		a.metrics.reg.MustRegister(keystoneCollector{a.keystone})
+	}
 	return a, nil
 }
 
@@ -98,7 +105,7 @@ func (a *Agent) Report() healthcheck.Report {
 	a.mu.RUnlock()
 	v := galera.Judge(snap, a.policy, inMnt, a.now())
 	r := healthcheck.Report{Site: a.site.Name, State: string(v.State), Health: string(v.State), Weight: v.Weight, Reason: v.Reason}
-	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(a.cluster.Hash)}
+	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(a.cluster.Hash), Keystone: a.keystone.Last()}
 	if a.single {
 		det.Decision, det.Peers = &d, peers
 		r.Writer = d.Writer
@@ -181,6 +188,9 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { a.pollLoop(ctx); return nil })
+	if a.keystone != nil {
+		g.Go(func() error { a.keystone.run(ctx, 2*time.Second); return nil })
+	}
 	if agentL != nil {
 		srv := &healthcheck.AgentServer{Source: a, Log: a.log, Served: a.metrics.served("agent")}
 		g.Go(func() error { return srv.Serve(ctx, agentL) })

@@ -48,6 +48,7 @@ func (a *Agent) controlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /galera/start", c.handle(func(r *http.Request) (any, string, error) { return c.command("start", true) }))
 	mux.HandleFunc("POST /galera/stop", c.handle(func(r *http.Request) (any, string, error) { return c.command("stop", false) }))
 	mux.HandleFunc("POST /maint", c.handle(c.maint))
+	c.keyRoutes(mux)
 }
 
 func (c *controller) handle(f func(r *http.Request) (any, string, error)) http.HandlerFunc {

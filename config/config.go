@@ -88,6 +88,18 @@ type Site struct {
 	HAProxySocket string `yaml:"haproxy_socket"` // its runtime API socket
 
 	Commands Commands `yaml:"commands"`
+
+	Keystone Keystone `yaml:"keystone"`
+}
+
+// Keystone is the site's Keystone, when keyha looks after it too.
+type Keystone struct {
+	API   string `yaml:"api"`   // the site's Keystone (uwsgi) address: the agent checks GET /v3 there
+	Front string `yaml:"front"` // the site's HAProxy frontend for the Keystone API
+	// The key repositories, identical at every site or tokens issued at one site are refused at
+	// another (keyha keystone keys check|sync).
+	FernetKeys     string `yaml:"fernet_keys"`
+	CredentialKeys string `yaml:"credential_keys"`
 }
 
 // Commands tell keyha how to act on a site's database service: the lab's scripts here, systemd
@@ -233,6 +245,7 @@ func (c *Cluster) Validate() error {
 		for _, f := range []struct{ k, v string }{
 			{"sql", s.SQL}, {"agent", s.Agent}, {"http", s.HTTP}, {"metrics", s.Metrics},
 			{"gossip", s.GossipAt}, {"galera", s.Galera}, {"haproxy_db", s.HAProxyDB},
+			{"keystone.api", s.Keystone.API}, {"keystone.front", s.Keystone.Front},
 		} {
 			if f.v == "" {
 				continue

@@ -33,3 +33,21 @@ func TestVerify(t *testing.T) {
 		}
 	}
 }
+
+func TestSeal(t *testing.T) {
+	key, other := []byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")
+	s, err := Seal(key, []byte("fernet key 0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Unseal(key, s); err != nil || string(p) != "fernet key 0" {
+		t.Errorf("round trip: %q %v", p, err)
+	}
+	if _, err := Unseal(other, s); err == nil {
+		t.Error("opened with another key")
+	}
+	s[len(s)-1] ^= 1
+	if _, err := Unseal(key, s); err == nil {
+		t.Error("opened altered material")
+	}
+}

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,7 +35,20 @@ type Reply struct {
 
 // Call sends method uri to the agent at addr (its HTTP listener) and decodes the result into out.
 func (c *Client) Call(ctx context.Context, site, addr, method, uri string, out any) (Reply, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+uri, nil)
+	return c.CallBody(ctx, site, addr, method, uri, nil, out)
+}
+
+// CallBody is Call with a JSON body.
+func (c *Client) CallBody(ctx context.Context, site, addr, method, uri string, body any, out any) (Reply, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return Reply{}, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+uri, rd)
 	if err != nil {
 		return Reply{}, err
 	}

@@ -62,7 +62,32 @@ backend galera
 {{- range .Servers}}
     server {{.Name}} {{.Addr}}{{if .HasCheck}} check addr {{.CheckHost}} port {{.CheckPort}}{{end}}{{if .HasAgent}} agent-check agent-addr {{.AgentHost}} agent-port {{.AgentPort}} agent-inter {{$.T.AgentInter}}{{end}}
 {{- end}}
+{{- if .Keystone}}
+
+# Keystone's API: this site's Keystone first, the other sites' as backups, each checked on
+# Keystone itself (GET /v3 answers 200 only when Keystone can serve).
+frontend keystone_api
+    mode http
+    bind {{.KeystoneFront}}
+    timeout client 60s
+    default_backend keystone
+
+backend keystone
+    mode http
+    timeout server 60s
+    option httpchk GET /v3
+    http-check expect status 200
+    default-server inter {{.T.CheckInter}} fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
+{{- range .Keystone}}
+    server {{.Name}} {{.Addr}} check{{if .Backup}} backup{{end}}
+{{- end}}
+{{- end}}
 `))
+
+type keystoneServer struct {
+	Name, Addr string
+	Backup     bool
+}
 
 // Config renders the haproxy.cfg of one site: the galera backend lists every site's node.
 func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
@@ -92,9 +117,21 @@ func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
 		}
 		servers = append(servers, sv)
 	}
+	var ks []keystoneServer
+	if me.Keystone.Front != "" {
+		if me.Keystone.API != "" {
+			ks = append(ks, keystoneServer{Name: me.Name, Addr: me.Keystone.API})
+		}
+		for _, s := range c.Sites {
+			if s.Name != me.Name && s.Keystone.API != "" {
+				ks = append(ks, keystoneServer{Name: s.Name, Addr: s.Keystone.API, Backup: true})
+			}
+		}
+	}
 	var b bytes.Buffer
 	err = cfgTemplate.Execute(&b, map[string]any{
 		"Site": site, "Cluster": c.Name, "Socket": me.HAProxySocket, "Bind": me.HAProxyDB, "T": t, "Servers": servers,
+		"Keystone": ks, "KeystoneFront": me.Keystone.Front,
 	})
 	return b.Bytes(), err
 }

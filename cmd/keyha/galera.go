@@ -77,3 +77,47 @@ func galeraCommand() *cli.Command {
 		},
 	}
 }
+
+func keystoneCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keystone",
+		Usage: "what Keystone needs identical at every site",
+		Subcommands: []*cli.Command{{
+			Name:  "keys",
+			Usage: "Keystone's fernet and credential key repositories",
+			Subcommands: []*cli.Command{
+				{
+					Name:  "check",
+					Usage: "compare every site's keys with the first site's, by digest; exit 1 on drift",
+					Action: func(c *cli.Context) error {
+						cl, err := loadConfig(c)
+						if err != nil {
+							return err
+						}
+						k, err := ops.NewController(cl, c.App.Writer)
+						if err != nil {
+							return err
+						}
+						return k.KeysCheck(c.Context)
+					},
+				},
+				{
+					Name:  "sync",
+					Usage: "copy one site's keys to every other site (sealed in transit, atomic per file, modes kept)",
+					Flags: []cli.Flag{&cli.StringFlag{Name: "from", Required: true, Usage: "the site whose keys are right"}},
+					Action: func(c *cli.Context) error {
+						cl, err := loadConfig(c)
+						if err != nil {
+							return err
+						}
+						k, err := ops.NewController(cl, c.App.Writer)
+						if err != nil {
+							return err
+						}
+						return k.KeysSync(c.Context, c.String("from"))
+					},
+				},
+			},
+		}},
+	}
+}

@@ -73,6 +73,8 @@ func newApp() *cli.App {
 			switchoverCommand(),
 			loadCommand(),
 			galeraCommand(),
+			drillCommand(),
+			keystoneCommand(),
 		},
 	}
 }

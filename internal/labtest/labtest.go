@@ -35,6 +35,8 @@ type Lab struct {
 	Config string          `json:"config"`
 	Dir    string          `json:"dir"`
 	Sites  map[string]Site `json:"sites"`
+	// KeystoneAdminPassword is set when the lab runs Keystone (scripts/lab up --keystone).
+	KeystoneAdminPassword string `json:"keystone_admin_password"`
 }
 
 // Site is one site's addresses.
@@ -46,6 +48,7 @@ type Site struct {
 	HTTP          string `json:"http"`
 	Metrics       string `json:"metrics"`
 	Namespace     string `json:"namespace"`
+	Keystone      string `json:"keystone"` // the site's HAProxy front for Keystone's API
 }
 
 var (

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keyha/keyha/drill"
+	"github.com/keyha/keyha/load"
+)
+
+func drillCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "drill",
+		Usage: "Keystone failover drill on the lab: token clients at every site while the writer's mysqld is killed and restarted and a site is cut off and healed",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "user", Value: "admin", Usage: "Keystone user (domain Default, project admin)"},
+			&cli.StringFlag{Name: "password-file", Required: true, Usage: "file holding that user's password (mode 0600)"},
+			&cli.StringFlag{Name: "svg", Value: "keyha-drill.svg", Usage: "where to write the timeline picture"},
+			&cli.StringFlag{Name: "lab", Value: "scripts/lab", EnvVars: []string{"KEYHA_LAB_SCRIPT"}, Usage: "the lab script that injects the faults"},
+			&cli.DurationFlag{Name: "hold", Value: 15e9, Usage: "how long the partition lasts"},
+		},
+		Action: func(c *cli.Context) error {
+			cl, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			pw, err := readSecret(c.String("password-file"))
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(c.String("lab")); err != nil {
+				return fmt.Errorf("the drill injects faults with the lab script: %w (set --lab or KEYHA_LAB_SCRIPT)", err)
+			}
+			r, err := drill.Run(c.Context, drill.Config{Cluster: cl, User: c.String("user"), Password: pw,
+				Injector: load.LabScript{Path: c.String("lab")}, Out: c.App.Writer, Hold: c.Duration("hold")})
+			if err != nil {
+				return err
+			}
+			if err := drill.Print(c.App.Writer, r, c.String("svg")); err != nil {
+				return err
+			}
+			if len(r.Problems) > 0 {
+				return errors.New("drill failed: " + strings.Join(r.Problems, "; "))
+			}
+			return nil
+		},
+	}
+}
+
+// readSecret reads a password file that only its owner may read.
+func readSecret(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("read password file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("password file %s has mode %04o: others can read it; run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read password file: %w", err)
+	}
+	pw := strings.TrimSpace(string(b))
+	if pw == "" {
+		return "", fmt.Errorf("password file %s is empty", path)
+	}
+	return pw, nil
+}

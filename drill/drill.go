@@ -1,0 +1,434 @@
+// Package drill is keyha's main job in one command: while a token client at every site issues
+// Keystone tokens and validates the other sites' tokens, kill the writer's mysqld, restart it,
+// cut a site off and heal it; then show, per site, when tokens failed and for how long.
+package drill
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/load"
+	"github.com/keyha/keyha/ops"
+)
+
+// Config is one drill.
+type Config struct {
+	Cluster  *config.Cluster
+	User     string // Keystone user (domain Default), with the admin project
+	Password string
+	Injector load.Injector
+	Out      io.Writer
+	SVG      string        // where to write the picture
+	Baseline time.Duration // quiet time before the first fault and after each repair
+	Hold     time.Duration // how long the partition lasts
+	Interval time.Duration // pause between a client's rounds
+}
+
+// Result is what the drill measured.
+type Result struct {
+	Timeline   Timeline          `json:"timeline"`
+	Windows    []Window          `json:"error_windows"`
+	FinalCross map[string][2]int `json:"final_cross_site"` // site -> ok, total validations of tokens issued at the first site
+	Checksums  map[string]string `json:"keystone_checksums"`
+	Problems   []string          `json:"problems"`
+}
+
+type recorder struct {
+	mu      sync.Mutex
+	start   time.Time
+	samples []Sample
+	events  []Mark
+	writers []WriterAt
+	tokens  map[string]string // latest token issued at each site
+}
+
+func (r *recorder) since() time.Duration { return time.Since(r.start) }
+
+func (r *recorder) add(s Sample) {
+	r.mu.Lock()
+	r.samples = append(r.samples, s)
+	r.mu.Unlock()
+}
+
+func (r *recorder) event(out io.Writer, format string, a ...any) {
+	m := Mark{At: r.since(), What: fmt.Sprintf(format, a...)}
+	r.mu.Lock()
+	r.events = append(r.events, m)
+	r.mu.Unlock()
+	fmt.Fprintf(out, "%6.1fs  %s\n", m.At.Seconds(), m.What)
+}
+
+// Run runs the drill. The returned Result is complete even when err reports a failed step.
+func Run(ctx context.Context, c Config) (*Result, error) {
+	if c.Baseline == 0 {
+		c.Baseline = 8 * time.Second
+	}
+	if c.Hold == 0 {
+		c.Hold = 15 * time.Second
+	}
+	if c.Interval == 0 {
+		c.Interval = 100 * time.Millisecond
+	}
+	var sites []string
+	clients := map[string]*Keystone{}
+	for _, s := range c.Cluster.Sites {
+		if s.Keystone.Front != "" {
+			sites = append(sites, s.Name)
+			clients[s.Name] = NewKeystone(s.Keystone.Front)
+		}
+	}
+	if len(sites) < 2 {
+		return nil, errors.New("the drill needs Keystone (keystone.front) at two sites or more: start the lab with scripts/lab up --keystone")
+	}
+	for _, s := range sites {
+		if err := retry(ctx, 60*time.Second, func() error { _, err := clients[s].Issue(ctx, c.User, c.Password); return err }); err != nil {
+			return nil, fmt.Errorf("Keystone at %s issues no token before the drill: %w", s, err)
+		}
+	}
+	rec := &recorder{start: time.Now(), tokens: map[string]string{}}
+	res := &Result{}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, s := range sites {
+		wg.Go(func() { client(runCtx, rec, s, clients[s], sites, c) })
+	}
+	wg.Go(func() { watchWriter(runCtx, rec, c.Cluster) })
+
+	err := script(ctx, rec, c, sites)
+	stop()
+	wg.Wait()
+
+	rec.mu.Lock()
+	res.Timeline = Timeline{Sites: sites, Length: rec.since(), Samples: rec.samples, Events: rec.events, Writers: rec.writers}
+	rec.mu.Unlock()
+	res.Windows = res.Timeline.Windows()
+	res.FinalCross = finalCross(ctx, clients, sites, c)
+	for _, s := range sites[1:] {
+		if v := res.FinalCross[s]; v[0] != v[1] || v[1] == 0 {
+			res.Problems = append(res.Problems, fmt.Sprintf("after the drill, %d of %d tokens issued at %s validate at %s", v[0], v[1], sites[0], s))
+		}
+	}
+	res.Checksums, err = keystoneChecksums(ctx, c.Cluster, err)
+	sums := map[string]bool{}
+	for _, v := range res.Checksums {
+		sums[v] = true
+	}
+	if len(sums) != 1 {
+		res.Problems = append(res.Problems, fmt.Sprintf("the keystone schema differs between nodes: %v", res.Checksums))
+	}
+	if err != nil {
+		res.Problems = append(res.Problems, err.Error())
+	}
+	return res, nil
+}
+
+func retry(ctx context.Context, within time.Duration, f func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// client issues a token at its site, then validates the latest token of every other site with it.
+func client(ctx context.Context, rec *recorder, site string, k *Keystone, sites []string, c Config) {
+	var own string
+	for ctx.Err() == nil {
+		at := rec.since()
+		tok, err := k.Issue(ctx, c.User, c.Password)
+		if ctx.Err() != nil {
+			return
+		}
+		rec.add(Sample{Site: site, At: at, Op: "issue", OK: err == nil, Err: errText(err)})
+		if err == nil {
+			own = tok
+			rec.mu.Lock()
+			rec.tokens[site] = tok
+			rec.mu.Unlock()
+		}
+		for _, other := range sites {
+			rec.mu.Lock()
+			subject := rec.tokens[other]
+			rec.mu.Unlock()
+			if other == site || subject == "" || own == "" {
+				continue
+			}
+			at := rec.since()
+			err := k.Validate(ctx, own, subject)
+			if ctx.Err() != nil {
+				return
+			}
+			rec.add(Sample{Site: site, At: at, Op: "validate", From: other, OK: err == nil, Err: errText(err)})
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(c.Interval):
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func watchWriter(ctx context.Context, rec *recorder, cl *config.Cluster) {
+	last := "?"
+	for ctx.Err() == nil {
+		w, _ := ops.Writer(ops.Fetch(ctx, cl, time.Second))
+		if w == "-" {
+			w = ""
+		}
+		if w != last {
+			rec.mu.Lock()
+			rec.writers = append(rec.writers, WriterAt{At: rec.since(), Writer: w})
+			rec.mu.Unlock()
+			last = w
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// script is the drill's sequence of faults.
+func script(ctx context.Context, rec *recorder, c Config, sites []string) error {
+	pause := func(d time.Duration) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+			return nil
+		}
+	}
+	inject := func(verb, site string) error {
+		_, err := c.Injector.Inject(ctx, load.Fault{Verb: verb, Site: site})
+		return err
+	}
+	if err := pause(c.Baseline); err != nil {
+		return err
+	}
+	w, why := ops.Writer(ops.Fetch(ctx, c.Cluster, 2*time.Second))
+	if w == "" || w == "-" {
+		return fmt.Errorf("no writer to kill: %s", why)
+	}
+	rec.event(c.Out, "kill -9 mysqld at %s (the writer)", w)
+	if err := inject("kill", w); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, 60*time.Second, func() bool {
+		nw, _ := ops.Writer(ops.Fetch(ctx, c.Cluster, time.Second))
+		return nw != "" && nw != "-" && nw != w
+	}); err != nil {
+		return fmt.Errorf("no new writer after the kill of %s: %w", w, err)
+	}
+	if err := pause(c.Baseline); err != nil {
+		return err
+	}
+	rec.event(c.Out, "start mysqld at %s", w)
+	if err := inject("start", w); err != nil {
+		return err
+	}
+	rec.event(c.Out, "%s Synced again", w)
+	if err := pause(c.Baseline); err != nil {
+		return err
+	}
+	nw, _ := ops.Writer(ops.Fetch(ctx, c.Cluster, 2*time.Second))
+	cut := ""
+	for i := len(c.Cluster.Sites) - 1; i >= 0; i-- { // the lowest-priority site that is not the writer
+		s := c.Cluster.Sites[i]
+		if s.Name != nw && slices.Contains(sites, s.Name) && (cut == "" || s.Priority < priorityOf(c.Cluster, cut)) {
+			cut = s.Name
+		}
+	}
+	rec.event(c.Out, "partition %s (cut off from the other sites)", cut)
+	if err := inject("partition", cut); err != nil {
+		return err
+	}
+	if err := pause(c.Hold); err != nil {
+		return err
+	}
+	rec.event(c.Out, "heal %s", cut)
+	if err := inject("heal", cut); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, 90*time.Second, func() bool {
+		for _, st := range ops.Fetch(ctx, c.Cluster, time.Second) {
+			if st.Site == cut {
+				return st.Detail.Snapshot.ClusterStatus == "Primary" && st.Detail.Snapshot.LocalState == galera.StateSynced
+			}
+		}
+		return false
+	}); err != nil {
+		return fmt.Errorf("%s did not rejoin after the heal: %w", cut, err)
+	}
+	rec.event(c.Out, "%s Synced again", cut)
+	return pause(c.Baseline)
+}
+
+func priorityOf(c *config.Cluster, site string) int {
+	s, err := c.Site(site)
+	if err != nil {
+		return 0
+	}
+	return s.Priority
+}
+
+func waitFor(ctx context.Context, within time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s", within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// finalCross issues tokens at the first site and validates each at every other site.
+func finalCross(ctx context.Context, clients map[string]*Keystone, sites []string, c Config) map[string][2]int {
+	out := map[string][2]int{}
+	own := map[string]string{}
+	for _, s := range sites[1:] {
+		own[s], _ = clients[s].Issue(ctx, c.User, c.Password)
+	}
+	for range 10 {
+		tok, err := clients[sites[0]].Issue(ctx, c.User, c.Password)
+		for _, s := range sites[1:] {
+			v := out[s]
+			v[1]++
+			if err == nil && own[s] != "" && clients[s].Validate(ctx, own[s], tok) == nil {
+				v[0]++
+			}
+			out[s] = v
+		}
+	}
+	return out
+}
+
+// keystoneChecksums reads CHECKSUM TABLE of every keystone table at every node, after making
+// the node catch up (wsrep_sync_wait), and folds them into one digest per node.
+func keystoneChecksums(ctx context.Context, cl *config.Cluster, prev error) (map[string]string, error) {
+	cred, err := config.ReadCredential(cl.Credentials.App)
+	if err != nil {
+		return nil, errors.Join(prev, err)
+	}
+	out := map[string]string{}
+	for _, s := range cl.Sites {
+		sum, err := nodeChecksum(ctx, s.SQL, cred)
+		if err != nil {
+			out[s.Name] = "error: " + err.Error()
+			continue
+		}
+		out[s.Name] = sum
+	}
+	return out, prev
+}
+
+func nodeChecksum(ctx context.Context, addr string, cred config.Credential) (string, error) {
+	db, err := galera.Open(addr, cred, 3*time.Second, 60*time.Second, map[string]string{"wsrep_sync_wait": "1"})
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	rows, err := db.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'keystone' ORDER BY TABLE_NAME")
+	if err != nil {
+		return "", err
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		rows.Scan(&t)
+		tables = append(tables, "keystone.`"+t+"`")
+	}
+	rows.Close()
+	if len(tables) == 0 {
+		return "", errors.New("no keystone tables")
+	}
+	cs, err := db.QueryContext(ctx, "CHECKSUM TABLE "+strings.Join(tables, ", "))
+	if err != nil {
+		return "", err
+	}
+	defer cs.Close()
+	var parts []string
+	for cs.Next() {
+		var t string
+		var v sql.NullInt64
+		if err := cs.Scan(&t, &v); err != nil {
+			return "", err
+		}
+		parts = append(parts, fmt.Sprintf("%s=%d", t, v.Int64))
+	}
+	return fmt.Sprintf("%d tables, %08x", len(parts), crcOf(strings.Join(parts, ","))), cs.Err()
+}
+
+// Print writes the drill's result for a person and the picture to c.SVG.
+func Print(w io.Writer, r *Result, svgPath string) error {
+	fmt.Fprintln(w)
+	r.Timeline.Print(w)
+	fmt.Fprintln(w, "token error windows (from the first failure after an event to the first success after the last):")
+	if len(r.Windows) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, win := range r.Windows {
+		fmt.Fprintf(w, "  %-8s %5.1fs after %q (%d failed operations)\n", win.Site, win.Length.Seconds(), win.Event, win.Failed)
+	}
+	fmt.Fprintln(w, "cross-site validation during the drill (issued at → validated at: ok/total):")
+	cs := r.Timeline.CrossSite()
+	keys := make([][2]string, 0, len(cs))
+	for k := range cs {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+a[1], b[0]+b[1]) })
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %s → %s: %d/%d\n", k[0], k[1], cs[k][0], cs[k][1])
+	}
+	fmt.Fprintf(w, "after the drill, tokens issued at %s validated at:", r.Timeline.Sites[0])
+	for _, s := range r.Timeline.Sites[1:] {
+		v := r.FinalCross[s]
+		fmt.Fprintf(w, " %s %d/%d;", s, v[0], v[1])
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "keystone schema checksum per node:")
+	for _, s := range slices.Sorted(mapKeys(r.Checksums)) {
+		fmt.Fprintf(w, "  %-8s %s\n", s, r.Checksums[s])
+	}
+	if svgPath != "" {
+		if err := os.WriteFile(svgPath, r.Timeline.SVG(), 0o644); err != nil {
+			return fmt.Errorf("write the picture: %w", err)
+		}
+		fmt.Fprintf(w, "picture: %s\n", svgPath)
+	}
+	if len(r.Problems) == 0 {
+		fmt.Fprintln(w, "OK: Keystone kept issuing and validating tokens; the schema is the same on every node")
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintln(w, "FAIL:", p)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package drill_test
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyha/keyha/drill"
+	"github.com/keyha/keyha/internal/labtest"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_KEYSTONE=1") }
+
+// A token issued at lngs validates at bari and padova: the sites share the database and the keys.
+func TestCrossSiteTokens(t *testing.T) {
+	l := labtest.Get(t)
+	if l.KeystoneAdminPassword == "" || l.Sites["lngs"].Keystone == "" {
+		t.Fatalf("scripts/lab info lacks Keystone: %+v", l)
+	}
+	ctx := t.Context()
+	issuer := drill.NewKeystone(l.Sites["lngs"].Keystone)
+	for _, s := range []string{"bari", "padova"} {
+		k := drill.NewKeystone(l.Sites[s].Keystone)
+		own, err := k.Issue(ctx, "admin", l.KeystoneAdminPassword)
+		if err != nil {
+			t.Fatalf("issue at %s: %v", s, err)
+		}
+		for i := range 5 {
+			tok, err := issuer.Issue(ctx, "admin", l.KeystoneAdminPassword)
+			if err != nil {
+				t.Fatalf("issue at lngs: %v", err)
+			}
+			if err := k.Validate(ctx, own, tok); err != nil {
+				t.Errorf("token %d issued at lngs refused at %s: %v", i, s, err)
+			}
+		}
+	}
+	if _, err := issuer.Issue(ctx, "admin", "wrong-password"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("a wrong password: %v, want HTTP 401", err)
+	}
+	// The agent reports its site's Keystone.
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Get("http://" + l.Sites["bari"].HTTP + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"keystone": {`) || !strings.Contains(string(b), `"ok": true`) {
+		t.Errorf("bari's agent does not report its Keystone up:\n%s", b)
+	}
+}
+
+// Changing one site's key repository is drift; sync from another site repairs it.
+func TestKeysDrift(t *testing.T) {
+	l := labtest.Get(t)
+	if r := l.Keyha(t, nil, "keystone", "keys", "check"); r.Code != 0 {
+		t.Fatalf("keys differ right after the lab came up:\n%s%s", r.Stdout, r.Stderr)
+	}
+	key := filepath.Join(l.Dir, "bari", "keystone", "fernet-keys", "0")
+	orig, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("cHJldGVuZCB0aGlzIGlzIGEgZGlmZmVyZW50IGZlcm5ldCBrZXk="), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := l.Keyha(t, nil, "keystone", "keys", "check")
+	t.Logf("after changing bari's key 0:\n%s%s", r.Stdout, r.Stderr)
+	if r.Code == 0 || !strings.Contains(r.Stdout, "bari     DRIFT from lngs: fernet: 0 differs") || strings.Contains(r.Stdout, "padova   DRIFT") {
+		t.Fatalf("drift at bari not reported, or reported elsewhere")
+	}
+	if bytes.Contains([]byte(r.Stdout+r.Stderr), orig) {
+		t.Error("key material printed")
+	}
+	r = l.Keyha(t, nil, "keystone", "keys", "sync", "--from", "lngs")
+	t.Logf("sync:\n%s%s", r.Stdout, r.Stderr)
+	if r.Code != 0 {
+		t.Fatal("sync failed")
+	}
+	if got, _ := os.ReadFile(key); !bytes.Equal(got, orig) {
+		t.Error("bari's key 0 was not restored from lngs")
+	}
+	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v after sync, want 0600", fi.Mode().Perm())
+	}
+}
+
+var windowRE = regexp.MustCompile(`(?m)^  (\w+)\s+([0-9.]+)s after "([^"]+)"`)
+
+// The drill, as make demo runs it.
+func TestDrill(t *testing.T) {
+	l := labtest.Get(t)
+	l.AllSynced(t, time.Minute)
+	svg := filepath.Join(t.TempDir(), "drill.svg")
+	r := l.Keyha(t, nil, "drill", "--password-file", filepath.Join(l.Dir, "secrets", "keystone-admin.pw"), "--svg", svg)
+	t.Logf("keyha drill:\n%s%s", r.Stdout, r.Stderr)
+	if r.Code != 0 {
+		t.Fatalf("drill failed (exit %d)", r.Code)
+	}
+	var cut string
+	if m := regexp.MustCompile(`partition (\w+) \(cut off`).FindStringSubmatch(r.Stdout); m != nil {
+		cut = m[1]
+	} else {
+		t.Fatal("the drill did not partition a site")
+	}
+	for _, m := range windowRE.FindAllStringSubmatch(r.Stdout, -1) {
+		site, secs, event := m[1], m[2], m[3]
+		d, _ := strconv.ParseFloat(secs, 64)
+		switch {
+		case strings.HasPrefix(event, "kill") && d > 3:
+			t.Errorf("%s: token error window %.1fs after the writer's kill (target 3s)", site, d)
+		case strings.HasPrefix(event, "partition") && site != cut:
+			t.Errorf("%s: token errors during the partition of %s", site, cut)
+		}
+	}
+	if !strings.Contains(r.Stdout, "OK: Keystone kept issuing") {
+		t.Error("the drill did not report OK")
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		if _, err := dec.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("the picture is not well-formed: %v", err)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package drill
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Keystone is a client of one site's Keystone API (its HAProxy front).
+type Keystone struct {
+	URL  string // http://HOST:PORT
+	HTTP *http.Client
+}
+
+// NewKeystone returns a client with short timeouts that never goes through an HTTP proxy.
+func NewKeystone(addr string) *Keystone {
+	return &Keystone{URL: "http://" + addr, HTTP: &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}}}
+}
+
+// Issue gets a project-scoped token for user (domain Default) with password.
+func (k *Keystone) Issue(ctx context.Context, user, password string) (string, error) {
+	var body bytes.Buffer
+	json.NewEncoder(&body).Encode(map[string]any{"auth": map[string]any{
+		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{
+			"user": map[string]any{"name": user, "domain": map[string]string{"id": "default"}, "password": password}}},
+		"scope": map[string]any{"project": map[string]any{"name": "admin", "domain": map[string]string{"id": "default"}}},
+	}})
+	req, err := http.NewRequestWithContext(ctx, "POST", k.URL+"/v3/auth/tokens", &body)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := k.HTTP.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("issue a token: HTTP %d", resp.StatusCode)
+	}
+	tok := resp.Header.Get("X-Subject-Token")
+	if tok == "" {
+		return "", fmt.Errorf("issue a token: no X-Subject-Token in the answer")
+	}
+	return tok, nil
+}
+
+// Validate checks subject (a token issued anywhere) with auth (a token of this site's caller).
+func (k *Keystone) Validate(ctx context.Context, auth, subject string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", k.URL+"/v3/auth/tokens", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Auth-Token", auth)
+	req.Header.Set("X-Subject-Token", subject)
+	resp, err := k.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("validate a token: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}

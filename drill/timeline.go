@@ -1,0 +1,188 @@
+package drill
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Sample is one token operation at a site.
+type Sample struct {
+	Site string        `json:"site"`
+	At   time.Duration `json:"at"`   // from the start of the drill
+	Op   string        `json:"op"`   // issue, or validate (a token issued at From)
+	From string        `json:"from"` // for validate: the site that issued the token
+	OK   bool          `json:"ok"`
+	Err  string        `json:"error,omitempty"`
+}
+
+// Mark is one event of the drill (a fault, a repair) or a writer observation.
+type Mark struct {
+	At   time.Duration `json:"at"`
+	What string        `json:"what"`
+}
+
+// WriterAt is the writer the agents agreed on at a moment ("" when they did not agree).
+type WriterAt struct {
+	At     time.Duration `json:"at"`
+	Writer string        `json:"writer"`
+}
+
+// Timeline is everything a drill recorded.
+type Timeline struct {
+	Sites   []string      `json:"sites"`
+	Length  time.Duration `json:"length"`
+	Samples []Sample      `json:"samples"`
+	Events  []Mark        `json:"events"`
+	Writers []WriterAt    `json:"writers"`
+}
+
+// Window is a span during which a site's token operations failed.
+type Window struct {
+	Site     string        `json:"site"`
+	Event    string        `json:"event"` // the drill event it followed
+	From, To time.Duration `json:"-"`
+	Length   time.Duration `json:"length"`
+	Failed   int           `json:"failed"`
+}
+
+// Windows finds, per site and per event, the error window: from the first failed operation after
+// the event to the first success after the last failure before the next event. A site with no
+// failure after an event has no window for it.
+func (t Timeline) Windows() []Window {
+	var out []Window
+	for _, site := range t.Sites {
+		var ss []Sample
+		for _, s := range t.Samples {
+			if s.Site == site {
+				ss = append(ss, s)
+			}
+		}
+		slices.SortFunc(ss, func(a, b Sample) int { return int(a.At - b.At) })
+		for i, e := range t.Events {
+			end := t.Length
+			if i+1 < len(t.Events) {
+				end = t.Events[i+1].At
+			}
+			w := Window{Site: site, Event: e.What, From: -1}
+			lastFail := -1
+			for j, s := range ss {
+				if s.At < e.At || s.At >= end {
+					continue
+				}
+				if !s.OK {
+					if w.From < 0 {
+						w.From = s.At
+					}
+					w.Failed++
+					lastFail = j
+				}
+			}
+			if w.Failed == 0 {
+				continue
+			}
+			w.To = end
+			for _, s := range ss[lastFail+1:] {
+				if s.OK {
+					w.To = s.At
+					break
+				}
+			}
+			w.Length = w.To - w.From
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// CrossSite counts validations by issuing site and validating site: ok and total.
+func (t Timeline) CrossSite() map[[2]string][2]int {
+	out := map[[2]string][2]int{}
+	for _, s := range t.Samples {
+		if s.Op != "validate" {
+			continue
+		}
+		k := [2]string{s.From, s.Site}
+		v := out[k]
+		if s.OK {
+			v[0]++
+		}
+		v[1]++
+		out[k] = v
+	}
+	return out
+}
+
+// Print writes the timeline as text: a column per second; per site '.' all ok, 'x' all failed,
+// '~' some failed; the writer row shows each second's writer by its initial.
+func (t Timeline) Print(w io.Writer) {
+	secs := int(t.Length/time.Second) + 1
+	row := func(name string, cell func(sec int) byte) {
+		b := make([]byte, secs)
+		for i := range b {
+			b[i] = cell(i)
+		}
+		fmt.Fprintf(w, "%-14s|%s|\n", name, b)
+	}
+	var axis strings.Builder
+	for i := 0; i < secs; i++ {
+		if i%10 == 0 {
+			axis.WriteString(fmt.Sprintf("%-10d", i))
+		}
+	}
+	fmt.Fprintf(w, "%-14s %s\n", "seconds", axis.String()[:min(axis.Len(), secs)])
+	row("writer", func(sec int) byte {
+		wr := t.writerAt(time.Duration(sec) * time.Second)
+		if wr == "" {
+			return '-'
+		}
+		return wr[0]
+	})
+	for _, site := range t.Sites {
+		for _, op := range []string{"issue", "validate"} {
+			ok, bad := make([]int, secs), make([]int, secs)
+			for _, s := range t.Samples {
+				if s.Site != site || s.Op != op {
+					continue
+				}
+				i := int(s.At / time.Second)
+				if i >= secs {
+					continue
+				}
+				if s.OK {
+					ok[i]++
+				} else {
+					bad[i]++
+				}
+			}
+			row(site+" "+op, func(i int) byte {
+				switch {
+				case ok[i] == 0 && bad[i] == 0:
+					return ' '
+				case bad[i] == 0:
+					return '.'
+				case ok[i] == 0:
+					return 'x'
+				}
+				return '~'
+			})
+		}
+	}
+	fmt.Fprintln(w, "events:")
+	for _, e := range t.Events {
+		fmt.Fprintf(w, "  %6.1fs  %s\n", e.At.Seconds(), e.What)
+	}
+}
+
+func (t Timeline) writerAt(at time.Duration) string {
+	cur := ""
+	for _, wa := range t.Writers {
+		if wa.At > at {
+			break
+		}
+		cur = wa.Writer
+	}
+	return cur
+}

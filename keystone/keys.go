@@ -1,0 +1,153 @@
+// Package keystone looks after what Keystone needs identical at every site: its fernet and
+// credential key repositories. It reads them as digests (what may be shown and compared) or as
+// material (what only travels sealed), and replaces a repository without a moment in which a
+// key Keystone needs is missing.
+package keystone
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// Repos names a site's key repositories.
+type Repos map[string]string // "fernet" or "credential" -> directory
+
+// Digest is one key file as it may be shown: its name, mode and SHA-256, never its content.
+type Digest struct {
+	Name   string `json:"name"`
+	Mode   string `json:"mode"`
+	SHA256 string `json:"sha256"`
+}
+
+// Key is one key file with its content.
+type Key struct {
+	Name string      `json:"name"`
+	Mode os.FileMode `json:"mode"`
+	Data []byte      `json:"data"`
+}
+
+func validName(n string) bool {
+	return n != "" && !strings.ContainsAny(n, "/\\") && n != "." && n != ".." && !strings.HasPrefix(n, ".")
+}
+
+// Read returns the key files of a repository, sorted by name.
+func Read(dir string) ([]Key, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read key repository: %w", err)
+	}
+	var out []Key
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !validName(e.Name()) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read key %s: %w", e.Name(), err)
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Key{Name: e.Name(), Mode: fi.Mode().Perm(), Data: b})
+	}
+	slices.SortFunc(out, func(a, b Key) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Digests are the keys' names, modes and SHA-256.
+func Digests(keys []Key) []Digest {
+	out := make([]Digest, len(keys))
+	for i, k := range keys {
+		s := sha256.Sum256(k.Data)
+		out[i] = Digest{Name: k.Name, Mode: fmt.Sprintf("%04o", k.Mode), SHA256: hex.EncodeToString(s[:])}
+	}
+	return out
+}
+
+// Drift compares a site's digests with the reference site's: names missing, extra, or with other
+// content or mode. Empty when identical.
+func Drift(ref, got []Digest) []string {
+	idx := map[string]Digest{}
+	for _, d := range got {
+		idx[d.Name] = d
+	}
+	var out []string
+	for _, r := range ref {
+		g, ok := idx[r.Name]
+		switch {
+		case !ok:
+			out = append(out, "missing "+r.Name)
+		case g.SHA256 != r.SHA256:
+			out = append(out, r.Name+" differs")
+		case g.Mode != r.Mode:
+			out = append(out, fmt.Sprintf("%s mode %s, not %s", r.Name, g.Mode, r.Mode))
+		}
+		delete(idx, r.Name)
+	}
+	extra := make([]string, 0, len(idx))
+	for n := range idx {
+		extra = append(extra, n)
+	}
+	slices.Sort(extra)
+	for _, n := range extra {
+		out = append(out, "extra "+n)
+	}
+	return out
+}
+
+// Replace makes dir hold exactly keys. Each file is written beside its final name and renamed
+// into place (atomic), with the given mode and the repository directory's owner; only then are
+// files not in keys removed, so Keystone never lacks a key it still needs.
+func Replace(dir string, keys []Key) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("key repository: %w", err)
+	}
+	uid, gid := -1, -1
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		uid, gid = int(st.Uid), int(st.Gid)
+	}
+	keep := map[string]bool{}
+	for _, k := range keys {
+		if !validName(k.Name) {
+			return fmt.Errorf("refusing key name %q", k.Name)
+		}
+		keep[k.Name] = true
+		tmp := filepath.Join(dir, ".keyha-"+k.Name)
+		if err := os.WriteFile(tmp, k.Data, 0o600); err != nil {
+			return fmt.Errorf("write key %s: %w", k.Name, err)
+		}
+		if err := os.Chmod(tmp, k.Mode.Perm()); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if uid >= 0 {
+			if err := os.Chown(tmp, uid, gid); err != nil {
+				os.Remove(tmp)
+				return fmt.Errorf("chown key %s: %w", k.Name, err)
+			}
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, k.Name)); err != nil {
+			return fmt.Errorf("put key %s in place: %w", k.Name, err)
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Type().IsRegular() && !keep[e.Name()] {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("remove old key %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return nil
+}
