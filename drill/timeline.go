@@ -124,7 +124,7 @@ func (t Timeline) Print(w io.Writer) {
 		for i := range b {
 			b[i] = cell(i)
 		}
-		fmt.Fprintf(w, "%-14s|%s|\n", name, b)
+		fmt.Fprintf(w, "%-16s|%s|\n", name, b)
 	}
 	var axis strings.Builder
 	for i := 0; i < secs; i++ {
@@ -132,7 +132,7 @@ func (t Timeline) Print(w io.Writer) {
 			axis.WriteString(fmt.Sprintf("%-10d", i))
 		}
 	}
-	fmt.Fprintf(w, "%-14s %s\n", "seconds", axis.String()[:min(axis.Len(), secs)])
+	fmt.Fprintf(w, "%-16s %s\n", "seconds", axis.String()[:min(axis.Len(), secs)])
 	row("writer", func(sec int) byte {
 		wr := t.writerAt(time.Duration(sec) * time.Second)
 		if wr == "" {

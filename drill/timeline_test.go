@@ -52,7 +52,7 @@ func TestCrossSiteAndRender(t *testing.T) {
 	}
 	var txt bytes.Buffer
 	tl.Print(&txt)
-	for _, want := range []string{"writer        |llllll-bbbbbb|", "lngs issue    |     x  .    |", "bari validate | .x          |"} {
+	for _, want := range []string{"writer          |llllll-bbbbbb|", "lngs issue      |     x  .    |", "bari validate   | .x          |"} {
 		if !strings.Contains(txt.String(), want) {
 			t.Errorf("text timeline lacks %q:\n%s", want, txt.String())
 		}
