@@ -150,13 +150,14 @@ func retry(ctx context.Context, within time.Duration, f func() error) error {
 // client issues a token at its site, then validates the latest token of every other site with it.
 func client(ctx context.Context, rec *recorder, site string, k *Keystone, sites []string, c Config) {
 	var own string
+	// A sample is stamped when its answer came: a request that started before a fault and failed
+	// after it belongs to the fault.
 	for ctx.Err() == nil {
-		at := rec.since()
 		tok, err := k.Issue(ctx, c.User, c.Password)
 		if ctx.Err() != nil {
 			return
 		}
-		rec.add(Sample{Site: site, At: at, Op: "issue", OK: err == nil, Err: errText(err)})
+		rec.add(Sample{Site: site, At: rec.since(), Op: "issue", OK: err == nil, Err: errText(err)})
 		if err == nil {
 			own = tok
 			rec.mu.Lock()
@@ -170,12 +171,11 @@ func client(ctx context.Context, rec *recorder, site string, k *Keystone, sites 
 			if other == site || subject == "" || own == "" {
 				continue
 			}
-			at := rec.since()
 			err := k.Validate(ctx, own, subject)
 			if ctx.Err() != nil {
 				return
 			}
-			rec.add(Sample{Site: site, At: at, Op: "validate", From: other, OK: err == nil, Err: errText(err)})
+			rec.add(Sample{Site: site, At: rec.since(), Op: "validate", From: other, OK: err == nil, Err: errText(err)})
 		}
 		select {
 		case <-ctx.Done():

@@ -11,7 +11,7 @@ import (
 // Sample is one token operation at a site.
 type Sample struct {
 	Site string        `json:"site"`
-	At   time.Duration `json:"at"`   // from the start of the drill
+	At   time.Duration `json:"at"`   // when the answer came, from the start of the drill
 	Op   string        `json:"op"`   // issue, or validate (a token issued at From)
 	From string        `json:"from"` // for validate: the site that issued the token
 	OK   bool          `json:"ok"`
