@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -118,10 +119,13 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 			res.Problems = append(res.Problems, fmt.Sprintf("after the drill, %d of %d tokens issued at %s validate at %s", v[0], v[1], sites[0], s))
 		}
 	}
-	res.Checksums, err = keystoneChecksums(ctx, c.Cluster, err)
+	res.Checksums = keystoneChecksums(ctx, c.Cluster)
 	sums := map[string]bool{}
-	for _, v := range res.Checksums {
+	for site, v := range res.Checksums {
 		sums[v] = true
+		if strings.HasPrefix(v, "error: ") {
+			res.Problems = append(res.Problems, fmt.Sprintf("the keystone schema could not be read at %s: %s", site, v))
+		}
 	}
 	if len(sums) != 1 {
 		res.Problems = append(res.Problems, fmt.Sprintf("the keystone schema differs between nodes: %v", res.Checksums))
@@ -254,44 +258,38 @@ func script(ctx context.Context, rec *recorder, c Config, sites []string) error 
 		return err
 	}
 	nw, _ := ops.Writer(ops.Fetch(ctx, c.Cluster, 2*time.Second))
-	cut := ""
-	for i := len(c.Cluster.Sites) - 1; i >= 0; i-- { // the lowest-priority site that is not the writer
-		s := c.Cluster.Sites[i]
-		if s.Name != nw && slices.Contains(sites, s.Name) && (cut == "" || s.Priority < priorityOf(c.Cluster, cut)) {
-			cut = s.Name
+	var cut *config.Site // the lowest-priority site that is not the writer
+	for i, s := range c.Cluster.Sites {
+		if s.Name != nw && slices.Contains(sites, s.Name) && (cut == nil || s.Priority < cut.Priority) {
+			cut = &c.Cluster.Sites[i]
 		}
 	}
-	rec.event(c.Out, "partition %s (cut off from the other sites)", cut)
-	if err := inject("partition", cut); err != nil {
+	if cut == nil {
+		return errors.New("no site to cut off besides the writer")
+	}
+	rec.event(c.Out, "partition %s (cut off from the other sites)", cut.Name)
+	if err := inject("partition", cut.Name); err != nil {
 		return err
 	}
 	if err := pause(c.Hold); err != nil {
 		return err
 	}
-	rec.event(c.Out, "heal %s", cut)
-	if err := inject("heal", cut); err != nil {
+	rec.event(c.Out, "heal %s", cut.Name)
+	if err := inject("heal", cut.Name); err != nil {
 		return err
 	}
 	if err := waitFor(ctx, 90*time.Second, func() bool {
 		for _, st := range ops.Fetch(ctx, c.Cluster, time.Second) {
-			if st.Site == cut {
+			if st.Site == cut.Name {
 				return st.Detail.Snapshot.ClusterStatus == "Primary" && st.Detail.Snapshot.LocalState == galera.StateSynced
 			}
 		}
 		return false
 	}); err != nil {
-		return fmt.Errorf("%s did not rejoin after the heal: %w", cut, err)
+		return fmt.Errorf("%s did not rejoin after the heal: %w", cut.Name, err)
 	}
-	rec.event(c.Out, "%s Synced again", cut)
+	rec.event(c.Out, "%s Synced again", cut.Name)
 	return pause(c.Baseline)
-}
-
-func priorityOf(c *config.Cluster, site string) int {
-	s, err := c.Site(site)
-	if err != nil {
-		return 0
-	}
-	return s.Priority
 }
 
 func waitFor(ctx context.Context, within time.Duration, cond func() bool) error {
@@ -332,21 +330,20 @@ func finalCross(ctx context.Context, clients map[string]*Keystone, sites []strin
 
 // keystoneChecksums reads CHECKSUM TABLE of every keystone table at every node, after making
 // the node catch up (wsrep_sync_wait), and folds them into one digest per node.
-func keystoneChecksums(ctx context.Context, cl *config.Cluster, prev error) (map[string]string, error) {
-	cred, err := config.ReadCredential(cl.Credentials.App)
-	if err != nil {
-		return nil, errors.Join(prev, err)
-	}
+func keystoneChecksums(ctx context.Context, cl *config.Cluster) map[string]string {
 	out := map[string]string{}
+	cred, err := config.ReadCredential(cl.Credentials.App)
 	for _, s := range cl.Sites {
-		sum, err := nodeChecksum(ctx, s.SQL, cred)
+		sum := ""
+		if err == nil {
+			sum, err = nodeChecksum(ctx, s.SQL, cred)
+		}
 		if err != nil {
-			out[s.Name] = "error: " + err.Error()
-			continue
+			sum, err = "error: "+err.Error(), nil
 		}
 		out[s.Name] = sum
 	}
-	return out, prev
+	return out
 }
 
 func nodeChecksum(ctx context.Context, addr string, cred config.Credential) (string, error) {
@@ -415,7 +412,7 @@ func Print(w io.Writer, r *Result, svgPath string) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "keystone schema checksum per node:")
-	for _, s := range slices.Sorted(mapKeys(r.Checksums)) {
+	for _, s := range slices.Sorted(maps.Keys(r.Checksums)) {
 		fmt.Fprintf(w, "  %-8s %s\n", s, r.Checksums[s])
 	}
 	if svgPath != "" {

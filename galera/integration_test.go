@@ -1,7 +1,6 @@
 package galera_test
 
 import (
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -317,5 +316,4 @@ func TestRecoverRefusals(t *testing.T) {
 	if out := l.Lab(t, "status"); strings.Contains(out, "Synced") {
 		t.Errorf("a refused recover started something:\n%s", out)
 	}
-	_ = context.Background
 }

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -181,10 +181,10 @@ func Check(ctx context.Context, c CheckConfig) (*CheckReport, error) {
 		r.Duplicates += a.Dups
 		r.Problems = append(r.Problems, fmt.Sprintf("the journal records %d ids twice", a.Dups))
 	}
-	for _, s := range sortedKeys(r.Missing) {
+	for _, s := range slices.Sorted(maps.Keys(r.Missing)) {
 		r.Problems = append(r.Problems, fmt.Sprintf("site %s lacks %d acknowledged rows", s, r.Missing[s]))
 	}
-	for _, s := range sortedKeys(r.Corrupt) {
+	for _, s := range slices.Sorted(maps.Keys(r.Corrupt)) {
 		if r.Corrupt[s] > 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("site %s holds %d rows whose payload fails its checksum", s, r.Corrupt[s]))
 		}
@@ -197,15 +197,6 @@ func Check(ctx context.Context, c CheckConfig) (*CheckReport, error) {
 	r.Elapsed = time.Since(start).Seconds()
 	r.OK = len(r.Problems) == 0
 	return r, nil
-}
-
-func sortedKeys(m map[string]uint64) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func siteList(f ChunkFinding) string {
@@ -280,7 +271,7 @@ func PrintCheck(w io.Writer, r *CheckReport) {
 		sum(r.Missing), r.Unacked, r.Duplicates, countDiverged(r.DivergentChunks), r.SuspectChunks)
 	for _, f := range r.DivergentChunks {
 		fmt.Fprintf(w, "  ids %d..%d:", f.Lo, f.Hi)
-		for _, s := range sortedKeys(f.Missing) {
+		for _, s := range slices.Sorted(maps.Keys(f.Missing)) {
 			fmt.Fprintf(w, " %s lacks %d acknowledged;", s, f.Missing[s])
 		}
 		fmt.Fprintln(w)

@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"time"
 )
@@ -60,7 +61,7 @@ func classes(m map[Class]uint64) string {
 func PrintBank(w io.Writer, r *BankReport) {
 	fmt.Fprintf(w, "bank: %d accounts, total %d; %d transfers in %.1f s; transfer errors: %s\n",
 		r.Accounts, r.Total, r.Transfers, r.Elapsed, classes(r.Failed))
-	for _, s := range sortedFinal(r.Final) {
+	for _, s := range slices.Sorted(maps.Keys(r.Final)) {
 		fb := r.Final[s]
 		fmt.Fprintf(w, "  %-8s %6d audits (%d unanswered), final total %d checksum %08x %s\n", s, r.Reads[s], r.ReadErrors[s], fb.Total, fb.Checksum, fb.Error)
 	}
@@ -71,13 +72,4 @@ func PrintBank(w io.Writer, r *BankReport) {
 	for _, p := range r.Problems {
 		fmt.Fprintln(w, "FAIL:", p)
 	}
-}
-
-func sortedFinal(m map[string]FinalBooks) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -125,7 +125,7 @@ func seedOf(run string) uint64 {
 // openTarget opens a one-connection pool to a target and checks it answers, so an unreachable
 // target or a wrong password is reported before anything is written.
 func openTarget(ctx context.Context, t Target, cred config.Credential, conns int) (*sql.DB, error) {
-	db, err := galera.Open(t.Addr, cred, 3*time.Second, 20*time.Second, map[string]string{"wsrep_sync_wait": "1"})
+	db, err := galera.Open(t.Addr, cred, 3*time.Second, 20*time.Second, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -30,13 +31,13 @@ func (k *Controller) KeysCheck(ctx context.Context) error {
 			ref, refSite = got, s.Name
 		}
 		var drift []string
-		for _, repo := range slices.Sorted(mapKeys(ref)) {
+		for _, repo := range slices.Sorted(maps.Keys(ref)) {
 			for _, d := range keystone.Drift(ref[repo], got[repo]) {
 				drift = append(drift, repo+": "+d)
 			}
 		}
 		summary := make([]string, 0, len(got))
-		for _, repo := range slices.Sorted(mapKeys(got)) {
+		for _, repo := range slices.Sorted(maps.Keys(got)) {
 			summary = append(summary, fmt.Sprintf("%s %d keys", repo, len(got[repo])))
 		}
 		if len(drift) == 0 {
@@ -72,14 +73,4 @@ func (k *Controller) KeysSync(ctx context.Context, from string) error {
 		fmt.Fprintf(k.Out, "%-8s keys replaced from %s\n", s.Name, from)
 	}
 	return k.KeysCheck(ctx)
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
