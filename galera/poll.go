@@ -54,8 +54,9 @@ func (p *Poller) Poll(ctx context.Context) Snapshot {
 	}
 	if err != nil {
 		class := Classify(err)
-		// The driver may report an expired deadline as "invalid connection": the context knows.
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The driver may report an expired deadline as "invalid connection", and its own read
+		// deadline (the same length) can fire a moment before the context's: the clock knows.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) || time.Since(start) >= p.timeout {
 			class = ErrTimeout
 		}
 		s = Snapshot{ErrClass: class, Err: err.Error()}
