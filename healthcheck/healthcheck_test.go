@@ -168,3 +168,88 @@ func TestHTTP(t *testing.T) {
 		}
 	}
 }
+
+// The HTTP check's listener survives what a hostile or broken client sends: a header that never
+// ends, an oversized header, garbage instead of HTTP, and hundreds of idle connections.
+func TestServeHTTPAbuse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := &fixed{r: Report{Site: "a", State: StateUp, Reason: "synced"}}
+	done := make(chan error, 1)
+	go func() { done <- ServeHTTP(ctx, l, HTTPHandler(src, nil)) }()
+	addr := l.Addr().String()
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	healthy := func(what string) {
+		t.Helper()
+		resp, err := client.Get("http://" + addr + "/health")
+		if err != nil {
+			t.Fatalf("after %s: /health: %v", what, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("after %s: /health answered %d", what, resp.StatusCode)
+		}
+	}
+
+	// A header that never ends is cut off by ReadHeaderTimeout (2 s).
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.Write([]byte("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: "))
+	slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	io.Copy(io.Discard, slow)
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("a never-ending header held the connection %v", took)
+	}
+	slow.Close()
+	healthy("a slow header")
+
+	// An oversized header: refused (431), nothing else.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/health", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("a 64 KiB header: HTTP %d, want 431", resp.StatusCode)
+		}
+	}
+	healthy("a big header")
+
+	// Garbage: answered 400 or closed.
+	g, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Write([]byte("\x00\xff\x13garbage\r\n\r\n"))
+	g.SetReadDeadline(time.Now().Add(3 * time.Second))
+	b, _ := io.ReadAll(g)
+	g.Close()
+	if len(b) > 0 && !strings.HasPrefix(string(b), "HTTP/1.1 400") {
+		t.Errorf("garbage answered %q", b)
+	}
+	healthy("garbage")
+
+	// 300 idle connections, then a check still answers.
+	var idle []net.Conn
+	for range 300 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	healthy("300 idle connections")
+	for _, c := range idle {
+		c.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ServeHTTP: %v", err)
+	}
+}
