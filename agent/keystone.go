@@ -35,7 +35,8 @@ func newKeystoneWatch(api string) *keystoneWatch {
 		return nil
 	}
 	return &keystoneWatch{url: "http://" + api + "/v3",
-		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}}
+		// Keystone on a busy host can take seconds for GET /v3; a check is not a race.
+		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}}
 }
 
 func (k *keystoneWatch) run(ctx context.Context, every time.Duration) {

@@ -46,16 +46,19 @@ func TestCrossSiteTokens(t *testing.T) {
 	if _, err := issuer.Issue(ctx, "admin", "wrong-password"); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("a wrong password: %v, want HTTP 401", err)
 	}
-	// The agent reports its site's Keystone.
-	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Get("http://" + l.Sites["bari"].HTTP + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(b), `"keystone": {`) || !strings.Contains(string(b), `"ok": true`) {
-		t.Errorf("bari's agent does not report its Keystone up:\n%s", b)
-	}
+	// The agent reports its site's Keystone (checked every 2 s).
+	var last string
+	labtest.Eventually(t, 30*time.Second, "bari's agent reports its Keystone up", func() (bool, string) {
+		resp, err := (&http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil}}).Get("http://" + l.Sites["bari"].HTTP + "/status")
+		if err != nil {
+			return false, err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		last = string(b)
+		i := strings.Index(last, `"keystone": {`)
+		return i >= 0 && strings.Contains(last[i:], `"ok": true`), last
+	})
 }
 
 // Changing one site's key repository is drift; sync from another site repairs it.
