@@ -114,14 +114,6 @@ func NewRunID() (string, uint64) {
 	return hex.EncodeToString(b[:]), binary.LittleEndian.Uint64(b[:])
 }
 
-func seedOf(run string) uint64 {
-	b, _ := hex.DecodeString(run)
-	if len(b) < 8 {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(b)
-}
-
 // openTarget opens a one-connection pool to a target and checks it answers, so an unreachable
 // target or a wrong password is reported before anything is written.
 func openTarget(ctx context.Context, t Target, cred config.Credential, conns int) (*sql.DB, error) {
