@@ -8,14 +8,16 @@ import (
 	"github.com/keyha/keyha/ops"
 )
 
-func galeraCommand() *cli.Command {
-	controller := func(c *cli.Context) (*ops.Controller, error) {
-		cl, err := loadConfig(c)
-		if err != nil {
-			return nil, err
-		}
-		return ops.NewController(cl, c.App.Writer)
+// controller loads the cluster file and the key that signs requests to the agents.
+func controller(c *cli.Context) (*ops.Controller, error) {
+	cl, err := loadConfig(c)
+	if err != nil {
+		return nil, err
 	}
+	return ops.NewController(cl, c.App.Writer)
+}
+
+func galeraCommand() *cli.Command {
 	desync := func(on bool) cli.ActionFunc {
 		return func(c *cli.Context) error {
 			cl, err := loadConfig(c)
@@ -90,11 +92,7 @@ func keystoneCommand() *cli.Command {
 					Name:  "check",
 					Usage: "compare every site's keys with the first site's, by digest; exit 1 on drift",
 					Action: func(c *cli.Context) error {
-						cl, err := loadConfig(c)
-						if err != nil {
-							return err
-						}
-						k, err := ops.NewController(cl, c.App.Writer)
+						k, err := controller(c)
 						if err != nil {
 							return err
 						}
@@ -106,11 +104,7 @@ func keystoneCommand() *cli.Command {
 					Usage: "copy one site's keys to every other site (sealed in transit, atomic per file, modes kept)",
 					Flags: []cli.Flag{&cli.StringFlag{Name: "from", Required: true, Usage: "the site whose keys are right"}},
 					Action: func(c *cli.Context) error {
-						cl, err := loadConfig(c)
-						if err != nil {
-							return err
-						}
-						k, err := ops.NewController(cl, c.App.Writer)
+						k, err := controller(c)
 						if err != nil {
 							return err
 						}

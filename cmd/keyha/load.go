@@ -98,11 +98,17 @@ func nodes(cl *config.Cluster) []load.Target {
 	return out
 }
 
-func appCredential(cl *config.Cluster) (config.Credential, error) {
-	if cl.Credentials.App == "" {
-		return config.Credential{}, fmt.Errorf("%s: credentials.app is not set: the harness writes as the application user", cl.Path)
+// loadApp loads the cluster file and the application user's credential the harness uses.
+func loadApp(c *cli.Context) (*config.Cluster, config.Credential, error) {
+	cl, err := loadConfig(c)
+	if err != nil {
+		return nil, config.Credential{}, err
 	}
-	return config.ReadCredential(cl.Credentials.App)
+	if cl.Credentials.App == "" {
+		return nil, config.Credential{}, fmt.Errorf("%s: credentials.app is not set: the harness writes as the application user", cl.Path)
+	}
+	cred, err := config.ReadCredential(cl.Credentials.App)
+	return cl, cred, err
 }
 
 func isTerminal(f *os.File) bool {
@@ -130,11 +136,7 @@ func emit(c *cli.Context, v any, human func(io.Writer)) error {
 }
 
 func loadRun(c *cli.Context) error {
-	cl, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	cred, err := appCredential(cl)
+	cl, cred, err := loadApp(c)
 	if err != nil {
 		return err
 	}
@@ -170,11 +172,7 @@ func loadRun(c *cli.Context) error {
 }
 
 func loadCheck(c *cli.Context) error {
-	cl, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	cred, err := appCredential(cl)
+	cl, cred, err := loadApp(c)
 	if err != nil {
 		return err
 	}
@@ -192,11 +190,7 @@ func loadCheck(c *cli.Context) error {
 }
 
 func loadBank(c *cli.Context) error {
-	cl, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	cred, err := appCredential(cl)
+	cl, cred, err := loadApp(c)
 	if err != nil {
 		return err
 	}
