@@ -28,6 +28,7 @@ type Cluster struct {
 	Agent       Agent       `yaml:"agent"`
 	Gossip      Gossip      `yaml:"gossip"`
 	Writer      Writer      `yaml:"writer"`
+	HAProxy     HAProxy     `yaml:"haproxy"`
 	Sites       []Site      `yaml:"sites"`
 
 	// Path and Hash are filled by Load: where the file was read from and the SHA-256 of its bytes,
@@ -68,6 +69,15 @@ type Writer struct {
 	// Grace is how long a starting agent waits to hear of a site in its Galera view before it
 	// takes that site's silence as "not eligible".
 	Grace time.Duration `yaml:"grace"`
+}
+
+// HAProxy holds the health-check timings `keyha haproxy config` writes. HAProxy's connect timeout
+// for a check is its interval: at 1 s, one lost SYN (retransmitted after 1 s) fails the check, so
+// a lossy WAN wants 2 s, at the price of a slower "down" after a partition.
+type HAProxy struct {
+	CheckInterval time.Duration `yaml:"check_interval"` // default 1s
+	Fall          int           `yaml:"fall"`           // failed checks before down; default 2
+	Rise          int           `yaml:"rise"`           // passed checks before up; default 2
 }
 
 // Site is one data centre: its database node and the agent beside it.
@@ -176,6 +186,15 @@ func (c *Cluster) applyDefaults() {
 			c.Sites[i].NodeName = c.Sites[i].Name
 		}
 	}
+	if c.HAProxy.CheckInterval == 0 {
+		c.HAProxy.CheckInterval = time.Second
+	}
+	if c.HAProxy.Fall == 0 {
+		c.HAProxy.Fall = 2
+	}
+	if c.HAProxy.Rise == 0 {
+		c.HAProxy.Rise = 2
+	}
 	d := DefaultAgent()
 	if c.Agent.PollInterval == 0 {
 		c.Agent.PollInterval = d.PollInterval
@@ -221,6 +240,12 @@ func (c *Cluster) Validate() error {
 	if a.StaleAfter < a.PollInterval+a.PollTimeout {
 		return fmt.Errorf("agent.stale_after: %s is shorter than poll_interval + poll_timeout (%s); a healthy node would be judged stale",
 			a.StaleAfter, a.PollInterval+a.PollTimeout)
+	}
+	if h := c.HAProxy; h.CheckInterval < 100*time.Millisecond || h.CheckInterval > time.Minute {
+		return fmt.Errorf("haproxy.check_interval: %s is out of range; use 100ms to 1m", h.CheckInterval)
+	}
+	if h := c.HAProxy; h.Fall < 1 || h.Fall > 10 || h.Rise < 1 || h.Rise > 10 {
+		return fmt.Errorf("haproxy.fall %d, haproxy.rise %d: use 1 to 10", h.Fall, h.Rise)
 	}
 	if len(c.Sites) == 0 {
 		return errors.New("sites: empty; list at least one site")

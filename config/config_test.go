@@ -54,6 +54,8 @@ func TestParseBad(t *testing.T) {
 		{"bad duration", good + "agent:\n  poll_interval: soon\n", "line 13: cannot unmarshal !!str `soon` into time.Duration"},
 		{"stale too short", good + "agent:\n  stale_after: 100ms\n", "agent.stale_after: 100ms"},
 		{"no sites", "cluster: x\ncredentials:\n  monitor: /x\n", "sites: empty"},
+		{"check interval too short", good + "haproxy:\n  check_interval: 10ms\n", "haproxy.check_interval: 10ms"},
+		{"fall zero after default", good + "haproxy:\n  fall: 11\n", "haproxy.fall 11"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Parse([]byte(c.edit))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"text/template"
+	"time"
 
 	"github.com/keyha/keyha/config"
 )
@@ -24,6 +25,29 @@ type Timings struct {
 // WANTimings are the defaults `keyha haproxy config` writes.
 func WANTimings() Timings {
 	return Timings{Connect: "5s", Client: "8h", Check: "2s", CheckInter: "1s", AgentInter: "500ms", Fall: 2, Rise: 2}
+}
+
+// haTime writes a duration in HAProxy's syntax, which takes whole numbers only: 2s, 1500ms.
+func haTime(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return fmt.Sprintf("%dms", d.Milliseconds())
+}
+
+// ClusterTimings are WANTimings with the cluster file's haproxy section applied.
+func ClusterTimings(c *config.Cluster) Timings {
+	t := WANTimings()
+	if h := c.HAProxy; h.CheckInterval > 0 {
+		t.CheckInter = haTime(h.CheckInterval)
+	}
+	if c.HAProxy.Fall > 0 {
+		t.Fall = c.HAProxy.Fall
+	}
+	if c.HAProxy.Rise > 0 {
+		t.Rise = c.HAProxy.Rise
+	}
+	return t
 }
 
 type server struct {

@@ -51,3 +51,26 @@ func TestConfigValidatesWithHAProxy(t *testing.T) {
 		t.Errorf("haproxy -c: %v\n%s", err, out)
 	}
 }
+
+// The cluster file's haproxy section sets the check timings; without it the defaults hold.
+func TestClusterTimings(t *testing.T) {
+	for _, c := range []struct {
+		extra, want string
+	}{
+		{"", "default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2"},
+		{"haproxy:\n  check_interval: 2s\n", "default-server inter 2s fastinter 500ms downinter 1s fall 2 rise 2"},
+		{"haproxy:\n  check_interval: 1500ms\n  fall: 3\n  rise: 1\n", "default-server inter 1500ms fastinter 500ms downinter 1s fall 3 rise 1"},
+	} {
+		cl, err := config.Parse([]byte(cluster + c.extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Config(cl, "lngs", ClusterTimings(cl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), c.want) {
+			t.Errorf("with %q: config lacks %q:\n%s", c.extra, c.want, b)
+		}
+	}
+}

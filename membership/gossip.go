@@ -34,7 +34,7 @@ type Peer struct {
 	Status   string        `json:"status"` // alive, suspect, dead, left
 	State    State         `json:"state"`
 	StateErr string        `json:"state_error,omitempty"`
-	RTT      time.Duration `json:"rtt_ns,omitempty"`
+	RTT      time.Duration `json:"rtt_ns,omitempty"` // median of the last 7 probes
 }
 
 // Gossip is a running memberlist member.
@@ -46,7 +46,7 @@ type Gossip struct {
 	mu    sync.Mutex
 	meta  []byte
 	limit int
-	rtt   map[string]time.Duration
+	rtt   map[string]*rttSamples
 }
 
 // ReadKey reads a gossip key file: 16, 24 or 32 bytes, raw or base64. The file must be 0600.
@@ -99,7 +99,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Gossip, error) {
 		}
 		mc.SecretKey = key
 	}
-	g := &Gossip{cfg: cfg, log: log.With("component", "gossip"), limit: memberlist.MetaMaxSize, rtt: map[string]time.Duration{}}
+	g := &Gossip{cfg: cfg, log: log.With("component", "gossip"), limit: memberlist.MetaMaxSize, rtt: map[string]*rttSamples{}}
 	mc.Delegate = g
 	mc.Ping = g
 	mc.Logger = newStdLogger(g.log)
@@ -163,7 +163,7 @@ func (g *Gossip) Peers() map[string]Peer {
 	g.mu.Lock()
 	rtt := make(map[string]time.Duration, len(g.rtt))
 	for k, v := range g.rtt {
-		rtt[k] = v
+		rtt[k] = v.median()
 	}
 	g.mu.Unlock()
 	for _, n := range g.ml.Members() {
@@ -211,7 +211,12 @@ func (g *Gossip) MergeRemoteState(buf []byte, join bool)     {}
 func (g *Gossip) AckPayload() []byte { return nil }
 func (g *Gossip) NotifyPingComplete(other *memberlist.Node, rtt time.Duration, payload []byte) {
 	g.mu.Lock()
-	g.rtt[other.Name] = rtt
+	s := g.rtt[other.Name]
+	if s == nil {
+		s = &rttSamples{}
+		g.rtt[other.Name] = s
+	}
+	s.add(rtt)
 	g.mu.Unlock()
 }
 

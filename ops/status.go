@@ -104,7 +104,7 @@ func Writer(sts []AgentStatus) (string, string) {
 // PrintStatus writes the cluster as a table.
 func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SITE\tNODE\tCLUSTER\tSIZE\tVERDICT\tROLE\tSEQNO\tGOSSIP\tRTT\tCONFIG\tREASON")
+	fmt.Fprintln(tw, "SITE\tNODE\tCLUSTER\tSIZE\tVERDICT\tROLE\tSEQNO\tGOSSIP\tCONFIG\tREASON")
 	want := c.Hash
 	if len(want) > 12 {
 		want = want[:12]
@@ -117,7 +117,7 @@ func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 	}
 	for _, s := range sts {
 		if s.Err != "" {
-			fmt.Fprintf(tw, "%s\t?\t?\t?\tunknown\t\t\t%s\t\t\t%s\n", s.Site, peerStatus(gossip, s.Site), s.Err)
+			fmt.Fprintf(tw, "%s\t?\t?\t?\tunknown\t\t\t%s\t\t%s\n", s.Site, peerStatus(gossip, s.Site), s.Err)
 			continue
 		}
 		sn := s.Detail.Snapshot
@@ -129,14 +129,11 @@ func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 		if s.Detail.Config != want {
 			cfg = "DIFFERS"
 		}
-		rtt := ""
-		if p, ok := gossip[s.Site]; ok && p.RTT > 0 {
-			rtt = p.RTT.Round(10 * time.Microsecond).String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Site, orDash(sn.LocalStateComment), orDash(sn.ClusterStatus),
-			sn.ClusterSize, s.Health, orDash(role), sn.LastCommitted, peerStatus(gossip, s.Site), orDash(rtt), cfg, s.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Site, orDash(sn.LocalStateComment), orDash(sn.ClusterStatus),
+			sn.ClusterSize, s.Health, orDash(role), sn.LastCommitted, peerStatus(gossip, s.Site), cfg, s.Reason)
 	}
 	tw.Flush()
+	printRTT(w, sts)
 	if wr, why := Writer(sts); why != "" {
 		fmt.Fprintln(w, "writer: UNDECIDED:", why)
 	} else if wr == "" {
@@ -144,6 +141,52 @@ func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 	} else {
 		fmt.Fprintln(w, "writer:", wr)
 	}
+}
+
+// printRTT writes the round trips each agent measures to the others (its gossip probes) as a
+// matrix: row = from, column = to. Nothing when no agent has measured any.
+func printRTT(w io.Writer, sts []AgentStatus) {
+	m := RTTMatrix(sts)
+	if len(m) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "round trips between sites (median of each agent's last 7 gossip probes; row: from, column: to):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "")
+	for _, s := range sts {
+		fmt.Fprintf(tw, "\t%s", s.Site)
+	}
+	fmt.Fprintln(tw)
+	for _, from := range sts {
+		fmt.Fprint(tw, from.Site)
+		for _, to := range sts {
+			cell := "?"
+			if from.Site == to.Site {
+				cell = "-"
+			} else if d, ok := m[[2]string{from.Site, to.Site}]; ok {
+				cell = fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+			}
+			fmt.Fprintf(tw, "\t%s", cell)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+// RTTMatrix collects the round trips the agents measured: key {from, to}.
+func RTTMatrix(sts []AgentStatus) map[[2]string]time.Duration {
+	m := map[[2]string]time.Duration{}
+	for _, s := range sts {
+		if s.Err != "" {
+			continue
+		}
+		for to, p := range s.Detail.Peers {
+			if to != s.Site && p.RTT > 0 {
+				m[[2]string{s.Site, to}] = p.RTT
+			}
+		}
+	}
+	return m
 }
 
 func peerStatus(g map[string]membership.Peer, site string) string {

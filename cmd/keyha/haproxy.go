@@ -23,7 +23,7 @@ func haproxyCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				b, err := haproxy.Config(cl, c.String("site"), haproxy.WANTimings())
+				b, err := haproxy.Config(cl, c.String("site"), haproxy.ClusterTimings(cl))
 				if err != nil {
 					return err
 				}

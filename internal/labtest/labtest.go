@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,6 +38,20 @@ type Lab struct {
 	Sites  map[string]Site `json:"sites"`
 	// KeystoneAdminPassword is set when the lab runs Keystone (scripts/lab up --keystone).
 	KeystoneAdminPassword string `json:"keystone_admin_password"`
+	// WAN is set when the sites talk through the router VM (scripts/lab up --wan).
+	WAN *WAN `json:"wan"`
+}
+
+// WAN is the lab's WAN profile and the settings in force on each pair of sites.
+type WAN struct {
+	Profile string `json:"profile"`
+	Links   []struct {
+		A      string  `json:"a"`
+		B      string  `json:"b"`
+		RTTms  float64 `json:"rtt_ms"`
+		Jitter float64 `json:"jitter_ms"`
+		Loss   float64 `json:"loss_pct"`
+	} `json:"links"`
 }
 
 // Site is one site's addresses.
@@ -75,7 +90,7 @@ func run(m *testing.M, env []string) int {
 		problem = err.Error()
 		return m.Run()
 	}
-	if p := Prerequisites(); p != "" {
+	if p := Prerequisites(env...); p != "" {
 		problem = p
 		return m.Run()
 	}
@@ -143,7 +158,7 @@ func SkipOrFail(t testing.TB, why string) {
 }
 
 // Prerequisites says what is missing for the lab to run here, or "" when nothing is.
-func Prerequisites() string {
+func Prerequisites(env ...string) string {
 	if os.Geteuid() != 0 {
 		return "needs root (network namespaces, nftables)"
 	}
@@ -155,6 +170,13 @@ func Prerequisites() string {
 	}
 	if _, err := os.Stat("/usr/lib/galera/libgalera_smm.so"); err != nil {
 		missing = append(missing, "galera-4")
+	}
+	if wan := os.Getenv("KEYHA_LAB_WAN"); wan != "" || slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "KEYHA_LAB_WAN=") }) {
+		for _, b := range []string{"qemu-system-x86_64", "busybox"} {
+			if _, err := exec.LookPath(b); err != nil {
+				missing = append(missing, b)
+			}
+		}
 	}
 	if len(missing) > 0 {
 		return fmt.Sprintf("missing %v: run scripts/setup as root", missing)
