@@ -197,4 +197,11 @@ func judgeTimeouts(n NodeSettings, maxRTT time.Duration, add func(level, site, f
 	if maxRTT > 5*time.Millisecond && n.Provider["gmcast.segment"] == "0" {
 		add("WARN", n.Site, "gmcast.segment=0 with %s between sites: give each site its own segment so write-sets cross the WAN once per site", maxRTT.Round(time.Millisecond))
 	}
+	// EVS lets only so many messages be unacknowledged; each acknowledgement takes a round trip,
+	// so Galera's defaults (4 and 2) cap replication at a few messages per RTT over a WAN.
+	for _, k := range []string{"evs.send_window", "evs.user_send_window"} {
+		if w, err := strconv.Atoi(n.Provider[k]); err == nil && w < 128 && maxRTT > 5*time.Millisecond {
+			add("WARN", n.Site, "%s=%d: at most %d messages in flight per %s round trip caps replication; use 512", k, w, w, maxRTT.Round(time.Millisecond))
+		}
+	}
 }

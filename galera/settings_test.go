@@ -50,6 +50,24 @@ func TestJudgeSettings(t *testing.T) {
 		t.Errorf("WAN RTT with LAN timeouts: %+v", fs)
 	}
 
+	// Over a WAN: distinct segments and wide send windows are sound; Galera's default windows are not.
+	wan := "evs.suspect_timeout = PT5S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT1S; gmcast.segment = %d; evs.send_window = W; evs.user_send_window = W"
+	wide := strings.ReplaceAll(wan, "W", "512")
+	tuned := []NodeSettings{node("a", 3, strings.ReplaceAll(wide, "%d", "1"), nil), node("b", 3, strings.ReplaceAll(wide, "%d", "2"), nil), node("c", 3, strings.ReplaceAll(wide, "%d", "3"), nil)}
+	for _, f := range JudgeSettings(tuned, 20*time.Millisecond) {
+		if f.Level != "OK" {
+			t.Errorf("a WAN-tuned cluster at 20 ms: %+v", f)
+		}
+	}
+	narrow := strings.ReplaceAll(strings.Replace(wan, "W", "4", 1), "W", "2")
+	untuned := []NodeSettings{node("a", 3, strings.ReplaceAll(narrow, "%d", "1"), nil), tuned[1], tuned[2]}
+	if fs := JudgeSettings(untuned, 20*time.Millisecond); !has(fs, "WARN", "evs.send_window=4: at most 4 messages in flight per 20ms") || !has(fs, "WARN", "evs.user_send_window=2") {
+		t.Errorf("default send windows at 20 ms: %+v", fs)
+	}
+	if fs := JudgeSettings(untuned, time.Millisecond); has(fs, "WARN", "messages in flight") {
+		t.Errorf("default send windows on a LAN were judged: %+v", fs)
+	}
+
 	odd := []NodeSettings{three[0], three[1], node("c", 3, strings.ReplaceAll(base, "PT15S", "PT2S"), map[string]string{"binlog_format": "STATEMENT", "innodb_autoinc_lock_mode": "1", "wsrep_sst_method": "mariabackup"})}
 	fs = JudgeSettings(odd, 0)
 	for _, want := range []struct{ level, text string }{

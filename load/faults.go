@@ -40,14 +40,22 @@ type FaultResult struct {
 	Early   bool    `json:"early,omitempty"`
 	Skipped bool    `json:"skipped,omitempty"`
 	Error   string  `json:"error,omitempty"`
+	// Resumed: for a break (kill, stop, partition), seconds from the fault's end until a write through
+	// each site's target that started after it was acknowledged. A site absent never resumed.
+	Resumed map[string]float64 `json:"writes_resumed_seconds,omitempty"`
+
+	watch *watch
 }
+
+// isBreak tells the faults that take something away from the ones that repair.
+func isBreak(verb string) bool { return verb == "kill" || verb == "stop" || verb == "partition" }
 
 // runFaults runs the schedule against the clock from start. A fault never runs sooner after the
 // previous one's end than the schedule's gap between them: when a start takes long (a state
 // transfer), the rest of the schedule slides with it. When the load ends first, the remaining
 // repairs run at once and the remaining breaks are skipped (with the repairs of those breaks), so
 // the lab is never left broken by a schedule longer than the load.
-func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, fs []Fault, inj Injector, log io.Writer) []FaultResult {
+func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, fs []Fault, inj Injector, rw *resumeWatch, log io.Writer) []FaultResult {
 	var out []FaultResult
 	finished := false
 	skipped := map[string]bool{} // site+kind of breaks that never happened
@@ -79,9 +87,15 @@ func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, f
 		}
 		t0 := time.Now()
 		res.Offset = t0.Sub(start).Seconds()
+
 		// A repair must run even when the load was cancelled.
 		_, err := inj.Inject(context.WithoutCancel(ctx), f)
 		prevAt, prevEnd = f.At, time.Now()
+		// The break has taken effect when the lab's command returns (kill waits for the process to
+		// be gone): writes are watched from then on.
+		if isBreak(f.Verb) && rw != nil && err == nil {
+			res.watch = rw.add(prevEnd)
+		}
 		res.Took = prevEnd.Sub(t0).Seconds()
 		if err != nil {
 			res.Error = err.Error()

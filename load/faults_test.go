@@ -32,7 +32,7 @@ func TestRunFaultsKeepsGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	inj := &fakeInjector{at: map[string]time.Duration{}, t0: time.Now(), slow: 200 * time.Millisecond}
-	res := runFaults(context.Background(), make(chan struct{}), inj.t0, fs, inj, nil)
+	res := runFaults(context.Background(), make(chan struct{}), inj.t0, fs, inj, nil, nil)
 	if len(res) != 4 {
 		t.Fatalf("results %+v", res)
 	}
@@ -64,7 +64,7 @@ func TestRunFaultsAfterTheLoad(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	res := runFaults(context.Background(), done, inj.t0, fs, inj, nil)
+	res := runFaults(context.Background(), done, inj.t0, fs, inj, nil, nil)
 	got := map[string]string{}
 	for _, r := range res {
 		switch {

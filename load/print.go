@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,9 +34,26 @@ func PrintRun(w io.Writer, r *Report) {
 		case f.Early:
 			fmt.Fprintf(w, "  fault %s: run at %.1fs, early, because the load finished\n", f.Fault, f.Offset)
 		default:
-			fmt.Fprintf(w, "  fault %s at %.1fs (%.1fs)\n", f.Fault, f.Offset, f.Took)
+			fmt.Fprintf(w, "  fault %s at %.1fs (%.1fs)%s\n", f.Fault, f.Offset, f.Took, resumed(f, r.BySite))
 		}
 	}
+}
+
+// resumed says, for a break, after how long writes succeeded again through each site's target.
+func resumed(f FaultResult, sites map[string]uint64) string {
+	if !isBreak(f.Verb) {
+		return ""
+	}
+	names := slices.Sorted(maps.Keys(sites))
+	var parts []string
+	for _, s := range names {
+		if d, ok := f.Resumed[s]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.2fs", s, d))
+		} else {
+			parts = append(parts, s+" never")
+		}
+	}
+	return "; writes resumed via " + strings.Join(parts, ", ")
 }
 
 func classes(m map[Class]uint64) string {

@@ -176,7 +176,8 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 	defer stopLoad()
 	faultsDone := make(chan []FaultResult, 1)
 	loadDone := make(chan struct{})
-	go func() { faultsDone <- runFaults(ctx, loadDone, start, c.Faults, c.Injector, c.Progress) }()
+	l.resume = newResumeWatch(c.Targets)
+	go func() { faultsDone <- runFaults(ctx, loadDone, start, c.Faults, c.Injector, l.resume, c.Progress) }()
 	stopProgress := l.progress(start)
 
 	g, gctx := errgroup.WithContext(loadCtx)
@@ -190,6 +191,11 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 	close(loadDone)
 	stopProgress()
 	r.Faults = <-faultsDone
+	for i := range r.Faults {
+		if w := r.Faults[i].watch; w != nil {
+			r.Faults[i].Resumed = l.resume.resumed(w)
+		}
+	}
 	jerr := j.Close()
 
 	r.Elapsed = time.Since(start).Seconds()
@@ -230,6 +236,7 @@ type loader struct {
 	next    atomic.Uint64 // the next id to hand out is next+1
 	acked   atomic.Uint64
 	failed  atomic.Uint64 // failed attempts, for the progress line
+	resume  *resumeWatch
 }
 
 // claim hands out the next batch of ids [lo, hi], or ok=false when all are handed out.
@@ -309,7 +316,9 @@ func (w *worker) write(ctx context.Context, stmt *sql.Stmt, lo, hi uint64, args 
 		}
 		class := ClassOther
 		if err == nil {
-			w.hist.Add(time.Since(t0))
+			end := time.Now()
+			w.hist.Add(end.Sub(t0))
+			w.l.resume.ack(w.target.Site, t0, end)
 		} else {
 			class = Classify(err)
 		}

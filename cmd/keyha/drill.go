@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +23,7 @@ func drillCommand() *cli.Command {
 			&cli.StringFlag{Name: "svg", Value: "keyha-drill.svg", Usage: "where to write the timeline picture"},
 			&cli.StringFlag{Name: "lab", Value: "scripts/lab", EnvVars: []string{"KEYHA_LAB_SCRIPT"}, Usage: "the lab script that injects the faults"},
 			&cli.DurationFlag{Name: "hold", Value: 15e9, Usage: "how long the partition lasts"},
+			&cli.StringFlag{Name: "report", Usage: "also write the result as JSON to this file"},
 		},
 		Action: func(c *cli.Context) error {
 			cl, err := loadConfig(c)
@@ -42,6 +44,15 @@ func drillCommand() *cli.Command {
 			}
 			if err := drill.Print(c.App.Writer, r, c.String("svg")); err != nil {
 				return err
+			}
+			if p := c.String("report"); p != "" {
+				b, err := json.MarshalIndent(r, "", "  ")
+				if err != nil {
+					return err
+				}
+				if err := writeAtomic(p, append(b, '\n'), 0o644); err != nil {
+					return fmt.Errorf("write the drill report: %w", err)
+				}
 			}
 			if len(r.Problems) > 0 {
 				return errors.New("drill failed: " + strings.Join(r.Problems, "; "))
