@@ -1,0 +1,128 @@
+package drbd
+
+import (
+	"fmt"
+	"time"
+)
+
+// View is what one data site's agent knows at one moment: its DRBD resource, what the agents it
+// can hear say (by gossip; the witness site runs only an agent), and for how long things have
+// been so. It is a snapshot: Decide keeps no state.
+type View struct {
+	Site  string
+	Peer  string // the other data site
+	Sites int    // every site with an agent, the witness included: the majority is Sites/2+1
+	Local Resource
+	// Heard: the sites whose agents this agent hears (itself included), and what each reports of
+	// its own DRBD role.
+	Heard map[string]string
+	// PeerGoneFor: how long the peer has been unreachable both by DRBD and by gossip; 0 if it is not.
+	PeerGoneFor time.Duration
+	// NoMajorityFor: how long this site has heard fewer than a majority of agents; 0 if it has one.
+	NoMajorityFor time.Duration
+	DBUp          bool   // the database on the DRBD device answers (primary only)
+	Maintenance   bool   // an operator holds this site: no automatic promotion
+	Planned       string // a switchover in progress names the site it moves to; "" otherwise
+}
+
+// Timing bounds the two automatic moves. A primary that cannot hear a majority demotes within
+// DemoteAfter; the other side promotes only after PromoteAfter of silence from the peer, and
+// PromoteAfter exceeds DemoteAfter plus the time a demotion takes: the old primary has stopped
+// taking writes before the new one starts.
+type Timing struct {
+	DemoteAfter  time.Duration
+	DemoteTakes  time.Duration // bound on stopping the stack and `drbdadm secondary`
+	PromoteAfter time.Duration
+}
+
+// DefaultTiming: demote after 5 s without a majority, allow 10 s for it, promote after 20 s.
+func DefaultTiming() Timing {
+	return Timing{DemoteAfter: 5 * time.Second, DemoteTakes: 10 * time.Second, PromoteAfter: 20 * time.Second}
+}
+
+// Check reports a Timing that could let two primaries overlap.
+func (t Timing) Check() error {
+	if t.DemoteAfter <= 0 || t.DemoteTakes <= 0 {
+		return fmt.Errorf("drbd timing: demote_after %s and demote_takes %s must be positive", t.DemoteAfter, t.DemoteTakes)
+	}
+	if t.PromoteAfter <= t.DemoteAfter+t.DemoteTakes {
+		return fmt.Errorf("drbd timing: promote_after %s must exceed demote_after + demote_takes (%s): the old primary could still take writes",
+			t.PromoteAfter, t.DemoteAfter+t.DemoteTakes)
+	}
+	return nil
+}
+
+// Action is what a site's agent does next.
+type Action string
+
+const (
+	None    Action = "none"
+	Promote Action = "promote" // drbdadm primary, mount, database, Keystone
+	Demote  Action = "demote"  // Keystone, database, unmount, drbdadm secondary
+)
+
+// Verdict is Decide's answer: the action, whether HAProxy may send traffic here, and why.
+type Verdict struct {
+	Action Action `json:"action"`
+	Up     bool   `json:"up"`
+	Reason string `json:"reason"`
+}
+
+// Majority reports whether the agents heard make a majority of Sites.
+func (v View) Majority() bool { return len(v.Heard) >= v.Sites/2+1 }
+
+// Decide is the DRBD mode's rule. Never two primaries: a primary without a majority demotes; a
+// secondary promotes only with an UpToDate disk, no primary peer, and, when the peer is silent, a
+// majority and a silence longer than the old primary's demotion.
+func Decide(v View, t Timing) Verdict {
+	r := v.Local
+	if r.Primary() {
+		switch {
+		case r.PeerPrimary():
+			return Verdict{Demote, false, "both sides Primary (dual primary): demote this one and check for a split brain"}
+		case !v.Majority() && v.NoMajorityFor >= t.DemoteAfter:
+			return Verdict{Demote, false, fmt.Sprintf("Primary without a majority for %s (hears %d of %d agents): demote so the other side may take over",
+				v.NoMajorityFor.Round(time.Millisecond), len(v.Heard), v.Sites)}
+		case !v.Majority():
+			return Verdict{None, false, fmt.Sprintf("Primary without a majority (hears %d of %d agents): no writes; demotes after %s",
+				len(v.Heard), v.Sites, t.DemoteAfter)}
+		case v.Planned != "" && v.Planned != v.Site:
+			return Verdict{Demote, false, "switchover to " + v.Planned + ": demote"}
+		case !r.UpToDate():
+			return Verdict{None, false, "Primary but the disk is " + r.Disk}
+		case !v.DBUp:
+			return Verdict{None, false, "Primary, disk UpToDate, but the database does not answer"}
+		}
+		return Verdict{None, true, "Primary, disk UpToDate, database answers"}
+	}
+
+	// Secondary (or unknown): never up; promote only when every condition holds.
+	no := func(why string) Verdict { return Verdict{None, false, "Secondary: " + why} }
+	peerLink := len(r.Peers) > 0 && r.Peers[0].Connected()
+	switch {
+	case !r.UpToDate():
+		return no("disk is " + r.Disk + ", not UpToDate: never promoted")
+	case r.PeerPrimary():
+		return no("the peer is Primary")
+	case v.Heard[v.Peer] == "Primary":
+		return no("the peer's agent reports Primary (the replication link may be cut, the peer is not gone)")
+	case v.Maintenance:
+		return no("in maintenance")
+	case v.Planned == v.Site:
+		if peerLink {
+			return Verdict{Promote, false, "switchover to this site: the peer is Secondary and connected"}
+		}
+		return no("switchover to this site waits for the replication link")
+	case v.Planned != "":
+		return no("switchover to " + v.Planned + " in progress")
+	case peerLink:
+		return no("the peer is connected and not Primary: nothing to take over (use keyha drbd switchover)")
+	case !v.Majority():
+		return no(fmt.Sprintf("the peer is unreachable and this site hears only %d of %d agents: no majority", len(v.Heard), v.Sites))
+	case v.PeerGoneFor < t.PromoteAfter:
+		return no(fmt.Sprintf("the peer has been silent %s; promotes after %s (the old primary demotes first)",
+			v.PeerGoneFor.Round(time.Millisecond), t.PromoteAfter))
+	}
+	return Verdict{Promote, false, fmt.Sprintf("the peer has been gone %s and this site hears %d of %d agents: promote",
+		v.PeerGoneFor.Round(time.Millisecond), len(v.Heard), v.Sites)}
+}

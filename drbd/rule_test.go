@@ -1,0 +1,124 @@
+package drbd
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecide(t *testing.T) {
+	tm := DefaultTiming()
+	if err := tm.Check(); err != nil {
+		t.Fatal(err)
+	}
+	primary := Resource{Name: "r0", Role: "Primary", Disk: "UpToDate", Peers: []Peer{{Connection: "Connected", Role: "Secondary", Disk: "UpToDate"}}}
+	cut := func(r Resource) Resource { // the replication link is down
+		r.Peers = []Peer{{Connection: "WFConnection", Role: "Unknown", Disk: "DUnknown"}}
+		return r
+	}
+	secondary := Resource{Name: "r0", Role: "Secondary", Disk: "UpToDate", Peers: []Peer{{Connection: "Connected", Role: "Primary", Disk: "UpToDate"}}}
+	all := map[string]string{"lngs": "Primary", "bari": "Secondary", "padova": ""}
+	view := func(site string, r Resource, heard map[string]string) View {
+		peer := map[string]string{"lngs": "bari", "bari": "lngs"}[site]
+		return View{Site: site, Peer: peer, Sites: 3, Local: r, Heard: heard, DBUp: true}
+	}
+	for _, c := range []struct {
+		name   string
+		v      View
+		action Action
+		up     bool
+		reason string
+	}{
+		{"healthy primary", view("lngs", primary, all), None, true, "database answers"},
+		{"primary whose database is down", func() View { v := view("lngs", primary, all); v.DBUp = false; return v }(), None, false, "does not answer"},
+		{"primary while resyncing from the peer", func() View {
+			r := primary
+			r.Disk = "Inconsistent"
+			return view("lngs", r, all)
+		}(), None, false, "disk is Inconsistent"},
+		{"healthy secondary", view("bari", secondary, all), None, false, "the peer is Primary"},
+		// (b) the primary cut off from the secondary only: the witness relays gossip, both sides
+		// still hear a majority, the secondary hears the primary's agent say Primary.
+		{"(b) secondary, link cut, primary heard via the witness", func() View {
+			v := view("bari", cut(secondary), all)
+			v.PeerGoneFor = 0
+			return v
+		}(), None, false, "peer's agent reports Primary"},
+		{"(b) primary, link cut, majority kept", view("lngs", cut(primary), all), None, true, "database answers"},
+		// (c) the primary cut off from both.
+		{"(c) old primary, alone, just now", func() View {
+			v := view("lngs", cut(primary), map[string]string{"lngs": "Primary"})
+			v.NoMajorityFor = time.Second
+			return v
+		}(), None, false, "demotes after 5s"},
+		{"(c) old primary, alone for 5 s", func() View {
+			v := view("lngs", cut(primary), map[string]string{"lngs": "Primary"})
+			v.NoMajorityFor = 5 * time.Second
+			return v
+		}(), Demote, false, "demote so the other side"},
+		{"(c) secondary with the witness, peer silent 10 s", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerGoneFor = 10 * time.Second
+			return v
+		}(), None, false, "promotes after 20s"},
+		{"(c) secondary with the witness, peer silent 20 s", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerGoneFor = 20 * time.Second
+			return v
+		}(), Promote, false, "hears 2 of 3 agents: promote"},
+		{"secondary alone (cut off itself)", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary"})
+			v.PeerGoneFor = time.Hour
+			return v
+		}(), None, false, "no majority"},
+		{"(a) secondary after the primary's VM died", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerGoneFor = 25 * time.Second
+			return v
+		}(), Promote, false, "promote"},
+		{"outdated secondary never promotes", func() View {
+			r := cut(secondary)
+			r.Disk = "Outdated"
+			v := view("bari", r, map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerGoneFor = time.Hour
+			return v
+		}(), None, false, "never promoted"},
+		{"secondary in maintenance", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerGoneFor, v.Maintenance = time.Hour, true
+			return v
+		}(), None, false, "maintenance"},
+		{"dual primary", func() View {
+			r := primary
+			r.Peers = []Peer{{Connection: "Connected", Role: "Primary", Disk: "UpToDate"}}
+			return view("lngs", r, all)
+		}(), Demote, false, "dual primary"},
+		// (d) switchover: the primary demotes, then the target (connected, peer Secondary) promotes.
+		{"switchover: primary demotes", func() View { v := view("lngs", primary, all); v.Planned = "bari"; return v }(), Demote, false, "switchover to bari"},
+		{"switchover: target promotes once the peer is Secondary", func() View {
+			r := secondary
+			r.Peers = []Peer{{Connection: "Connected", Role: "Secondary", Disk: "UpToDate"}}
+			v := view("bari", r, map[string]string{"lngs": "Secondary", "bari": "Secondary", "padova": ""})
+			v.Planned = "bari"
+			return v
+		}(), Promote, false, "switchover to this site"},
+		{"switchover: target waits while the peer is Primary", func() View { v := view("bari", secondary, all); v.Planned = "bari"; return v }(), None, false, "the peer is Primary"},
+		{"both Secondary and connected: no automatic promotion", func() View {
+			r := secondary
+			r.Peers = []Peer{{Connection: "Connected", Role: "Secondary", Disk: "UpToDate"}}
+			return view("bari", r, map[string]string{"lngs": "Secondary", "bari": "Secondary", "padova": ""})
+		}(), None, false, "nothing to take over"},
+	} {
+		got := Decide(c.v, tm)
+		if got.Action != c.action || got.Up != c.up || !strings.Contains(got.Reason, c.reason) {
+			t.Errorf("%s: %+v, want action %s up %v reason containing %q", c.name, got, c.action, c.up, c.reason)
+		}
+	}
+}
+
+func TestTimingCheck(t *testing.T) {
+	bad := Timing{DemoteAfter: 5 * time.Second, DemoteTakes: 10 * time.Second, PromoteAfter: 15 * time.Second}
+	if err := bad.Check(); err == nil || !strings.Contains(err.Error(), "must exceed") {
+		t.Errorf("promote_after = demote_after + demote_takes: %v, want an error", err)
+	}
+}
