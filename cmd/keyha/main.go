@@ -68,6 +68,7 @@ func newApp() *cli.App {
 				}},
 			},
 			agentCommand(),
+			drbdCommand(),
 			haproxyCommand(),
 			statusCommand(),
 			switchoverCommand(),

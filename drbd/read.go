@@ -1,0 +1,88 @@
+package drbd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// Runner runs a tool and returns its standard output: exec in production, a table in tests.
+type Runner func(ctx context.Context, name string, args ...string) ([]byte, error)
+
+// Exec is the Runner that runs the real tools.
+func Exec(ctx context.Context, name string, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			return out, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return out, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return out, nil
+}
+
+// ReadLocal reads this node's resources the way its DRBD speaks: with an 8.4 kernel module,
+// /proc/drbd for the states and `drbdsetup status` for the names; with DRBD 9, `drbdsetup status
+// --json`. It says which it used.
+func ReadLocal(ctx context.Context, run Runner, procPath string) ([]Resource, string, error) {
+	proc, err := os.ReadFile(procPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, "", fmt.Errorf("%s does not exist: the drbd kernel module is not loaded (modprobe drbd)", procPath)
+	case err != nil:
+		return nil, "", fmt.Errorf("read %s: %w", procPath, err)
+	}
+	if strings.HasPrefix(string(proc), "version: 8.") {
+		rs, err := ParseProc(string(proc))
+		if err != nil {
+			return nil, "", err
+		}
+		// /proc/drbd knows minors, not names: take the names from drbdsetup status, in order.
+		if out, err := run(ctx, "drbdsetup", "status"); err == nil {
+			if named, err := ParseStatus(string(out)); err == nil && len(named) == len(rs) {
+				for i := range rs {
+					rs[i].Name = named[i].Name
+				}
+			}
+		}
+		return rs, "DRBD 8.4: " + procPath, nil
+	}
+	out, err := run(ctx, "drbdsetup", "status", "--json")
+	if err != nil {
+		return nil, "", fmt.Errorf("read DRBD 9 state: %w", err)
+	}
+	rs, err := ParseStatusJSON(out)
+	return rs, "DRBD 9: drbdsetup status --json", err
+}
+
+// Findings are what an operator should know about a resource beyond its state line.
+func Findings(r Resource) []string {
+	var out []string
+	if len(r.Peers) == 0 {
+		out = append(out, "no peer connection is configured or it is StandAlone: DRBD will not reconnect by itself")
+	}
+	for _, p := range r.Peers {
+		switch {
+		case p.StandAlone() && p.OutOfSync > 0:
+			out = append(out, fmt.Sprintf("StandAlone with %d KiB this side changed alone: if the peer also changed while apart, this is a split brain (keyha drbd split-brain)", p.OutOfSync))
+		case p.StandAlone():
+			out = append(out, "StandAlone: DRBD will not reconnect by itself (drbdadm connect)")
+		case !p.Connected():
+			out = append(out, fmt.Sprintf("peer not connected (%s): writes are not replicated", p.Connection))
+		case p.SyncedPct > 0:
+			out = append(out, fmt.Sprintf("resync %s: %.1f%% done, %d KiB to go", p.Replication+p.Connection, p.SyncedPct, p.OutOfSync))
+		}
+		if r.Primary() && p.Connected() && p.Role == "Primary" {
+			out = append(out, "both sides Primary")
+		}
+	}
+	if !r.UpToDate() {
+		out = append(out, "the disk is "+r.Disk+": this side must not be promoted")
+	}
+	return out
+}
