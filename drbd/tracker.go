@@ -1,0 +1,34 @@
+package drbd
+
+import "time"
+
+// Tracker turns the agent's successive observations into the durations Decide needs: how long
+// the peer has been unreachable (neither DRBD's link nor its agent's gossip) and how long this site
+// has lacked a majority. Any sign of the peer, or a majority heard once, starts the clock again.
+type Tracker struct {
+	peerGoneSince, noMajoritySince time.Time
+}
+
+// Observe records one observation at now and returns the two durations.
+func (t *Tracker) Observe(now time.Time, peerSeen, majority bool) (peerGoneFor, noMajorityFor time.Duration) {
+	t.peerGoneSince = since(t.peerGoneSince, now, !peerSeen)
+	t.noMajoritySince = since(t.noMajoritySince, now, !majority)
+	return elapsed(t.peerGoneSince, now), elapsed(t.noMajoritySince, now)
+}
+
+func since(start, now time.Time, ongoing bool) time.Time {
+	switch {
+	case !ongoing:
+		return time.Time{}
+	case start.IsZero():
+		return now
+	}
+	return start
+}
+
+func elapsed(start, now time.Time) time.Duration {
+	if start.IsZero() {
+		return 0
+	}
+	return now.Sub(start)
+}
