@@ -75,7 +75,7 @@ func Findings(r Resource) []string {
 		case !p.Connected():
 			out = append(out, fmt.Sprintf("peer not connected (%s): writes are not replicated", p.Connection))
 		case p.SyncedPct > 0:
-			out = append(out, fmt.Sprintf("resync %s: %.1f%% done, %d KiB to go", p.Replication+p.Connection, p.SyncedPct, p.OutOfSync))
+			out = append(out, fmt.Sprintf("resync %s: %.1f%% done, %d KiB to go", p.State(), p.SyncedPct, p.OutOfSync))
 		}
 		if r.Primary() && p.Connected() && p.Role == "Primary" {
 			out = append(out, "both sides Primary")

@@ -37,6 +37,7 @@ func TestFindings(t *testing.T) {
 		{"proc-disconnected-bari.txt", "StandAlone: DRBD will not reconnect"},
 		{"proc-disconnected-lngs.txt", "peer not connected (WFConnection)"},
 		{"proc-syncing-bari.txt", "must not be promoted"},
+		{"proc-syncing-bari.txt", "resync SyncTarget: 12.5% done"},
 	} {
 		rs, err := ParseProc(read(t, c.file))
 		if err != nil {

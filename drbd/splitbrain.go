@@ -3,6 +3,7 @@ package drbd
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // SplitBrain tells, from one node's view, whether its resource looks split: DRBD dropped the
@@ -34,7 +35,10 @@ func ResolvePlan(r Resource, self, discard string) ([][]string, error) {
 	if discard == "" {
 		return nil, ErrNoVictim
 	}
-	if split, why := SplitBrain(r); !split && !(len(r.Peers) > 0 && r.Peers[0].StandAlone()) {
+	// A split brain is StandAlone with blocks of its own; a StandAlone link without them may be
+	// reconnected the same way.
+	if !slices.ContainsFunc(r.Peers, Peer.StandAlone) {
+		_, why := SplitBrain(r)
 		return nil, fmt.Errorf("nothing to resolve: %s", why)
 	}
 	if discard != self {

@@ -39,6 +39,15 @@ func (p Peer) Connected() bool {
 	return false
 }
 
+// State is the link's most telling state: DRBD 9's replication state when it has one (SyncSource,
+// Established ...), else the connection state (8.4 reports both in one word).
+func (p Peer) State() string {
+	if p.Replication != "" {
+		return p.Replication
+	}
+	return p.Connection
+}
+
 // StandAlone reports a connection DRBD will not retry by itself: after a split brain it stays
 // there until an operator says which side's changes to discard.
 func (p Peer) StandAlone() bool { return p.Connection == "StandAlone" }

@@ -17,7 +17,7 @@ import (
 // inside each VM and reads every state the way the agent will.
 func TestRealDRBD(t *testing.T) {
 	if testing.Short() {
-		t.Skip("boots two VMs: not with -short")
+		labtest.SkipOrFail(t, "integration tests are skipped with -short (this one boots two VMs)")
 	}
 	if os.Geteuid() != 0 {
 		labtest.SkipOrFail(t, "needs root (taps, a bridge)")

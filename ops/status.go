@@ -152,7 +152,6 @@ func printRTT(w io.Writer, sts []AgentStatus) {
 	}
 	fmt.Fprintln(w, "round trips between sites (median of each agent's last 7 gossip probes; row: from, column: to):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "")
 	for _, s := range sts {
 		fmt.Fprintf(tw, "\t%s", s.Site)
 	}
