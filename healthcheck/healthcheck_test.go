@@ -93,6 +93,10 @@ func TestAgentServerFollowsSource(t *testing.T) {
 	if got := ask(t, addr, nil); got != "down #dead\n" {
 		t.Errorf("got %q", got)
 	}
+	// The server counts an answer after writing it: the client may read it first.
+	for deadline := time.Now().Add(2 * time.Second); served.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if served.Load() != 2 {
 		t.Errorf("served %d, want 2", served.Load())
 	}
