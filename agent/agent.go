@@ -4,16 +4,12 @@ package agent
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keyha/keyha/config"
@@ -139,89 +135,28 @@ func (a *Agent) Snapshot() galera.Snapshot {
 // Run polls and serves until ctx is cancelled. Listening failures end it: an agent that cannot
 // answer must not pretend to run (HAProxy's check then fails and the node goes down).
 func (a *Agent) Run(ctx context.Context) error {
-	var ls []net.Listener
-	listen := func(what, addr string) (net.Listener, error) {
-		if addr == "" {
-			return nil, nil
-		}
-		var lc net.ListenConfig
-		l, err := lc.Listen(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("listen for %s on %s: %w", what, addr, err)
-		}
-		ls = append(ls, l)
-		return l, nil
-	}
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	agentL, err := listen("agent-check", a.site.Agent)
+	ls, err := listen(ctx, a.site)
 	if err != nil {
 		return err
 	}
-	httpL, err := listen("http check", a.site.HTTP)
-	if err != nil {
-		return err
-	}
-	metricsL, err := listen("metrics", a.site.Metrics)
-	if err != nil {
-		return err
-	}
+	defer ls.close()
 	if a.single {
-		var peers []string
-		for _, s := range a.cluster.Sites {
-			if s.Name != a.site.Name && s.GossipAt != "" {
-				peers = append(peers, s.GossipAt)
-			}
-		}
-		g, err := membership.Start(ctx, membership.Config{Site: a.site.Name, Bind: a.site.GossipAt, Peers: peers,
-			Preset: a.cluster.Gossip.Preset, KeyFile: a.cluster.Gossip.KeyFile}, a.log)
-		if err != nil {
+		if a.gossip, err = startGossip(ctx, a.cluster, a.site, a.log); err != nil {
 			return err
 		}
-		a.gossip = g
 	}
 	a.log.Info("agent started", "sql", a.site.SQL, "agent", a.site.Agent, "http", a.site.HTTP, "metrics", a.site.Metrics,
 		"poll_interval", a.cluster.Agent.PollInterval, "poll_timeout", a.cluster.Agent.PollTimeout)
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { a.pollLoop(ctx); return nil })
+	g.Go(func() error { every(ctx, a.cluster.Agent.PollInterval, a.pollOnce); return nil })
 	if a.keystone != nil {
 		g.Go(func() error { a.keystone.run(ctx, 2*time.Second); return nil })
 	}
-	if agentL != nil {
-		srv := &healthcheck.AgentServer{Source: a, Log: a.log, Served: a.metrics.served("agent")}
-		g.Go(func() error { return srv.Serve(ctx, agentL) })
-	}
-	if httpL != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/", healthcheck.HTTPHandler(a, a.metrics.served("http")))
-		a.controlRoutes(mux)
-		g.Go(func() error { return healthcheck.ServeHTTP(ctx, httpL, mux) })
-	}
-	if metricsL != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
-		g.Go(func() error { return healthcheck.ServeHTTP(ctx, metricsL, mux) })
-	}
+	ls.serve(ctx, g, a, a.log, a.metrics.served, a.metrics.reg, a.controlRoutes)
 	err = g.Wait()
 	a.log.Info("agent stopped")
 	return err
-}
-
-func (a *Agent) pollLoop(ctx context.Context) {
-	t := time.NewTicker(a.cluster.Agent.PollInterval)
-	defer t.Stop()
-	for {
-		a.pollOnce(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 func (a *Agent) pollOnce(ctx context.Context) {

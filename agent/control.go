@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -27,22 +28,34 @@ import (
 //	POST /galera/stop
 //	POST /maint?on=1|0&reason=...
 type controller struct {
-	a    *Agent
+	a *Agent
+	*guard
+}
+
+// guard checks each control request's signature and runs one exclusive action at a time.
+type guard struct {
 	key  []byte
+	log  *slog.Logger
 	busy sync.Mutex
+}
+
+// newGuard reads the cluster key; without a usable one every request is refused.
+func newGuard(keyFile string, log *slog.Logger) *guard {
+	g := &guard{log: log}
+	if keyFile != "" {
+		k, err := membership.ReadKey(keyFile)
+		if err != nil {
+			log.Warn("control requests will be refused: no usable key", "err", err)
+		}
+		g.key = k
+	}
+	return g
 }
 
 const actionTimeout = 4 * time.Minute
 
 func (a *Agent) controlRoutes(mux *http.ServeMux) {
-	c := &controller{a: a}
-	if f := a.cluster.Gossip.KeyFile; f != "" {
-		k, err := membership.ReadKey(f)
-		if err != nil {
-			a.log.Warn("control requests will be refused: no usable key", "err", err)
-		}
-		c.key = k
-	}
+	c := &controller{a: a, guard: newGuard(a.cluster.Gossip.KeyFile, a.log)}
 	mux.HandleFunc("GET /galera/position", c.handle(c.position))
 	mux.HandleFunc("POST /galera/bootstrap", c.handle(c.bootstrap))
 	mux.HandleFunc("POST /galera/start", c.handle(func(r *http.Request) (any, string, error) { return c.command("start", true) }))
@@ -51,7 +64,13 @@ func (a *Agent) controlRoutes(mux *http.ServeMux) {
 	c.keyRoutes(mux)
 }
 
-func (c *controller) handle(f func(r *http.Request) (any, string, error)) http.HandlerFunc {
+func (c *guard) handle(f func(r *http.Request) (any, string, error)) http.HandlerFunc {
+	return c.handleAs(true, f)
+}
+
+// handleAs serves f; exclusive actions wait for no other, the rest (DRBD's fence request, which
+// arrives while a promotion holds the lock) run alongside.
+func (c *guard) handleAs(exclusive bool, f func(r *http.Request) (any, string, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep := control.Reply{}
 		code := http.StatusOK
@@ -61,23 +80,25 @@ func (c *controller) handle(f func(r *http.Request) (any, string, error)) http.H
 			json.NewEncoder(w).Encode(rep)
 		}()
 		if err := control.Verify(c.key, r.Method, r.URL.RequestURI(), r.Header.Get(control.Header), time.Now()); err != nil {
-			c.a.log.Warn("control request refused", "path", r.URL.Path, "from", r.RemoteAddr, "err", err)
+			c.log.Warn("control request refused", "path", r.URL.Path, "from", r.RemoteAddr, "err", err)
 			code, rep.Error = http.StatusForbidden, err.Error()
 			return
 		}
-		if !c.busy.TryLock() {
-			code, rep.Error = http.StatusConflict, "another control action is running at this site"
-			return
+		if exclusive {
+			if !c.busy.TryLock() {
+				code, rep.Error = http.StatusConflict, "another control action is running at this site"
+				return
+			}
+			defer c.busy.Unlock()
 		}
-		defer c.busy.Unlock()
 		// Actions outlast the listener's 5 s write timeout.
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(actionTimeout + 10*time.Second))
-		c.a.log.Info("control action", "path", r.URL.Path, "query", r.URL.RawQuery, "from", r.RemoteAddr)
+		c.log.Info("control action", "path", r.URL.Path, "query", r.URL.RawQuery, "from", r.RemoteAddr)
 		res, out, err := f(r)
 		rep.Output = out
 		if err != nil {
 			code, rep.Error = http.StatusInternalServerError, err.Error()
-			c.a.log.Warn("control action failed", "path", r.URL.Path, "err", err)
+			c.log.Warn("control action failed", "path", r.URL.Path, "err", err)
 			return
 		}
 		if res != nil {

@@ -29,6 +29,7 @@ type Cluster struct {
 	Gossip      Gossip      `yaml:"gossip"`
 	Writer      Writer      `yaml:"writer"`
 	HAProxy     HAProxy     `yaml:"haproxy"`
+	DRBD        DRBD        `yaml:"drbd"` // mode drbd only
 	Sites       []Site      `yaml:"sites"`
 
 	// Path and Hash are filled by Load: where the file was read from and the SHA-256 of its bytes,
@@ -80,10 +81,35 @@ type HAProxy struct {
 	Rise          int           `yaml:"rise"`           // passed checks before up; default 2
 }
 
+// DRBD configures the active/passive mode: the resource, the timings of the automatic moves
+// (drbd.Timing) and the stack the Primary runs, in start order.
+type DRBD struct {
+	Resource    string        `yaml:"resource"`
+	DemoteAfter time.Duration `yaml:"demote_after"` // a Primary without a majority demotes after this
+	DemoteTakes time.Duration `yaml:"demote_takes"` // bound on the demotion (stack stop, drbdadm secondary)
+	// PromoteAfter: the Secondary promotes after the peer has been silent this long; it must
+	// exceed demote_after + demote_takes.
+	PromoteAfter time.Duration `yaml:"promote_after"`
+	// FenceTimeout bounds DRBD's fence-peer handler: how long it waits for a majority of agents to
+	// hold the fence before it gives up and leaves I/O frozen.
+	FenceTimeout time.Duration `yaml:"fence_timeout"`
+	Stack        []StackStep   `yaml:"stack"`
+}
+
+// StackStep is one layer run on the Primary: commands for sh -c, bounded by Timeout.
+type StackStep struct {
+	Name    string        `yaml:"name"`
+	Up      string        `yaml:"up"`
+	Down    string        `yaml:"down"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
 // Site is one data centre: its database node and the agent beside it.
 type Site struct {
 	Name     string `yaml:"name"`
-	Priority int    `yaml:"priority"`  // higher is preferred as writer
+	Priority int    `yaml:"priority"` // higher is preferred as writer
+	// Witness: the site runs only an agent (DRBD mode), whose vote makes a majority of two sites.
+	Witness  bool   `yaml:"witness"`
 	NodeName string `yaml:"node_name"` // wsrep_node_name of its node; default: the site name
 
 	SQL      string `yaml:"sql"`     // the node's SQL address, as the agent reaches it
@@ -195,6 +221,23 @@ func (c *Cluster) applyDefaults() {
 	if c.HAProxy.Rise == 0 {
 		c.HAProxy.Rise = 2
 	}
+	if c.Mode == "drbd" {
+		if c.DRBD.Resource == "" {
+			c.DRBD.Resource = "r0"
+		}
+		if c.DRBD.DemoteAfter == 0 {
+			c.DRBD.DemoteAfter = 5 * time.Second
+		}
+		if c.DRBD.DemoteTakes == 0 {
+			c.DRBD.DemoteTakes = 15 * time.Second
+		}
+		if c.DRBD.PromoteAfter == 0 {
+			c.DRBD.PromoteAfter = c.DRBD.DemoteAfter + c.DRBD.DemoteTakes + 5*time.Second
+		}
+		if c.DRBD.FenceTimeout == 0 {
+			c.DRBD.FenceTimeout = 5 * time.Second
+		}
+	}
 	d := DefaultAgent()
 	if c.Agent.PollInterval == 0 {
 		c.Agent.PollInterval = d.PollInterval
@@ -264,7 +307,10 @@ func (c *Cluster) Validate() error {
 		}
 		names[s.Name] = true
 		key = fmt.Sprintf("sites[%d] (%s)", i, s.Name)
-		if s.SQL == "" {
+		if s.Witness && c.Mode != "drbd" {
+			return fmt.Errorf("%s.witness: only mode drbd has witness sites (a Galera witness is garbd, a node of its own)", key)
+		}
+		if s.SQL == "" && !s.Witness {
 			return fmt.Errorf("%s.sql: missing; give the node's SQL address as HOST:PORT", key)
 		}
 		for _, f := range []struct{ k, v string }{
@@ -280,7 +326,53 @@ func (c *Cluster) Validate() error {
 			}
 		}
 	}
+	if c.Mode == "drbd" {
+		return c.validateDRBD()
+	}
 	return nil
+}
+
+func (c *Cluster) validateDRBD() error {
+	var data []string
+	for _, s := range c.Sites {
+		if !s.Witness {
+			data = append(data, s.Name)
+		}
+		if s.GossipAt == "" {
+			return fmt.Errorf("sites (%s).gossip: missing; in mode drbd every site's agent gossips, the witness's vote is how a site knows it has a majority", s.Name)
+		}
+	}
+	if len(data) != 2 {
+		return fmt.Errorf("sites: mode drbd needs exactly two data sites (the others witness: true), found %d: %v", len(data), data)
+	}
+	if len(c.Sites) < 3 {
+		return errors.New("sites: mode drbd needs a third site with witness: true; with two sites neither can tell a dead peer from a cut link")
+	}
+	d := c.DRBD
+	if d.PromoteAfter <= d.DemoteAfter+d.DemoteTakes {
+		return fmt.Errorf("drbd.promote_after: %s must exceed demote_after + demote_takes (%s), or the old Primary could still take writes when the other side promotes",
+			d.PromoteAfter, d.DemoteAfter+d.DemoteTakes)
+	}
+	if len(d.Stack) == 0 || d.Stack[0].Up == "" || d.Stack[0].Down == "" {
+		return errors.New("drbd.stack: the first step must make the resource Primary (up: drbdadm primary r0) and Secondary (down: drbdadm secondary r0)")
+	}
+	for i, st := range d.Stack {
+		if st.Name == "" || st.Up == "" && st.Down == "" {
+			return fmt.Errorf("drbd.stack[%d]: needs a name and an up or down command", i)
+		}
+	}
+	return nil
+}
+
+// DataSites lists the sites that hold data (in mode drbd, the two that are not witnesses).
+func (c *Cluster) DataSites() []string {
+	var out []string
+	for _, s := range c.Sites {
+		if !s.Witness {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 func validName(s string) bool {

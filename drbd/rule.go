@@ -20,9 +20,14 @@ type View struct {
 	PeerGoneFor time.Duration
 	// NoMajorityFor: how long this site has heard fewer than a majority of agents; 0 if it has one.
 	NoMajorityFor time.Duration
-	DBUp          bool   // the database on the DRBD device answers (primary only)
-	Maintenance   bool   // an operator holds this site: no automatic promotion
-	Planned       string // a switchover in progress names the site it moves to; "" otherwise
+	DBUp          bool // the database on the DRBD device answers (primary only)
+	Maintenance   bool // an operator holds this site: no automatic promotion
+	// FencedBy names a site that fenced this one: it has written without this disk, which is
+	// outdated however DRBD labels it. It only ever stops a promotion: a Primary that hears a
+	// fence against itself hears a stale one (the two sides cannot both hold a majority), and
+	// demoting on it once took the database down at both sites.
+	FencedBy string
+	Planned  string // a switchover in progress names the site it moves to; "" otherwise
 }
 
 // Timing bounds the two automatic moves. A primary that cannot hear a majority demotes within
@@ -104,6 +109,8 @@ func Decide(v View, t Timing) Verdict {
 		return no("disk is " + r.Disk + ", not UpToDate: never promoted")
 	case r.PeerPrimary():
 		return no("the peer is Primary")
+	case v.FencedBy != "":
+		return no("fenced by " + v.FencedBy + ": it wrote without this disk, which is outdated until it resyncs")
 	case v.Heard[v.Peer] == "Primary":
 		return no("the peer's agent reports Primary (the replication link may be cut, the peer is not gone)")
 	case v.Maintenance:

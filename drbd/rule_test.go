@@ -103,6 +103,13 @@ func TestDecide(t *testing.T) {
 			return v
 		}(), Promote, false, "switchover to this site"},
 		{"switchover: target waits while the peer is Primary", func() View { v := view("bari", secondary, all); v.Planned = "bari"; return v }(), None, false, "the peer is Primary"},
+		// A fence held against this site: it never promotes, and a Primary that hears it demotes.
+		{"fenced secondary with every other condition met", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerGoneFor, v.FencedBy = time.Hour, "lngs"
+			return v
+		}(), None, false, "fenced by lngs"},
+		{"primary hearing a stale fence keeps serving", func() View { v := view("lngs", primary, all); v.FencedBy = "bari"; return v }(), None, true, "database answers"},
 		{"both Secondary and connected: no automatic promotion", func() View {
 			r := secondary
 			r.Peers = []Peer{{Connection: "Connected", Role: "Secondary", Disk: "UpToDate"}}

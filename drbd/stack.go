@@ -63,10 +63,15 @@ func (s Stack) do(ctx context.Context, st Step, argv []string) error {
 	if t <= 0 {
 		t = 30 * time.Second
 	}
+	pdl, ok := ctx.Deadline()
+	parentLimited := ok && pdl.Before(time.Now().Add(t))
 	ctx, cancel := context.WithTimeout(ctx, t)
 	defer cancel()
 	_, err := s.Run(ctx, argv[0], argv[1:]...)
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		if parentLimited {
+			return fmt.Errorf("%s did not finish before the whole action's deadline", strings.Join(argv, " "))
+		}
 		return fmt.Errorf("%s did not finish within %s", strings.Join(argv, " "), t)
 	}
 	return err

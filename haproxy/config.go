@@ -127,6 +127,9 @@ func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
 	}
 	var servers []server
 	for _, s := range c.Sites {
+		if s.SQL == "" { // a DRBD witness: an agent, no database
+			continue
+		}
 		sv := server{Name: s.Name, Addr: s.SQL}
 		if s.HTTP != "" {
 			sv.HasCheck = true

@@ -21,6 +21,9 @@ type LabScript struct{ Path string }
 
 func (l LabScript) Inject(ctx context.Context, f Fault) (string, error) {
 	args := []string{f.Verb, f.Site}
+	if f.From != "" {
+		args = append(args, "--from", f.From)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, l.Path, args...).CombinedOutput()

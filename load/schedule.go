@@ -13,15 +13,21 @@ type Fault struct {
 	At   time.Duration `json:"at"`
 	Verb string        `json:"verb"`
 	Site string        `json:"site"`
+	From string        `json:"from,omitempty"` // partition only: cut Site off from this site alone (DRBD lab)
 }
 
-func (f Fault) String() string { return fmt.Sprintf("%s:%s@%s", f.Verb, f.Site, f.At) }
+func (f Fault) String() string {
+	if f.From != "" {
+		return fmt.Sprintf("%s:%s/%s@%s", f.Verb, f.Site, f.From, f.At)
+	}
+	return fmt.Sprintf("%s:%s@%s", f.Verb, f.Site, f.At)
+}
 
 // Verbs are the fault verbs a schedule may use.
 var Verbs = []string{"kill", "stop", "start", "partition", "heal"}
 
 // ParseSchedule reads "kill:bari@20s,start:bari@35s,partition:padova@40s,heal:padova@55s" into
-// faults sorted by time. It refuses unknown verbs and sites, and a schedule that could not run in
+// faults sorted by time (partition:lngs/bari@10s cuts lngs off from bari only). It refuses unknown verbs and sites, and a schedule that could not run in
 // order: a start of a site that was not killed or stopped, a heal of a site not partitioned, a
 // second kill of a site already down.
 func ParseSchedule(s string, sites []string) ([]Fault, error) {
@@ -43,6 +49,10 @@ func ParseSchedule(s string, sites []string) ([]Fault, error) {
 		if !slices.Contains(Verbs, verb) {
 			return nil, fmt.Errorf("fault %q: unknown verb %q (verbs: %s)", item, verb, strings.Join(Verbs, ", "))
 		}
+		site, from, _ := strings.Cut(site, "/") // partition:lngs/bari cuts lngs off from bari only
+		if from != "" && (verb != "partition" || !slices.Contains(sites, from) || from == site) {
+			return nil, fmt.Errorf("fault %q: SITE/OTHER is for partition only, with two different sites (sites: %s)", item, strings.Join(sites, ", "))
+		}
 		if !slices.Contains(sites, site) {
 			return nil, fmt.Errorf("fault %q: unknown site %q (sites: %s)", item, site, strings.Join(sites, ", "))
 		}
@@ -50,7 +60,7 @@ func ParseSchedule(s string, sites []string) ([]Fault, error) {
 		if err != nil || d < 0 {
 			return nil, fmt.Errorf("fault %q: offset %q is not a duration like 20s or 1m30s", item, at)
 		}
-		out = append(out, Fault{At: d, Verb: verb, Site: site})
+		out = append(out, Fault{At: d, Verb: verb, Site: site, From: from})
 	}
 	slices.SortStableFunc(out, func(a, b Fault) int { return int(a.At - b.At) })
 	return out, checkOrder(out)

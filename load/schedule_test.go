@@ -13,8 +13,8 @@ func TestParseSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Fault{{20 * time.Second, "kill", "bari"}, {35 * time.Second, "start", "bari"},
-		{40 * time.Second, "partition", "padova"}, {55 * time.Second, "heal", "padova"}}
+	want := []Fault{{20 * time.Second, "kill", "bari", ""}, {35 * time.Second, "start", "bari", ""},
+		{40 * time.Second, "partition", "padova", ""}, {55 * time.Second, "heal", "padova", ""}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
@@ -22,6 +22,9 @@ func TestParseSchedule(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("fault %d: got %v, want %v", i, got[i], want[i])
 		}
+	}
+	if fs, err := ParseSchedule("partition:lngs/bari@3s,heal:lngs@9s", labSites); err != nil || fs[0].From != "bari" || fs[0].String() != "partition:lngs/bari@3s" {
+		t.Errorf("partition from one site: %v, %v", fs, err)
 	}
 	if fs, err := ParseSchedule("  ", labSites); err != nil || fs != nil {
 		t.Errorf("empty schedule: %v, %v", fs, err)
@@ -35,6 +38,8 @@ func TestParseScheduleRefuses(t *testing.T) {
 		"explode:bari@1s":                     "unknown verb",
 		"kill:milano@1s":                      "unknown site",
 		"kill:bari@soon":                      "not a duration",
+		"kill:lngs/bari@1s":                   "for partition only",
+		"partition:lngs/lngs@1s":              "for partition only",
 		"kill:bari@-1s":                       "not a duration",
 		"start:bari@5s":                       "was not killed",
 		"kill:bari@5s,start:bari@2s":          "was not killed",

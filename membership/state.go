@@ -24,6 +24,13 @@ type State struct {
 	View          []string `json:"m,omitempty"`  // node names in this node's Galera view
 	ConfigHash    string   `json:"ch,omitempty"` // first 12 hex digits of the cluster file's SHA-256
 	AgentVersion  string   `json:"av,omitempty"`
+	// DRBD mode: the resource's role and disk here, the data site this agent has fenced (its
+	// DRBD fence-peer handler asked: that site must not promote), and the fence this agent
+	// holds for another ("lngs>bari": lngs fenced bari), which is how a witness votes.
+	Role  string `json:"r,omitempty"`
+	Disk  string `json:"d,omitempty"`
+	Fence string `json:"f,omitempty"`
+	Ack   string `json:"k,omitempty"`
 }
 
 // Encode renders a State for the wire, refusing one that would not fit the metadata limit.

@@ -28,6 +28,13 @@ func agentCommand() *cli.Command {
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			if cl.Mode == "drbd" {
+				a, err := agent.NewDRBD(cl, c.String("site"), log)
+				if err != nil {
+					return err
+				}
+				return a.Run(c.Context)
+			}
 			a, err := agent.New(cl, c.String("site"), log)
 			if err != nil {
 				return err

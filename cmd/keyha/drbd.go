@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyha/keyha/drbd"
+	"github.com/keyha/keyha/ops"
 )
 
 func drbdCommand() *cli.Command {
@@ -95,8 +98,80 @@ func drbdCommand() *cli.Command {
 				}
 				return nil
 			},
+		}, {
+			Name:  "sites",
+			Usage: "every site's agent: DRBD role, disk, link, whether HAProxy may send traffic there, fences",
+			Action: func(c *cli.Context) error {
+				k, err := drbdController(c)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "SITE\tROLE\tDISK\tLINK\tDB\tSTATE\tFENCE\tREASON")
+				for _, s := range k.DRBDStatus(c.Context) {
+					if s.Err != "" {
+						fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tdown\t-\t%s\n", s.Site, s.Err)
+						continue
+					}
+					r, link := s.Detail.Resource, "-"
+					if len(r.Peers) > 0 {
+						link = r.Peers[0].State()
+					}
+					fence := s.Detail.Fence
+					if s.Detail.Ack != "" {
+						fence = "holds " + s.Detail.Ack
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", s.Site, orDash(r.Role), orDash(r.Disk), link, s.Detail.DBUp, s.State, orDash(fence), s.Reason)
+				}
+				return tw.Flush()
+			},
+		}, {
+			Name:  "switchover",
+			Usage: "move the Primary role to a data site, planned: demote the Primary, promote the target once both disks are UpToDate",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "to", Required: true, Usage: "the data site to promote"},
+				&cli.DurationFlag{Name: "timeout", Value: 3 * time.Minute, Usage: "give up after this long"},
+			},
+			Action: func(c *cli.Context) error {
+				k, err := drbdController(c)
+				if err != nil {
+					return err
+				}
+				_, err = k.DRBDSwitchover(c.Context, c.String("to"), c.Duration("timeout"))
+				return err
+			},
+		}, {
+			Name: "fence-peer",
+			Usage: "DRBD's fence-peer handler (handlers { fence-peer \"keyha --config F drbd fence-peer --site S\"; }): " +
+				"exits 4 once a majority of agents holds the fence against the peer, 1 otherwise (I/O stays frozen)",
+			Flags: []cli.Flag{siteFlag},
+			Action: func(c *cli.Context) error {
+				k, err := drbdController(c)
+				if err != nil {
+					return cli.Exit("fence-peer: "+err.Error(), 1)
+				}
+				ctx, cancel := context.WithTimeout(c.Context, k.Cluster.DRBD.FenceTimeout+5*time.Second)
+				defer cancel()
+				code, err := k.FencePeer(ctx, c.String("site"))
+				if err != nil {
+					return cli.Exit("fence-peer: "+err.Error(), code)
+				}
+				fmt.Fprintln(c.App.Writer, "fence-peer: a majority holds the fence; the peer is outdated")
+				return cli.Exit("", code)
+			},
 		}},
 	}
+}
+
+func drbdController(c *cli.Context) (*ops.Controller, error) {
+	cl, err := loadConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	if cl.Mode != "drbd" {
+		return nil, fmt.Errorf("the cluster file %s has mode %s: these commands are for mode drbd", cl.Path, cl.Mode)
+	}
+	return ops.NewController(cl, c.App.Writer)
 }
 
 func orDash(s string) string {

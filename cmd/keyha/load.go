@@ -46,6 +46,7 @@ func loadCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "journal", Required: true, Usage: "the journal of the run to check"},
 					&cli.Uint64Flag{Name: "chunk", Value: 10000, Usage: "ids per checksum chunk"},
+					&cli.StringFlag{Name: "at", Usage: "SITE[,SITE...]: read only these sites' nodes (DRBD mode: the Primary, the only database running)"},
 					jsonFlag, reportFlag,
 				},
 				Action: loadCheck,
@@ -90,12 +91,31 @@ func targets(cl *config.Cluster, via string) ([]load.Target, error) {
 	return out, nil
 }
 
+// nodes lists every site's database node (a DRBD witness has none).
 func nodes(cl *config.Cluster) []load.Target {
-	out := make([]load.Target, len(cl.Sites))
-	for i, s := range cl.Sites {
-		out[i] = load.Target{Site: s.Name, Addr: s.SQL}
+	var out []load.Target
+	for _, s := range cl.Sites {
+		if s.SQL != "" {
+			out = append(out, load.Target{Site: s.Name, Addr: s.SQL})
+		}
 	}
 	return out
+}
+
+// atNodes is nodes narrowed to the sites of --at; every site when it is empty.
+func atNodes(cl *config.Cluster, at string) ([]load.Target, error) {
+	if at == "" {
+		return nodes(cl), nil
+	}
+	var out []load.Target
+	for _, name := range strings.Split(at, ",") {
+		s, err := cl.Site(strings.TrimSpace(name))
+		if err != nil || s.SQL == "" {
+			return nil, fmt.Errorf("--at %s: %s is not a site with a database (sites: %v)", at, name, cl.SiteNames())
+		}
+		out = append(out, load.Target{Site: s.Name, Addr: s.SQL})
+	}
+	return out, nil
 }
 
 // loadApp loads the cluster file and the application user's credential the harness uses.
@@ -176,7 +196,11 @@ func loadCheck(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := load.Check(c.Context, load.CheckConfig{Journal: c.String("journal"), Nodes: nodes(cl), Cred: cred, Chunk: c.Uint64("chunk")})
+	at, err := atNodes(cl, c.String("at"))
+	if err != nil {
+		return err
+	}
+	r, err := load.Check(c.Context, load.CheckConfig{Journal: c.String("journal"), Nodes: at, Cred: cred, Chunk: c.Uint64("chunk")})
 	if err != nil {
 		return err
 	}

@@ -171,8 +171,10 @@ func Prerequisites(env ...string) string {
 	if _, err := os.Stat("/usr/lib/galera/libgalera_smm.so"); err != nil {
 		missing = append(missing, "galera-4")
 	}
-	if wan := os.Getenv("KEYHA_LAB_WAN"); wan != "" || slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "KEYHA_LAB_WAN=") }) {
-		for _, b := range []string{"qemu-system-x86_64", "busybox"} {
+	vms := os.Getenv("KEYHA_LAB_WAN") != "" || os.Getenv("KEYHA_LAB_MODE") == "drbd" ||
+		slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "KEYHA_LAB_WAN=") || e == "KEYHA_LAB_MODE=drbd" })
+	if vms {
+		for _, b := range []string{"qemu-system-x86_64", "busybox", "/usr/lib/drbd/drbdsetup-84"} {
 			if _, err := exec.LookPath(b); err != nil {
 				missing = append(missing, b)
 			}
@@ -235,7 +237,8 @@ func BuildKeyha(root string) (string, error) {
 	}
 	bin := filepath.Join(dir, "keyha")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/keyha")
-	cmd.Dir = root
+	// Static, as `make build` does: the lab's VMs run it too.
+	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build keyha: %v\n%s", err, out)
 	}

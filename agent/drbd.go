@@ -1,0 +1,464 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/drbd"
+	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/healthcheck"
+	"github.com/keyha/keyha/membership"
+)
+
+// DRBDAgent is a site's agent in DRBD mode. At a data site it reads the local resource, pings the
+// database when Primary, hears the other agents by gossip, and runs drbd.Decide: it promotes and
+// demotes through the stack of the cluster file. At the witness it only gossips and votes for
+// fences. HAProxy's checks are "up" only on a Primary with an UpToDate disk and a database that
+// answers.
+type DRBDAgent struct {
+	cluster *config.Cluster
+	site    *config.Site
+	peer    string // the other data site; "" at the witness
+	log     *slog.Logger
+	timing  drbd.Timing
+	stack   drbd.Stack
+	run     drbd.Runner
+	proc    string
+	gossip  *membership.Gossip
+	reg     *prometheus.Registry
+	actions *prometheus.CounterVec
+	served  *prometheus.CounterVec
+	tracker drbd.Tracker
+	act     sync.Mutex   // one stack action at a time: the loop's or an operator's
+	minor   atomic.Int64 // the resource's minor + 1, once drbdsetup has named it
+
+	mu      sync.RWMutex
+	res     drbd.Resource
+	readErr error
+	dbUp    bool
+	verdict drbd.Verdict
+	heard   map[string]string
+	fence   string // the site this agent fenced
+	ack     string // the fence it holds for another
+	outdone string // the fence it last outdated its disk for
+}
+
+// DRBDDetail is what /status shows in DRBD mode.
+type DRBDDetail struct {
+	Resource drbd.Resource     `json:"resource"`
+	ReadErr  string            `json:"read_error,omitempty"`
+	DBUp     bool              `json:"database_answers"`
+	Action   drbd.Action       `json:"action"`
+	Heard    map[string]string `json:"heard"` // site -> the DRBD role its agent reports
+	Fence    string            `json:"fence,omitempty"`
+	Ack      string            `json:"ack,omitempty"`
+	Version  string            `json:"agent_version"`
+}
+
+// NewDRBD builds the DRBD-mode agent for one site.
+func NewDRBD(c *config.Cluster, siteName string, log *slog.Logger) (*DRBDAgent, error) {
+	site, err := c.Site(siteName)
+	if err != nil {
+		return nil, err
+	}
+	a := &DRBDAgent{cluster: c, site: site, log: log.With("site", site.Name, "mode", "drbd"), run: drbd.Exec, proc: "/proc/drbd",
+		timing: drbd.Timing{DemoteAfter: c.DRBD.DemoteAfter, DemoteTakes: c.DRBD.DemoteTakes, PromoteAfter: c.DRBD.PromoteAfter}}
+	if !site.Witness {
+		for _, s := range c.DataSites() {
+			if s != site.Name {
+				a.peer = s
+			}
+		}
+	}
+	for _, st := range c.DRBD.Stack {
+		step := drbd.Step{Name: st.Name, Timeout: st.Timeout}
+		if st.Up != "" {
+			step.Up = []string{"sh", "-c", st.Up}
+		}
+		if st.Down != "" {
+			step.Down = []string{"sh", "-c", st.Down}
+		}
+		a.stack.Steps = append(a.stack.Steps, step)
+	}
+	a.stack.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		return a.run(ctx, name, args...)
+	}
+	a.metricsInit()
+	return a, nil
+}
+
+func (a *DRBDAgent) metricsInit() {
+	a.reg = prometheus.NewRegistry()
+	gauge := func(name, help string, f func() bool) {
+		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			if f() {
+				return 1
+			}
+			return 0
+		}))
+	}
+	gauge("keyha_drbd_up", "1 when HAProxy may send traffic here (Primary, UpToDate, database answers)", func() bool { return a.Report().State == healthcheck.StateUp })
+	gauge("keyha_drbd_primary", "1 when the local resource is Primary", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.res.Primary() })
+	gauge("keyha_drbd_disk_uptodate", "1 when the local disk is UpToDate", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.res.UpToDate() })
+	gauge("keyha_drbd_read_ok", "0 when the agent cannot read DRBD's state (see its log)", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.readErr == nil })
+	gauge("keyha_drbd_majority", "1 when this agent hears a majority of the sites' agents", func() bool {
+		a.mu.RLock()
+		defer a.mu.RUnlock()
+		return len(a.heard) >= len(a.cluster.Sites)/2+1
+	})
+	a.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyha_drbd_actions_total", Help: "promotions and demotions run, by result"}, []string{"action", "result"})
+	a.served = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyha_checks_served_total", Help: "checks answered, by kind"}, []string{"kind"})
+	a.reg.MustRegister(a.actions, a.served)
+}
+
+// Report answers every check from the latest verdict.
+func (a *DRBDAgent) Report() healthcheck.Report {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	r := healthcheck.Report{Site: a.site.Name, State: healthcheck.StateDown, Health: healthcheck.StateDown, Reason: a.verdict.Reason}
+	switch {
+	case a.site.Witness:
+		r.Role, r.Reason = "witness", "witness: no database here"
+	case a.res.Primary():
+		r.Role = "primary"
+	default:
+		r.Role = "secondary"
+	}
+	if a.verdict.Up && !a.site.Witness {
+		r.State, r.Health, r.Weight = healthcheck.StateUp, healthcheck.StateUp, 100
+	}
+	if r.Reason == "" {
+		r.Reason = "starting: no reading yet"
+	}
+	var readErr string
+	if a.readErr != nil {
+		readErr = a.readErr.Error()
+	}
+	r.Detail = DRBDDetail{Resource: a.res, ReadErr: readErr, DBUp: a.dbUp, Action: a.verdict.Action, Heard: a.heard,
+		Fence: a.fence, Ack: a.ack, Version: Version}
+	return r
+}
+
+// Metrics gives the agent's Prometheus registry.
+func (a *DRBDAgent) Metrics() *prometheus.Registry { return a.reg }
+
+// Run gossips, polls and serves until ctx is cancelled.
+func (a *DRBDAgent) Run(ctx context.Context) error {
+	if err := a.timing.Check(); err != nil {
+		return err
+	}
+	ls, err := listen(ctx, a.site)
+	if err != nil {
+		return err
+	}
+	defer ls.close()
+	if a.gossip, err = startGossip(ctx, a.cluster, a.site, a.log); err != nil {
+		return err
+	}
+	a.log.Info("agent started", "resource", a.cluster.DRBD.Resource, "peer", a.peer, "witness", a.site.Witness,
+		"demote_after", a.timing.DemoteAfter, "promote_after", a.timing.PromoteAfter)
+
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.Go(func() error { every(ctx, a.cluster.Agent.PollInterval, a.tick); return nil })
+	served := func(kind string) func() { return a.served.WithLabelValues(kind).Inc }
+	ls.serve(ctx, eg, a, a.log, served, a.reg, a.controlRoutes)
+	err = eg.Wait()
+	a.log.Info("agent stopped")
+	return err
+}
+
+// read returns the configured resource as DRBD reports it here.
+func (a *DRBDAgent) read(ctx context.Context) (drbd.Resource, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cluster.Agent.PollTimeout)
+	defer cancel()
+	rs, _, err := drbd.ReadLocal(ctx, a.run, a.proc)
+	if err != nil {
+		return drbd.Resource{Role: "Unknown", Disk: "DUnknown"}, err
+	}
+	// With 8.4, names come from `drbdsetup status`, which can miss the poll's deadline on a busy
+	// node; /proc/drbd then names the resource by its minor. The minor, once learned, stands in.
+	for _, r := range rs {
+		if r.Name == a.cluster.DRBD.Resource {
+			a.minor.Store(int64(r.Minor) + 1)
+			return r, nil
+		}
+	}
+	for _, r := range rs {
+		if m := a.minor.Load(); m > 0 && int64(r.Minor) == m-1 && r.Name == fmt.Sprintf("minor%d", r.Minor) {
+			r.Name = a.cluster.DRBD.Resource
+			return r, nil
+		}
+	}
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = fmt.Sprintf("%q (minor %d)", r.Name, r.Minor)
+	}
+	return drbd.Resource{Role: "Unknown", Disk: "DUnknown"}, fmt.Errorf("DRBD reports no resource %s here, only %v (drbdadm up %s)", a.cluster.DRBD.Resource, names, a.cluster.DRBD.Resource)
+}
+
+// ping reports whether the database answers SELECT 1 within the poll timeout.
+func (a *DRBDAgent) ping(ctx context.Context) bool {
+	cred, err := config.ReadCredential(a.cluster.Credentials.Monitor)
+	if err != nil {
+		a.log.Warn("read the monitor credentials", "err", err)
+		return false
+	}
+	t := a.cluster.Agent.PollTimeout
+	db, err := galera.Open(a.site.SQL, cred, t, t, nil)
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, t)
+	defer cancel()
+	var one int
+	return db.QueryRowContext(ctx, "SELECT 1").Scan(&one) == nil && one == 1
+}
+
+// hear returns the agents heard (this one included) with the DRBD role each reports, and their
+// fence votes.
+func (a *DRBDAgent) hear(self string) (map[string]string, drbd.Fences) {
+	heard := map[string]string{a.site.Name: self}
+	fences := drbd.Fences{}
+	if a.gossip == nil {
+		return heard, fences
+	}
+	for name, p := range a.gossip.Peers() {
+		if name == a.site.Name || p.Status != "alive" || p.StateErr != "" {
+			continue
+		}
+		heard[name] = p.State.Role
+		fences[name] = drbd.FenceVote{Fence: p.State.Fence, Ack: p.State.Ack}
+	}
+	return heard, fences
+}
+
+func (a *DRBDAgent) publish() {
+	if a.gossip == nil {
+		return
+	}
+	a.mu.RLock()
+	st := membership.State{Site: a.site.Name, Health: healthcheck.StateDown, Role: a.res.Role, Disk: a.res.Disk, Fence: a.fence, Ack: a.ack,
+		ConfigHash: shortHash(a.cluster.Hash), AgentVersion: Version}
+	if a.verdict.Up {
+		st.Health = healthcheck.StateUp
+	}
+	if a.site.Witness {
+		st.Role, st.Disk = "", ""
+	}
+	a.mu.RUnlock()
+	if err := a.gossip.Publish(st); err != nil {
+		a.log.Warn("publish gossip state", "err", err)
+	}
+}
+
+// view reads everything Decide needs, now. planned is a switchover's target, or "".
+func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error) {
+	res, err := a.read(ctx)
+	db := err == nil && res.Primary() && a.ping(ctx)
+	heard, fences := a.hear(res.Role)
+	peerLink := len(res.Peers) > 0 && res.Peers[0].Connected()
+	_, peerHeard := heard[a.peer]
+	majority := len(heard) >= len(a.cluster.Sites)/2+1
+	gone, nomaj := a.tracker.Observe(time.Now(), peerLink || peerHeard, majority)
+
+	a.mu.Lock()
+	a.res, a.readErr, a.dbUp, a.heard = res, err, db, heard
+	a.ack = drbd.NextAck(a.site.Name, a.ack, fences)
+	if a.fence != "" && peerLink && (res.Peers[0].Disk == "UpToDate" || res.Peers[0].Role == "Primary") {
+		a.log.Info("fence lifted: the peer is connected again, UpToDate or Primary", "peer", a.fence)
+		a.fence = ""
+	}
+	a.mu.Unlock()
+	return drbd.View{Site: a.site.Name, Peer: a.peer, Sites: len(a.cluster.Sites), Local: res, Heard: heard,
+		PeerGoneFor: gone, NoMajorityFor: nomaj, DBUp: db, Planned: planned, FencedBy: drbd.FencedBy(a.site.Name, fences)}, err
+}
+
+func (a *DRBDAgent) tick(ctx context.Context) {
+	if a.site.Witness {
+		heard, fences := a.hear("")
+		a.mu.Lock()
+		a.heard, a.ack = heard, drbd.NextAck(a.site.Name, a.ack, fences)
+		a.verdict = drbd.Verdict{Reason: "witness: votes for fences, holds no data"}
+		a.mu.Unlock()
+		a.publish()
+		return
+	}
+	v, err := a.view(ctx, "")
+	verdict := drbd.Decide(v, a.timing)
+	if err != nil {
+		verdict = drbd.Verdict{Action: drbd.None, Reason: "cannot read DRBD: " + err.Error()}
+	}
+	a.setVerdict(verdict)
+	a.publish()
+	if ctx.Err() != nil {
+		return
+	}
+	if verdict.Action != drbd.None && a.act.TryLock() {
+		func() {
+			defer a.act.Unlock()
+			a.perform(ctx, verdict)
+		}()
+	}
+	a.outdate(ctx, v)
+}
+
+func (a *DRBDAgent) setVerdict(v drbd.Verdict) {
+	a.mu.Lock()
+	prev := a.verdict
+	a.verdict = v
+	a.mu.Unlock()
+	if prev.Up != v.Up || prev.Action != v.Action || prev.Reason != v.Reason && !v.Up && (len(prev.Reason) < 12 || len(v.Reason) < 12 || prev.Reason[:12] != v.Reason[:12]) {
+		a.log.Info("verdict", "up", v.Up, "action", v.Action, "reason", v.Reason)
+	}
+}
+
+// perform runs a promotion or a demotion through the stack. A demotion goes as far as it can.
+func (a *DRBDAgent) perform(ctx context.Context, v drbd.Verdict) error {
+	t0 := time.Now()
+	var err error
+	switch v.Action {
+	case drbd.Promote:
+		a.log.Warn("promoting", "reason", v.Reason)
+		err = a.stack.Start(ctx)
+	case drbd.Demote:
+		a.log.Warn("demoting", "reason", v.Reason)
+		// A demotion must not be cut short by the agent's own shutdown.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timing.DemoteTakes)
+		defer cancel()
+		err = a.stack.Stop(dctx)
+	default:
+		return nil
+	}
+	result := "ok"
+	if err != nil {
+		result = "failed"
+		a.log.Error(string(v.Action)+" failed", "err", err, "seconds", time.Since(t0).Seconds())
+	} else {
+		a.log.Warn(string(v.Action)+" done", "seconds", time.Since(t0).Seconds())
+	}
+	a.actions.WithLabelValues(string(v.Action), result).Inc()
+	return err
+}
+
+// outdate marks this disk Outdated in DRBD's own metadata once a fence against this site is
+// heard, so that it stays unpromotable even if every agent restarts and forgets the fence.
+func (a *DRBDAgent) outdate(ctx context.Context, v drbd.View) {
+	r := v.Local
+	peerLink := len(r.Peers) > 0 && r.Peers[0].Connected()
+	if v.FencedBy == "" || r.Primary() || !r.UpToDate() || peerLink {
+		return
+	}
+	a.mu.RLock()
+	done := a.outdone == v.FencedBy
+	a.mu.RUnlock()
+	if done {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := a.run(ctx, "drbdadm", "outdate", a.cluster.DRBD.Resource); err != nil {
+		a.log.Warn("outdate this disk after a fence", "fenced_by", v.FencedBy, "err", err)
+		return
+	}
+	a.log.Warn("disk outdated: fenced by the other site", "fenced_by", v.FencedBy)
+	a.mu.Lock()
+	a.outdone = v.FencedBy
+	a.mu.Unlock()
+}
+
+// The control endpoints of DRBD mode (signed like every control request):
+//
+//	POST /drbd/fence?peer=SITE   DRBD's fence-peer handler, through keyha drbd fence-peer
+//	POST /drbd/demote?to=SITE    a switchover's first half, on the Primary
+//	POST /drbd/promote           its second half, on the target
+func (a *DRBDAgent) controlRoutes(mux *http.ServeMux) {
+	g := newGuard(a.cluster.Gossip.KeyFile, a.log)
+	mux.HandleFunc("POST /drbd/fence", g.handleAs(false, a.fenceReq))
+	mux.HandleFunc("POST /drbd/demote", g.handle(func(r *http.Request) (any, string, error) {
+		return a.planned(r.Context(), r.URL.Query().Get("to"), drbd.Demote)
+	}))
+	mux.HandleFunc("POST /drbd/promote", g.handle(func(r *http.Request) (any, string, error) { return a.planned(r.Context(), a.site.Name, drbd.Promote) }))
+}
+
+// fenceReq holds a fence against peer and waits until a majority holds it too.
+func (a *DRBDAgent) fenceReq(r *http.Request) (any, string, error) {
+	peer := r.URL.Query().Get("peer")
+	if peer == "" {
+		peer = a.peer
+	}
+	if a.site.Witness || peer != a.peer {
+		return nil, "", fmt.Errorf("site %s cannot fence %q: a data site fences its peer (%s)", a.site.Name, peer, a.peer)
+	}
+	a.mu.Lock()
+	a.fence = peer
+	a.mu.Unlock()
+	a.log.Warn("fencing the peer: asking the other agents to hold the fence", "peer", peer)
+	deadline := time.Now().Add(a.cluster.DRBD.FenceTimeout)
+	for {
+		a.publish()
+		a.mu.RLock()
+		role := a.res.Role
+		a.mu.RUnlock()
+		_, fences := a.hear(role)
+		if drbd.Held(a.site.Name, peer, len(a.cluster.Sites), fences) {
+			a.log.Warn("fence held by a majority", "peer", peer)
+			return map[string]string{"fenced": peer}, "", nil
+		}
+		if time.Now().After(deadline) {
+			// Withdrawn: DRBD keeps this side frozen, and a fence published later, held once the
+			// other side has taken over, would keep that side from ever being promoted again.
+			a.mu.Lock()
+			a.fence = ""
+			a.mu.Unlock()
+			a.publish()
+			return nil, "", fmt.Errorf("no majority holds the fence against %s after %s: DRBD keeps I/O frozen here", peer, a.cluster.DRBD.FenceTimeout)
+		}
+		select {
+		case <-r.Context().Done():
+			return nil, "", r.Context().Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// planned runs one half of a switchover: Decide with the switchover's target must agree.
+func (a *DRBDAgent) planned(ctx context.Context, to string, want drbd.Action) (any, string, error) {
+	if a.site.Witness {
+		return nil, "", errors.New("the witness holds no data: switch over between the data sites")
+	}
+	if to != a.site.Name && to != a.peer {
+		return nil, "", fmt.Errorf("switchover target %q is not a data site (%s, %s)", to, a.site.Name, a.peer)
+	}
+	a.act.Lock()
+	defer a.act.Unlock()
+	v, err := a.view(ctx, to)
+	if err != nil {
+		return nil, "", err
+	}
+	verdict := drbd.Decide(v, a.timing)
+	if want == drbd.Demote && !v.Local.Primary() {
+		return map[string]string{"state": "already Secondary"}, "", nil
+	}
+	if want == drbd.Promote && v.Local.Primary() {
+		return map[string]string{"state": "already Primary"}, "", nil
+	}
+	if verdict.Action != want {
+		return nil, "", fmt.Errorf("refused: %s", verdict.Reason)
+	}
+	t0 := time.Now()
+	if err := a.perform(ctx, verdict); err != nil {
+		return nil, "", err
+	}
+	return map[string]string{"state": string(want) + "d", "seconds": fmt.Sprintf("%.2f", time.Since(t0).Seconds())}, "", nil
+}

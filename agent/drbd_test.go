@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/drbd"
+)
+
+const drbdCluster = `cluster: t
+mode: drbd
+credentials: {monitor: /nonexistent/monitor.cnf}
+drbd:
+  stack:
+    - {name: drbd, up: drbdadm primary r0, down: drbdadm secondary r0}
+sites:
+  - {name: lngs, sql: 127.0.0.1:1, gossip: 127.0.0.1:2}
+  - {name: bari, sql: 127.0.0.1:3, gossip: 127.0.0.1:4}
+  - {name: padova, witness: true, gossip: 127.0.0.1:5}
+`
+
+// The agent's reading of DRBD fails safe: no /proc/drbd, a resource it cannot name, a Primary that
+// hears no other agent all leave the site down with the reason; a drbdsetup too slow to name the
+// resource does not, once the minor is known.
+func TestDRBDAgentFailsSafe(t *testing.T) {
+	c, err := config.Parse([]byte(drbdCluster))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewDRBD(c, "lngs", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	a.proc = filepath.Join(dir, "drbd")
+	named := true
+	a.run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		if name == "drbdsetup" && named {
+			return os.ReadFile("../drbd/testdata/status-connected-lngs.txt")
+		}
+		return nil, errors.New(name + ": timed out")
+	}
+	ctx := context.Background()
+
+	a.tick(ctx)
+	if r := a.Report(); r.State != "down" || !strings.Contains(r.Reason, "modprobe drbd") {
+		t.Errorf("no /proc/drbd: %s %q, want down saying to load the module", r.State, r.Reason)
+	}
+
+	proc, err := os.ReadFile("../drbd/testdata/proc-connected-lngs.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(a.proc, proc, 0o644)
+	named = false
+	a.tick(ctx)
+	if r := a.Report(); r.State != "down" || !strings.Contains(r.Reason, "no resource r0") {
+		t.Errorf("resource never named: %s %q, want down", r.State, r.Reason)
+	}
+
+	named = true
+	a.tick(ctx)
+	if r := a.Report(); r.State != "down" || !strings.Contains(r.Reason, "Primary without a majority") {
+		t.Errorf("Primary hearing no other agent: %s %q, want down for want of a majority", r.State, r.Reason)
+	}
+	named = false // drbdsetup now misses its deadline: the learned minor stands in for the name
+	res, err := a.read(ctx)
+	if err != nil || res.Name != "r0" || !res.Primary() {
+		t.Errorf("read with the minor learned: %+v, %v", res, err)
+	}
+	if a.verdict.Action != drbd.None {
+		t.Errorf("acted on doubt: %+v", a.verdict)
+	}
+}

@@ -1,0 +1,99 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/healthcheck"
+	"github.com/keyha/keyha/membership"
+)
+
+// listeners are a site's agent-check, HTTP and metrics listeners; nil where the cluster file
+// gives no address.
+type listeners struct{ agent, http, metrics net.Listener }
+
+// listen opens them all, or none: a failure to listen ends the agent (an agent that cannot answer
+// must not pretend to run; HAProxy's check then fails and the node goes down).
+func listen(ctx context.Context, s *config.Site) (listeners, error) {
+	var ls listeners
+	var lc net.ListenConfig
+	for _, l := range []struct {
+		what, addr string
+		into       *net.Listener
+	}{{"agent-check", s.Agent, &ls.agent}, {"http check", s.HTTP, &ls.http}, {"metrics", s.Metrics, &ls.metrics}} {
+		if l.addr == "" {
+			continue
+		}
+		nl, err := lc.Listen(ctx, "tcp", l.addr)
+		if err != nil {
+			ls.close()
+			return listeners{}, fmt.Errorf("listen for %s on %s: %w", l.what, l.addr, err)
+		}
+		*l.into = nl
+	}
+	return ls, nil
+}
+
+func (ls listeners) close() {
+	for _, l := range []net.Listener{ls.agent, ls.http, ls.metrics} {
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
+// serve answers HAProxy's agent-check, the HTTP check (with the control routes) and Prometheus
+// from src, in g, until ctx ends. served counts the checks answered, by kind.
+func (ls listeners) serve(ctx context.Context, g *errgroup.Group, src healthcheck.Source, log *slog.Logger,
+	served func(kind string) func(), reg *prometheus.Registry, routes func(*http.ServeMux)) {
+	if ls.agent != nil {
+		srv := &healthcheck.AgentServer{Source: src, Log: log, Served: served("agent")}
+		g.Go(func() error { return srv.Serve(ctx, ls.agent) })
+	}
+	if ls.http != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", healthcheck.HTTPHandler(src, served("http")))
+		routes(mux)
+		g.Go(func() error { return healthcheck.ServeHTTP(ctx, ls.http, mux) })
+	}
+	if ls.metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		g.Go(func() error { return healthcheck.ServeHTTP(ctx, ls.metrics, mux) })
+	}
+}
+
+// every runs f at once and then every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func(context.Context)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		f(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// startGossip joins this site's agent to the other sites' agents.
+func startGossip(ctx context.Context, c *config.Cluster, site *config.Site, log *slog.Logger) (*membership.Gossip, error) {
+	var peers []string
+	for _, s := range c.Sites {
+		if s.Name != site.Name && s.GossipAt != "" {
+			peers = append(peers, s.GossipAt)
+		}
+	}
+	return membership.Start(ctx, membership.Config{Site: site.Name, Bind: site.GossipAt, Peers: peers,
+		Preset: c.Gossip.Preset, KeyFile: c.Gossip.KeyFile}, log)
+}

@@ -1,0 +1,350 @@
+package drbd_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/internal/labtest"
+	"github.com/keyha/keyha/load"
+	"github.com/keyha/keyha/ops"
+)
+
+// The DRBD lab (scripts/lab up --mode drbd): lngs and bari are VMs running DRBD 8.4 with
+// MariaDB on it, padova the witness. TestRealDRBD (vm_test.go) boots VMs of its own beside it.
+func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_MODE=drbd") }
+
+// TestDRBDFailover is issue 9's acceptance, in one run because each step starts from where the
+// last one left the lab, with the load harness writing through every site's HAProxy:
+// (a) the Primary's VM dies: the other side takes over, no acknowledged row lost;
+// (d) a switchover there and back, no row lost;
+// (b) the Primary is cut off from the Secondary only: no promotion;
+// (c) the Primary is cut off from both: the other side takes over, the old Primary demotes, and a
+// prober writing straight into both databases all along never sees two accept writes;
+// (e) the split brain that (c) leaves is found and resolved only with the operator's choice.
+func TestDRBDFailover(t *testing.T) {
+	l := labtest.Get(t)
+	k, err := ops.NewController(l.Cluster(t), os.Stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProber(t, l)
+	defer p.stop(t)
+	dir := t.TempDir()
+	run := 0
+	// loadRunE writes rows through every site's HAProxy, injecting faults; each run starts from
+	// an empty schema (--reset), and check then reads its journal.
+	loadRunE := func(rows int, faults string) (load.Report, string, error) {
+		run++
+		j, rep := filepath.Join(dir, fmt.Sprintf("journal%d", run)), filepath.Join(dir, fmt.Sprintf("run%d.json", run))
+		args := []string{"load", "run", "--reset", "--rows", fmt.Sprint(rows), "--concurrency", "8", "--via", "haproxy", "--journal", j, "--report", rep, "--retry-for", "90s"}
+		if faults != "" {
+			args = append(args, "--faults", faults)
+		}
+		r := l.Keyha(t, nil, args...)
+		log := fmt.Sprintf("load run %d (faults %q):\n%s", run, faults, r.Stdout)
+		if r.Code != 0 {
+			return load.Report{}, log, fmt.Errorf("load run %d exited %d: %s", run, r.Code, tail(r.Stderr, 10))
+		}
+		var out load.Report
+		b, err := os.ReadFile(rep)
+		if err == nil {
+			err = json.Unmarshal(b, &out)
+		}
+		if err != nil {
+			return out, log, fmt.Errorf("read the report of load run %d: %v", run, err)
+		}
+		for _, f := range out.Faults {
+			if f.Error != "" || f.Skipped {
+				return out, log, fmt.Errorf("fault %s did not run as planned: %+v", f.Fault, f)
+			}
+		}
+		return out, log, nil
+	}
+	loadRun := func(rows int, faults string) load.Report {
+		t.Helper()
+		r, log, err := loadRunE(rows, faults)
+		t.Log(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// check reads the last run's journal against the Primary, the one database that runs.
+	check := func(at string) {
+		t.Helper()
+		r := l.Keyha(t, nil, "load", "check", "--at", at, "--journal", filepath.Join(dir, fmt.Sprintf("journal%d", run)))
+		if r.Code != 0 || !strings.Contains(r.Stdout, "missing 0") {
+			t.Fatalf("check of run %d at %s failed:\n%s%s", run, at, r.Stdout, r.Stderr)
+		}
+		t.Logf("check of run %d at %s: %s", run, at, lastLine(r.Stdout))
+	}
+	primaryUp := func(site string, timeout time.Duration) time.Duration {
+		t.Helper()
+		return labtest.Eventually(t, timeout, site+" is Primary and up", func() (bool, string) {
+			for _, s := range k.DRBDStatus(context.Background()) {
+				if s.Site == site {
+					return s.State == "up" && s.Detail.Resource.Primary(), fmt.Sprintf("%s: %s %s", s.State, s.Role, s.Reason)
+				}
+			}
+			return false, "no report"
+		})
+	}
+	inSync := func(timeout time.Duration) {
+		t.Helper()
+		labtest.Eventually(t, timeout, "both disks UpToDate and connected", func() (bool, string) {
+			var why []string
+			ok := true
+			for _, s := range k.DRBDStatus(context.Background()) {
+				r := s.Detail.Resource
+				if s.Site == "padova" {
+					continue
+				}
+				if !r.UpToDate() || len(r.Peers) == 0 || !r.Peers[0].Connected() || r.Peers[0].Disk != "UpToDate" {
+					ok = false
+				}
+				why = append(why, fmt.Sprintf("%s %s/%s %v", s.Site, r.Role, r.Disk, r.Peers))
+			}
+			return ok, strings.Join(why, "; ")
+		})
+	}
+	primaryUp("lngs", time.Minute)
+
+	t.Run("a: the Primary's VM dies", func(t *testing.T) {
+		// lngs's HAProxy dies with its VM: the failover is measured at the sites that live on.
+		r := loadRun(4000, "kill:lngs@5s,start:lngs@45s")
+		worst := 0.0
+		for _, site := range []string{"bari", "padova"} {
+			s, ok := r.Faults[0].Resumed[site]
+			if !ok {
+				t.Errorf("writes through %s's HAProxy never resumed after lngs died: %v", site, r.Faults[0].Resumed)
+			}
+			t.Logf("failover: writes through %s's HAProxy resumed %.1f s after lngs's VM was killed", site, s)
+			worst = max(worst, s)
+		}
+		t.Logf("failover time (slowest surviving site): %.1f s", worst)
+		primaryUp("bari", time.Second)
+		check("bari")
+		inSync(2 * time.Minute)
+	})
+
+	t.Run("d: switchover there and back", func(t *testing.T) {
+		done := make(chan error, 1)
+		go func() {
+			_, log, err := loadRunE(2500, "")
+			t.Log(log)
+			done <- err
+		}()
+		time.Sleep(3 * time.Second) // the load is under way: the switchovers happen under it
+		for _, to := range []string{"lngs", "bari"} {
+			r := l.Keyha(t, nil, "drbd", "switchover", "--to", to)
+			if r.Code != 0 {
+				t.Fatalf("switchover to %s: %s%s", to, r.Stdout, r.Stderr)
+			}
+			t.Logf("switchover to %s:\n%s", to, r.Stdout)
+			inSync(time.Minute)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		check("bari")
+	})
+
+	t.Run("b: the Primary cut off from the Secondary only", func(t *testing.T) {
+		r := loadRun(3000, "partition:bari/lngs@3s,heal:bari@25s")
+		t.Logf("bari cut off from lngs only: writes resumed %v s after the cut (lngs's HAProxy cannot reach bari's agent until the heal)", r.Faults[0].Resumed)
+		for _, s := range k.DRBDStatus(context.Background()) {
+			if s.Site == "lngs" && s.Detail.Resource.Primary() {
+				t.Fatal("lngs was promoted while bari, still Primary, could reach the witness")
+			}
+		}
+		primaryUp("bari", time.Second)
+		inSync(time.Minute)
+		check("bari")
+	})
+
+	t.Run("c and e: the Primary cut off from both, then the split brain", func(t *testing.T) {
+		// bari's own HAProxy cannot reach lngs's agent until the heal: the takeover is measured at
+		// lngs and padova.
+		demotes := demotions(t, l, "bari")
+		start := time.Now()
+		r := loadRun(5000, "partition:bari@3s,heal:bari@50s")
+		cut := start.Add(time.Duration((r.Faults[0].Offset + r.Faults[0].Took) * float64(time.Second)))
+		if n := demotions(t, l, "bari"); n != demotes+1 {
+			t.Errorf("bari's agent ran %d demotions while cut off, want 1", n-demotes)
+		}
+		last := p.last("bari")
+		t.Logf("bari's last direct write accepted %.1f s after the cut was in place (DRBD froze its I/O)", last.Sub(cut).Seconds())
+		if last.After(cut.Add(2 * time.Second)) {
+			t.Errorf("bari accepted a write %.1f s after it was cut off", last.Sub(cut).Seconds())
+		}
+		if res := r.Faults[0].Resumed; res["lngs"] == 0 || res["padova"] == 0 {
+			t.Errorf("writes did not resume at lngs and padova: %v", res)
+		}
+		t.Logf("takeover by lngs: writes resumed %v s after the cut", r.Faults[0].Resumed)
+		primaryUp("lngs", time.Second)
+		check("lngs")
+		p.report(t)
+		// bari wrote after the cut (I/O it froze, then resumed once its database was dead, never
+		// acknowledged): on the heal DRBD finds a split brain and leaves the link StandAlone.
+		var sb string
+		labtest.Eventually(t, time.Minute, "keyha drbd split-brain at bari says split", func() (bool, string) {
+			sb = l.Lab(t, "vm", "bari", "/bin/keyha drbd split-brain --resource r0")
+			return strings.Contains(sb, "split brain: true"), sb
+		})
+		t.Logf("split brain found: %s", strings.TrimSpace(sb))
+		if o := l.Lab(t, "vm", "bari", "cat /proc/drbd"); !strings.Contains(o, "StandAlone") {
+			t.Fatalf("before the operator's choice the link must stay StandAlone:\n%s", o)
+		}
+		// The operator's choice: bari's writes since the split are discarded.
+		for _, s := range []string{"bari", "lngs"} {
+			o := l.Lab(t, "vm", s, "/bin/keyha drbd split-brain --resource r0 --site "+s+" --discard bari; echo exit $?")
+			if !strings.Contains(o, "exit 0") {
+				t.Fatalf("resolve at %s: %s", s, o)
+			}
+		}
+		inSync(time.Minute)
+		primaryUp("lngs", time.Second)
+		check("lngs")
+	})
+}
+
+// prober writes straight into both data sites' databases (not through HAProxy) every 150 ms
+// with a 1 s deadline, and counts the rounds in which both accepted a write.
+type prober struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	rounds int
+	ok     map[string]int
+	lastOK map[string]time.Time
+	both   []string
+}
+
+// last is when a direct write at site last succeeded.
+func (p *prober) last(site string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastOK[site]
+}
+
+func newProber(t *testing.T, l *labtest.Lab) *prober {
+	admin := l.DB(t, l.Sites["lngs"].HAProxyDB, "admin")
+	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS keyha_probe", "CREATE TABLE IF NOT EXISTS keyha_probe.w (id BIGINT AUTO_INCREMENT PRIMARY KEY, site VARCHAR(16), at DATETIME(3))"} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &prober{cancel: cancel, ok: map[string]int{}, lastOK: map[string]time.Time{}}
+	dbs := map[string]*sql.DB{}
+	cred, err := config.ReadCredential(filepath.Join(l.Dir, "secrets", "admin.cnf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"lngs", "bari"} {
+		db, err := galera.Open(l.Sites[s].SQL, cred, time.Second, time.Second, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		dbs[s] = db
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for ctx.Err() == nil {
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			okAt := map[string]time.Time{}
+			for s, db := range dbs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, cancel := context.WithTimeout(ctx, time.Second)
+					defer cancel()
+					if _, err := db.ExecContext(c, "INSERT INTO keyha_probe.w (site, at) VALUES (?, NOW(3))", s); err == nil {
+						mu.Lock()
+						okAt[s] = time.Now()
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			p.mu.Lock()
+			p.rounds++
+			for s, at := range okAt {
+				p.ok[s]++
+				p.lastOK[s] = at
+			}
+			if len(okAt) == 2 {
+				p.both = append(p.both, time.Now().Format("15:04:05.000"))
+			}
+			p.mu.Unlock()
+			select {
+			case <-ctx.Done():
+			case <-time.After(150 * time.Millisecond):
+			}
+		}
+	}()
+	return p
+}
+
+func (p *prober) report(t *testing.T) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t.Logf("prober: %d rounds, writes accepted at lngs %d, at bari %d, at both in one round %d", p.rounds, p.ok["lngs"], p.ok["bari"], len(p.both))
+	if len(p.both) > 0 {
+		t.Errorf("two Primaries accepted writes in the same round at %v", p.both)
+	}
+	if p.ok["lngs"] == 0 || p.ok["bari"] == 0 {
+		t.Errorf("the prober never wrote at one site (%v): it proves nothing", p.ok)
+	}
+}
+
+func (p *prober) stop(t *testing.T) {
+	p.cancel()
+	p.wg.Wait()
+	p.report(t)
+}
+
+// demotions reads how many demotions a site's agent has completed, from its metrics.
+func demotions(t *testing.T, l *labtest.Lab, site string) int {
+	t.Helper()
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	resp, err := hc.Get("http://" + l.Sites[site].Metrics + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics of %s: %v", site, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, `keyha_drbd_actions_total{action="demote",result="ok"} `) {
+			fmt.Sscan(strings.Fields(line)[1], &n)
+		}
+	}
+	return n
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func lastLine(s string) string { return tail(s, 1) }

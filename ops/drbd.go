@@ -1,0 +1,171 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/keyha/keyha/agent"
+)
+
+// DRBDSite is what one site's agent reports in DRBD mode.
+type DRBDSite struct {
+	Site   string           `json:"site"`
+	State  string           `json:"state"`
+	Role   string           `json:"role"`
+	Reason string           `json:"reason"`
+	Detail agent.DRBDDetail `json:"detail"`
+	Err    string           `json:"error,omitempty"`
+}
+
+// ready reports whether a planned promotion of this site can go ahead: Secondary, UpToDate,
+// connected to a Secondary peer whose disk is UpToDate too (protocol C: nothing is lost).
+func (s DRBDSite) ready() (bool, string) {
+	r := s.Detail.Resource
+	switch {
+	case s.Err != "":
+		return false, s.Err
+	case r.Primary():
+		return false, "it is Primary"
+	case !r.UpToDate():
+		return false, "its disk is " + r.Disk
+	case len(r.Peers) == 0 || !r.Peers[0].Connected():
+		return false, "its replication link is down"
+	case r.Peers[0].Role != "Secondary":
+		return false, "the peer is " + r.Peers[0].Role
+	case r.Peers[0].Disk != "UpToDate":
+		return false, "the peer's disk is " + r.Peers[0].Disk
+	}
+	return true, ""
+}
+
+// DRBDStatus asks every site's agent for its report.
+func (k *Controller) DRBDStatus(ctx context.Context) []DRBDSite {
+	var out []DRBDSite
+	hc := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	for _, s := range k.Cluster.Sites {
+		st := DRBDSite{Site: s.Name}
+		err := func() error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.HTTP+"/status", nil)
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				return fmt.Errorf("agent unreachable: %w", err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			if err != nil {
+				return err
+			}
+			return json.Unmarshal(b, &st)
+		}()
+		if err != nil {
+			st.Err = err.Error()
+		}
+		st.Site = s.Name
+		out = append(out, st)
+	}
+	return out
+}
+
+// DRBDSwitchover moves the Primary role to site to with no acknowledged write lost: the Primary
+// demotes (stack down, drbdadm secondary) while the link is up, then the target, connected to a
+// Secondary with both disks UpToDate, promotes and starts the stack. It returns how long the
+// database was unavailable (from the demotion's start to the target's agent answering up).
+func (k *Controller) DRBDSwitchover(ctx context.Context, to string, timeout time.Duration) (time.Duration, error) {
+	ts, err := k.Cluster.Site(to)
+	if err != nil {
+		return 0, err
+	}
+	if ts.Witness {
+		return 0, fmt.Errorf("%s is the witness: it holds no data; switch over to a data site %v", to, k.Cluster.DataSites())
+	}
+	var from string
+	for _, s := range k.Cluster.DataSites() {
+		if s != to {
+			from = s
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	get := func(site string) DRBDSite {
+		for _, s := range k.DRBDStatus(ctx) {
+			if s.Site == site {
+				return s
+			}
+		}
+		return DRBDSite{Site: site, Err: "not in the cluster file"}
+	}
+	if t := get(to); t.Detail.Resource.Primary() && t.State == "up" {
+		fmt.Fprintf(k.Out, "%s is already the Primary and up: nothing to do\n", to)
+		return 0, nil
+	}
+	t0 := time.Now()
+	if f := get(from); f.Detail.Resource.Primary() {
+		if f.Detail.Resource.Peers == nil || len(f.Detail.Resource.Peers) == 0 || !f.Detail.Resource.Peers[0].Connected() || f.Detail.Resource.Peers[0].Disk != "UpToDate" {
+			return 0, fmt.Errorf("%s is Primary but %s is not connected and UpToDate: a switchover now would lose writes; wait for the resync (keyha drbd status)", from, to)
+		}
+		if err := k.step("demote "+from, func() error {
+			_, err := k.call(ctx, from, http.MethodPost, "/drbd/demote?to="+url.QueryEscape(to), nil)
+			return err
+		}); err != nil {
+			return 0, err
+		}
+	}
+	if err := k.step("wait until "+to+" is ready (Secondary, UpToDate, peer Secondary)", func() error {
+		return poll(ctx, func() (bool, string) { return get(to).ready() })
+	}); err != nil {
+		return 0, err
+	}
+	if err := k.step("promote "+to, func() error {
+		_, err := k.call(ctx, to, http.MethodPost, "/drbd/promote", nil)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	if err := k.step("wait until the agent at "+to+" answers up", func() error {
+		return poll(ctx, func() (bool, string) {
+			s := get(to)
+			return s.State == "up", s.Reason
+		})
+	}); err != nil {
+		return 0, err
+	}
+	d := time.Since(t0)
+	fmt.Fprintf(k.Out, "switchover to %s: the database was unavailable for %.2fs\n", to, d.Seconds())
+	return d, nil
+}
+
+// FencePeer is DRBD's fence-peer handler: it asks this site's agent to fence its peer and
+// returns DRBD's exit code: 4 (peer outdated) once a majority holds the fence, 1 otherwise, which
+// leaves the resource's I/O frozen (fencing resource-and-stonith).
+func (k *Controller) FencePeer(ctx context.Context, site string) (int, error) {
+	_, err := k.call(ctx, site, http.MethodPost, "/drbd/fence", nil)
+	if err != nil {
+		return 1, err
+	}
+	return 4, nil
+}
+
+func poll(ctx context.Context, f func() (bool, string)) error {
+	last := ""
+	for {
+		ok, why := f()
+		if ok {
+			return nil
+		}
+		last = why
+		select {
+		case <-ctx.Done():
+			return errors.New("not reached before the deadline: " + last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

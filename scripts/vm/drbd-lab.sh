@@ -1,0 +1,405 @@
+# The DRBD lab (scripts/lab up --mode drbd), sourced by scripts/lab. Two data sites, lngs and
+# bari, are VMs (Debian's kernel, DRBD 8.4, resource r0 on a virtio disk kept as a file here,
+# ext4, MariaDB, HAProxy, keyha's agent); padova is a namespace with only an agent (the witness)
+# and an HAProxy. All three sit on the lab bridge with the site addresses of the Galera lab, so
+# the lab verbs mean the same: kill = the VM dies, partition = nftables on the bridge.
+# shellcheck shell=bash
+
+DRBD_SITES=(lngs bari)
+DRBD_WITNESS=padova
+
+drbd_mode() { [[ -f $DIR/mode && $(cat "$DIR/mode") == drbd ]]; }
+drbd_vm() { [[ $1 == lngs || $1 == bari ]]; }
+qemu_pid() { local p; p=$(pidof_file "$DIR/$1/qemu.pid"); ours "$p" "$DIR/$1/disk.img" && echo "$p" || true; }
+
+# vmsh SITE COMMANDS: run in the site's VM, print what it prints.
+vmsh() { printf '%s\n' "$2" | socat -t "${3:-60}" -T "${3:-60}" - "TCP:${IP[$1]}:7000"; }
+
+drbd_write_cluster_file() {
+  cat <<EOF >"$DIR/keyha.yaml"
+# keyha cluster file written by scripts/lab up --mode drbd: identical at every site.
+cluster: $CLUSTER
+mode: drbd
+credentials:
+  monitor: $DIR/secrets/monitor.cnf
+  admin: $DIR/secrets/admin.cnf
+  app: $DIR/secrets/app.cnf
+agent:
+  poll_interval: 250ms
+  poll_timeout: 1s
+  stale_after: 2s
+  state_dir: $DIR/state
+gossip:
+  preset: lan
+  key_file: $DIR/secrets/gossip.key
+drbd:
+  resource: r0
+  demote_after: 3s      # a Primary that hears no majority stops taking writes after this
+  demote_takes: 12s     # bound on its demotion: database, unmount, drbdadm secondary
+  promote_after: 18s    # the other side promotes after this much silence (> 3s + 12s)
+  fence_timeout: 4s
+  stack:
+    - name: drbd
+      up: drbdadm primary r0
+      down: drbdadm secondary r0
+      timeout: 10s
+    - name: filesystem
+      up: mount -t ext4 -o noatime /dev/drbd0 /srv/db
+      down: umount /srv/db
+      timeout: 10s
+    - name: database
+      up: /etc/keyha/db-start
+      down: /etc/keyha/db-stop
+      timeout: 60s
+sites:
+EOF
+  local s
+  for s in "${SITES[@]}"; do
+    local ip=${IP[$s]}
+    {
+      echo "  - name: $s"
+      if [[ $s == "$DRBD_WITNESS" ]]; then
+        echo "    witness: true"
+        echo "    haproxy_socket: $DIR/$s/haproxy.sock"
+      else
+        echo "    sql: $ip:$PORT_SQL"
+        echo "    haproxy_socket: /run/haproxy.sock"
+      fi
+      echo "    priority: ${PRIO[$s]}"
+      echo "    agent: $ip:$PORT_AGENT"
+      echo "    http: $ip:$PORT_HTTP"
+      echo "    metrics: $ip:$PORT_METRICS"
+      echo "    gossip: $ip:$PORT_GOSSIP"
+      echo "    haproxy_db: $ip:$PORT_HAPROXY"
+    } >>"$DIR/keyha.yaml"
+  done
+}
+
+# What the VMs carry besides the binaries: the cluster file and secrets at the host's paths, and
+# /etc/keyha with DRBD's config, MariaDB's, the database scripts and the seed datadir.
+drbd_vmroot() {
+  local root=$DIR/vmroot etc=$DIR/vmroot/etc/keyha s
+  rm -rf "$root"; mkdir -p "$etc" "$root$DIR/secrets" "$root$DIR/state"
+  cp "$DIR/keyha.yaml" "$root$DIR/keyha.yaml"
+  cp -a "$DIR/secrets/." "$root$DIR/secrets/"
+  {
+    echo 'global { usage-count no; }'
+    echo 'resource r0 {'
+    echo '  protocol C;'
+    echo '  device /dev/drbd0; disk /dev/vda; meta-disk internal;'
+    # resource-and-stonith: a Primary that loses its peer freezes I/O until keyha's handler says a
+    # majority holds the fence; without it, nothing it writes is acknowledged.
+    echo '  disk { fencing resource-and-stonith; resync-rate 100M; c-plan-ahead 0; }'
+    echo '  handlers { fence-peer "/etc/keyha/fence-peer"; }'
+    # A dead peer is noticed within ping-int + ping-timeout (3 s + 1 s).
+    echo '  net { ping-int 3; ping-timeout 10; timeout 20; connect-int 3;'
+    echo '        after-sb-0pri disconnect; after-sb-1pri disconnect; after-sb-2pri disconnect; }'
+    for s in "${DRBD_SITES[@]}"; do echo "  on $s { address ${IP[$s]}:7789; }"; done
+    echo '}'
+  } >"$etc/drbd.conf"
+  cat >"$etc/my.cnf" <<'EOF'
+[mysqld]
+datadir=/srv/db/data
+socket=/run/mysqld/mysqld.sock
+pid-file=/run/mysqld/mysqld.pid
+port=3306
+bind-address=0.0.0.0
+skip-name-resolve
+lc-messages-dir=/usr/share/mysql
+character-sets-dir=/usr/share/mysql/charsets
+log-error=/var/log/mysqld.err
+innodb_buffer_pool_size=64M
+innodb_log_file_size=32M
+innodb_flush_log_at_trx_commit=1
+innodb_flush_method=O_DIRECT
+max_connections=200
+EOF
+  cat >"$etc/db-start" <<'EOF'
+#!/bin/sh
+# Start MariaDB on the DRBD filesystem and wait until it takes connections (the stack bounds it).
+mariadbd --defaults-file=/etc/keyha/my.cnf --user=root </dev/null >>/var/log/mysqld.out 2>&1 &
+echo $! >/run/mysqld/keyha.pid
+while :; do
+  [ -S /run/mysqld/mysqld.sock ] && exit 0
+  p=$(cat /run/mysqld/keyha.pid)
+  [ -e "/proc/$p/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" || { tail -n 5 /var/log/mysqld.err; exit 1; }
+  sleep 0.1
+done
+EOF
+  cat >"$etc/db-stop" <<'EOF'
+#!/bin/sh
+# Stop MariaDB. With DRBD's I/O frozen (a Primary cut off, its fence refused) a clean shutdown
+# cannot write: kill it at once, and only then resume I/O, so that a write completing now can
+# never be acknowledged to a client. (The VM's init does not reap orphans: a zombie is gone.)
+alive() { [ -e "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+frozen() { grep -q ' [ABC] s' /proc/drbd; }
+p=$(cat /run/mysqld/keyha.pid 2>/dev/null)
+if [ -n "$p" ] && alive "$p"; then
+  if frozen; then
+    kill -9 "$p"
+  else
+    kill -TERM "$p"
+    i=0; while alive "$p" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -9 "$p" 2>/dev/null
+  fi
+fi
+if frozen; then drbdadm resume-io r0; fi
+while [ -n "$p" ] && alive "$p"; do sleep 0.1; done
+rm -f /run/mysqld/mysqld.sock
+exit 0
+EOF
+  cat >"$etc/fence-peer" <<FENCE
+#!/bin/sh
+# DRBD's fence-peer handler: keyha's exit code (4: a majority holds the fence) is DRBD's answer.
+/bin/keyha --config $DIR/keyha.yaml drbd fence-peer --site "\$(hostname)" >/dev/ttyS0 2>&1
+FENCE
+  chmod 755 "$etc/db-start" "$etc/db-stop" "$etc/fence-peer"
+  for s in "${DRBD_SITES[@]}"; do
+    "$KEYHA" --config "$DIR/keyha.yaml" haproxy config --site "$s" --out "$etc/haproxy-$s.cfg"
+  done
+  cp "$DIR/seed.tar.gz" "$etc/seed.tar.gz"
+}
+
+# The seed datadir: system tables and keyha's users, made on the host by a throwaway mariadbd.
+drbd_seed() {
+  local d=$DIR/seed
+  rm -rf "$d"; mkdir -p "$d/data"; chown -R mysql:mysql "$d"
+  mariadb-install-db --no-defaults --user=mysql --datadir="$d/data" --skip-test-db --innodb-log-file-size=32M >"$d/install-db.log" 2>&1 ||
+    die "mariadb-install-db failed: see $d/install-db.log"
+  mariadbd --no-defaults --user=mysql --datadir="$d/data" --socket="$d/sock" --skip-networking --innodb-log-file-size=32M \
+    --pid-file="$d/pid" --log-error="$d/err.log" </dev/null >/dev/null 2>&1 9>&- &
+  local p=$! _
+  for _ in $(seq 1 300); do [[ -S $d/sock ]] && break; sleep 0.1; done
+  [[ -S $d/sock ]] || die "the seed mariadbd did not start: see $d/err.log"
+  {
+    echo "DROP USER IF EXISTS ''@'localhost';"
+    local who pw
+    for who in admin monitor app; do
+      pw=$(sed -n 's/^password=//p' "$DIR/secrets/$who.cnf")
+      echo "CREATE USER keyha_$who@'%' IDENTIFIED BY '$pw';"
+    done
+    echo "GRANT ALL PRIVILEGES ON *.* TO keyha_admin@'%' WITH GRANT OPTION;"
+    echo "GRANT ALL PRIVILEGES ON \`keyha\\_%\`.* TO keyha_app@'%';"
+    echo "GRANT ALL PRIVILEGES ON keystone.* TO keyha_app@'%';"
+  } | mariadb --no-defaults -S "$d/sock" -u root
+  mariadb-admin --no-defaults -S "$d/sock" -u root shutdown
+  while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+  tar -C "$d" -czf "$DIR/seed.tar.gz" data
+}
+
+drbd_boot() { # SITE [init]
+  local s=$1 init=${2:-0} mac
+  mac=$([[ $s == lngs ]] && echo 52:54:00:77:00:01 || echo 52:54:00:77:00:02)
+  ip link show "kh-v$s" >/dev/null 2>&1 || { ip tuntap add "kh-v$s" mode tap; ip link set "kh-v$s" master "$BRIDGE" up; }
+  qemu-system-x86_64 -m 768 -smp 1 -display none -no-reboot -monitor none -kernel "$(cat "$DIR/kernel")/vmlinuz" -initrd "$DIR/drbd.img" \
+    -append "console=ttyS0 quiet panic=-1 keyha.site=$s keyha.ip=${IP[$s]}/24 keyha.init=$init keyha.config=$DIR/keyha.yaml" \
+    -drive "file=$DIR/$s/disk.img,format=raw,if=virtio,cache=none" \
+    -netdev "tap,id=n0,ifname=kh-v$s,script=no,downscript=no" -device "e1000,netdev=n0,mac=$mac" \
+    -serial "file:$DIR/$s/console.log" </dev/null >>"$DIR/$s/qemu.log" 2>&1 9>&- &
+  echo $! >"$DIR/$s/qemu.pid"
+}
+
+drbd_wait_vm() { # SITE TIMEOUT_S
+  local deadline=$((SECONDS + $2))
+  while ((SECONDS < deadline)); do
+    [[ $(vmsh "$1" 'echo up' 2 2>/dev/null) == up ]] && return 0
+    [[ -n $(qemu_pid "$1") ]] || { tail -n 20 "$DIR/$1/console.log" >&2; die "the VM of $1 died while booting"; }
+    sleep 0.3
+  done
+  tail -n 20 "$DIR/$1/console.log" >&2
+  die "the VM of $1 did not boot in $2 s (console: $DIR/$1/console.log)"
+}
+
+drbd_wait_proc() { # SITE PATTERN TIMEOUT_S
+  local deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    vmsh "$1" 'cat /proc/drbd' 5 2>/dev/null | grep -q "$2" && return 0
+    sleep 0.3
+  done
+  vmsh "$1" 'cat /proc/drbd; dmesg | tail -n 15' 5 >&2 || true
+  die "$1 never showed '$2' in /proc/drbd"
+}
+
+drbd_start_witness() {
+  local s=$DRBD_WITNESS
+  "$KEYHA" --config "$DIR/keyha.yaml" haproxy config --site "$s" --out "$DIR/$s/haproxy.cfg"
+  start_agent "$s"
+  start_haproxy "$s"
+}
+
+drbd_up() {
+  for b in qemu-system-x86_64 socat busybox haproxy mariadbd mariadb-install-db nft; do
+    command -v "$b" >/dev/null || die "$b is not installed: run scripts/setup (as root) first"
+  done
+  [[ -x /usr/lib/drbd/drbdsetup-84 ]] || die "drbd-utils is not installed: run scripts/setup first"
+  [[ -x $KEYHA ]] || die "$KEYHA is missing: run make build first (the DRBD lab runs keyha in its VMs)"
+  local t0 s; t0=$(now)
+  echo drbd >"$DIR/mode"
+  # Network: the bridge, the witness's namespace; the VMs' taps join the bridge when they boot.
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$HOST_IP/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  local n; n=$(ns "$DRBD_WITNESS")
+  ip netns add "$n"
+  ip link add "kh-$DRBD_WITNESS-h" type veth peer name eth0 netns "$n"
+  ip link set "kh-$DRBD_WITNESS-h" master "$BRIDGE" up
+  ip -n "$n" addr add "${IP[$DRBD_WITNESS]}/24" dev eth0
+  ip -n "$n" link set eth0 up
+  ip -n "$n" link set lo up
+
+  local who
+  for who in admin monitor app; do
+    (umask 077; printf '[client]\nuser=keyha_%s\npassword=%s\n' "$who" "$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)" >"$DIR/secrets/$who.cnf")
+  done
+  (umask 077; head -c 32 /dev/urandom | base64 >"$DIR/secrets/gossip.key")
+  for s in "${SITES[@]}"; do mkdir -p "$DIR/$s"; done
+  drbd_write_cluster_file
+  drbd_seed
+  drbd_vmroot
+  "$ROOT/scripts/vm/image" kernel >"$DIR/kernel"
+  KEYHA_BIN=$KEYHA KEYHA_VM_ROOT=$DIR/vmroot "$ROOT/scripts/vm/image" initramfs drbdsite "$DIR/drbd.img"
+  echo "lab: seed datadir and VM image ready ($(elapsed "$t0") s)"
+  for s in "${DRBD_SITES[@]}"; do
+    truncate -s 256M "$DIR/$s/disk.img"
+    drbd_boot "$s" 1
+  done
+  drbd_start_witness
+  for s in "${DRBD_SITES[@]}"; do drbd_wait_vm "$s" 120; done
+  echo "lab: VMs booted ($(elapsed "$t0") s)"
+  # Both disks are blank: skip the initial sync, then lay the filesystem and the seed datadir on
+  # the device through lngs (replicated to bari as it is written).
+  drbd_wait_proc lngs 'cs:Connected' 60
+  vmsh lngs 'drbdadm -- --clear-bitmap new-current-uuid r0' >/dev/null
+  drbd_wait_proc bari 'ds:UpToDate/UpToDate' 60
+  local out
+  out=$(vmsh lngs 'exec 2>&1; drbdadm primary r0 && /sbin/mke2fs -q -F -t ext4 /dev/drbd0 && mount -t ext4 /dev/drbd0 /srv/db &&
+    tar -C /srv/db -xzf /etc/keyha/seed.tar.gz && umount /srv/db && drbdadm secondary r0 && echo seeded' 120 2>&1)
+  [[ $out == *seeded* ]] || die "laying the filesystem on lngs failed: $out $(vmsh lngs 'dmesg | tail -n 5' 5)"
+  echo "lab: r0 UpToDate on both, ext4 and the seed datadir on it ($(elapsed "$t0") s)"
+  # The first Primary is chosen like any planned move: through the agents.
+  "$KEYHA" --config "$DIR/keyha.yaml" drbd switchover --to lngs --timeout 120s >"$DIR/first-switchover.log" 2>&1 ||
+    { cat "$DIR/first-switchover.log" >&2; die "the first promotion of lngs failed"; }
+  drbd_wait_routed 60 || die "HAProxy does not route to lngs at every site"
+  echo "lab: up in $(elapsed "$t0") s: DRBD r0 Primary at lngs, bari Secondary, padova the witness; dir $DIR"
+  echo "lab: cluster file $DIR/keyha.yaml (export KEYHA_CONFIG=$DIR/keyha.yaml)"
+}
+
+# drbd_wait_routed TIMEOUT_S: every site's HAProxy answers SQL.
+drbd_wait_routed() {
+  local deadline=$((SECONDS + $1)) s ok
+  while ((SECONDS < deadline)); do
+    ok=1
+    for s in "${SITES[@]}"; do
+      mariadb --defaults-extra-file="$DIR/secrets/app.cnf" -h "${IP[$s]}" -P "$PORT_HAPROXY" --connect-timeout=2 -e 'SELECT 1' >/dev/null 2>&1 || ok=0
+    done
+    ((ok)) && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+drbd_down_extra() {
+  local s
+  for s in "${DRBD_SITES[@]}"; do
+    local p; p=$(qemu_pid "$s")
+    [[ -z $p ]] || kill -9 "$p" 2>/dev/null || true
+    nft delete table bridge "keyha_partition_$s" 2>/dev/null || true
+    ip link del "kh-v$s" 2>/dev/null || true
+  done
+}
+
+drbd_kill() {
+  local s=$1
+  if drbd_vm "$s"; then
+    local p; p=$(qemu_pid "$s")
+    [[ -n $p ]] || die "the VM of $s is not running: nothing to kill"
+    kill -9 "$p"
+    while ours "$p" "$DIR/$s/disk.img"; do sleep 0.05; done
+    echo "lab: killed the VM of $s (pid $p)"
+  else
+    stop_pid "$DIR/$s/agent.pid" KILL 5 "agent --site $s"
+    echo "lab: killed the witness agent at $s"
+  fi
+}
+
+drbd_start() {
+  local s=$1
+  if drbd_vm "$s"; then
+    [[ -z $(qemu_pid "$s") ]] || die "the VM of $s is already running"
+    drbd_boot "$s" 0
+    drbd_wait_vm "$s" 120
+    echo "lab: the VM of $s booted"
+  else
+    start_agent "$s"
+    echo "lab: the witness agent at $s started"
+  fi
+}
+
+# drbd_partition SITE [OTHER]: cut SITE off from every other site, or from OTHER only. The host
+# still reaches it (out-of-band access).
+drbd_partition() {
+  local s=$1 only=${2:-} t others=()
+  for t in "${SITES[@]}"; do
+    [[ $t == "$s" ]] && continue
+    [[ -z $only || $t == "$only" ]] && others+=("${IP[$t]}")
+  done
+  ((${#others[@]})) || die "partition: no site to cut $s from"
+  local set; set=$(IFS=,; echo "${others[*]}")
+  if drbd_vm "$s"; then
+    nft list table bridge "keyha_partition_$s" >/dev/null 2>&1 && die "$s is already cut off: scripts/lab heal $s first"
+    nft -f - <<EOF
+table bridge keyha_partition_$s {
+  chain forward { type filter hook forward priority 0; policy accept;
+    iifname "kh-v$s" ip daddr { $set } drop; oifname "kh-v$s" ip saddr { $set } drop; }
+}
+EOF
+  else
+    partitioned "$s" && die "$s is already cut off: scripts/lab heal $s first"
+    ip netns exec "$(ns "$s")" nft -f - <<EOF
+table inet keyha_partition {
+  chain input { type filter hook input priority 0; policy accept; ip saddr { $set } drop; }
+  chain output { type filter hook output priority 0; policy accept; ip daddr { $set } drop; }
+}
+EOF
+  fi
+  echo "lab: $s cut off from ${others[*]}"
+}
+
+drbd_heal() {
+  local s=$1
+  if drbd_vm "$s"; then
+    nft delete table bridge "keyha_partition_$s" 2>/dev/null || die "$s is not cut off: nothing to heal"
+  else
+    partitioned "$s" || die "$s is not cut off: nothing to heal"
+    ip netns exec "$(ns "$s")" nft delete table inet keyha_partition
+  fi
+  echo "lab: $s healed"
+}
+
+drbd_status() {
+  printf '%-8s %-11s %-8s %s\n' SITE ADDRESS VM DRBD
+  local s
+  for s in "${SITES[@]}"; do
+    if drbd_vm "$s"; then
+      local p d=-; p=$(qemu_pid "$s")
+      [[ -z $p ]] || d=$(vmsh "$s" "sed -n 's/^ *0: //p' /proc/drbd" 3 2>/dev/null || echo no-answer)
+      printf '%-8s %-11s %-8s %s\n' "$s" "${IP[$s]}" "${p:-dead}" "$d"
+    else
+      printf '%-8s %-11s %-8s %s\n' "$s" "${IP[$s]}" witness "-"
+    fi
+  done
+}
+
+drbd_info() {
+  local first=1 s
+  printf '{"mode": "drbd", "config": "%s", "dir": "%s", "sites": {' "$DIR/keyha.yaml" "$DIR"
+  for s in "${SITES[@]}"; do
+    ((first)) || printf ', '
+    first=0
+    printf '"%s": {"haproxy_db": "%s:%s", "agent": "%s:%s", "http": "%s:%s", "metrics": "%s:%s"' \
+      "$s" "${IP[$s]}" $PORT_HAPROXY "${IP[$s]}" $PORT_AGENT "${IP[$s]}" $PORT_HTTP "${IP[$s]}" $PORT_METRICS
+    if drbd_vm "$s"; then printf ', "sql": "%s:%s", "vm_shell": "%s:7000"' "${IP[$s]}" $PORT_SQL "${IP[$s]}"; else printf ', "witness": true'; fi
+    printf '}'
+  done
+  printf '}}\n'
+}
