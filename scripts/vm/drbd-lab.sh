@@ -227,7 +227,37 @@ drbd_start_witness() {
   start_haproxy "$s"
 }
 
-drbd_up() {
+# drbd_wan PROFILE: the WAN of the DRBD lab. No router VM here: the data sites are VMs whose own
+# kernel has netem, so each delays what it sends to each other site (half the round trip between
+# the two VMs, all of it towards the witness, whose namespace cannot delay).
+drbd_wan() {
+  mkdir -p "$DIR/wan"
+  wan_profile "$1" >"$DIR/wan/links.profile"
+  cp "$DIR/wan/links.profile" "$DIR/wan/links"
+  echo "$1" >"$DIR/wan/profile"; echo 0 >"$DIR/wan/overhead_ms"
+  local vm a b r j l
+  for vm in "${DRBD_SITES[@]}"; do
+    local cmds="/sbin/tc qdisc add dev eth0 root handle 1: prio bands 4 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"$'\n' band=2
+    while read -r a b r j l; do
+      local other=""
+      [[ $a == "$vm" ]] && other=$b
+      [[ $b == "$vm" ]] && other=$a
+      [[ -n $other ]] || continue
+      local d=$r jit=$j
+      if drbd_vm "$other"; then d=$(awk -v r="$r" 'BEGIN{printf "%.3f", r/2}'); jit=$(awk -v r="$j" 'BEGIN{printf "%.3f", r/2}'); fi
+      local nm="netem delay ${d}ms"
+      [[ $j == 0 || $j == 0.0 ]] || nm+=" ${jit}ms"
+      nm+=" loss ${l}% limit 10000"
+      cmds+="/sbin/tc qdisc add dev eth0 parent 1:$band handle $((band * 10)): $nm"$'\n'
+      cmds+="/sbin/tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst ${IP[$other]}/32 flowid 1:$band"$'\n'
+      band=$((band + 1))
+    done <"$DIR/wan/links"
+    local out; out=$(vmsh "$vm" "exec 2>&1; set -e; ${cmds}echo WAN-DONE" 20)
+    [[ $out == *WAN-DONE* ]] || die "netem in the VM of $vm failed: $out"
+  done
+}
+
+drbd_up() { # [WAN_PROFILE]
   for b in qemu-system-x86_64 socat busybox haproxy mariadbd mariadb-install-db nft; do
     command -v "$b" >/dev/null || die "$b is not installed: run scripts/setup (as root) first"
   done
@@ -266,6 +296,7 @@ drbd_up() {
   drbd_start_witness
   for s in "${DRBD_SITES[@]}"; do drbd_wait_vm "$s" 120; done
   echo "lab: VMs booted ($(elapsed "$t0") s)"
+  if [[ -n ${1:-} ]]; then drbd_wan "$1"; echo "lab: WAN profile $1 in the VMs' netem"; fi
   # Both disks are blank: skip the initial sync, then lay the filesystem and the seed datadir on
   # the device through lngs (replicated to bari as it is written).
   drbd_wait_proc lngs 'cs:Connected' 60
@@ -280,7 +311,8 @@ drbd_up() {
   "$KEYHA" --config "$DIR/keyha.yaml" drbd switchover --to lngs --timeout 120s >"$DIR/first-switchover.log" 2>&1 ||
     { cat "$DIR/first-switchover.log" >&2; die "the first promotion of lngs failed"; }
   drbd_wait_routed 60 || die "HAProxy does not route to lngs at every site"
-  echo "lab: up in $(elapsed "$t0") s: DRBD r0 Primary at lngs, bari Secondary, padova the witness; dir $DIR"
+  local over="one bridge"; wan_on && over="WAN profile $(cat "$DIR/wan/profile")"
+  echo "lab: up in $(elapsed "$t0") s: DRBD r0 Primary at lngs, bari Secondary, padova the witness, over $over; dir $DIR"
   echo "lab: cluster file $DIR/keyha.yaml (export KEYHA_CONFIG=$DIR/keyha.yaml)"
 }
 
@@ -401,5 +433,5 @@ drbd_info() {
     if drbd_vm "$s"; then printf ', "sql": "%s:%s", "vm_shell": "%s:7000"' "${IP[$s]}" $PORT_SQL "${IP[$s]}"; else printf ', "witness": true'; fi
     printf '}'
   done
-  printf '}}\n'
+  printf '}, "wan": %s}\n' "$(wan_json)"
 }
