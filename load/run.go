@@ -63,6 +63,7 @@ type Report struct {
 	// retry found the rows already there (1062): they did commit.
 	CommittedAfterError uint64        `json:"committed_after_error"`
 	Faults              []FaultResult `json:"faults"`
+	Start               time.Time     `json:"start"` // the load's start: fault offsets count from here
 	Concurrency         int           `json:"concurrency"`
 	Batch               int           `json:"batch"`
 }
@@ -171,6 +172,7 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 		Retries: map[Class]uint64{}, Concurrency: c.Concurrency, Batch: c.Batch}
 	l := &loader{cfg: c, seed: seed, journal: j}
 	start := time.Now()
+	r.Start = start
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()

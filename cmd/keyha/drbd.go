@@ -80,6 +80,11 @@ func drbdCommand() *cli.Command {
 				}
 				split, why := drbd.SplitBrain(*res)
 				fmt.Fprintf(c.App.Writer, "split brain: %v: %s\n", split, why)
+				if split {
+					if advice := fenceAdvice(c); advice != "" {
+						fmt.Fprintln(c.App.Writer, advice)
+					}
+				}
 				if c.String("discard") == "" {
 					return nil
 				}
@@ -161,6 +166,25 @@ func drbdCommand() *cli.Command {
 			},
 		}},
 	}
+}
+
+// fenceAdvice says, when the agents can be asked (a cluster file is given), which side a fence
+// held by a majority says took over: the other side's writes since the split were never
+// acknowledged. It only advises; the operator still names the side to discard.
+func fenceAdvice(c *cli.Context) string {
+	k, err := drbdController(c)
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 5*time.Second)
+	defer cancel()
+	for _, s := range k.DRBDStatus(ctx) {
+		if owner, target, ok := strings.Cut(s.Detail.Ack, ">"); ok {
+			return fmt.Sprintf("advice: %s's agent holds %s's fence against %s: %s took over while %s was cut off, and %s's writes since then were never acknowledged; if that is so, resolve with --discard %s",
+				s.Site, owner, target, owner, target, target, target)
+		}
+	}
+	return ""
 }
 
 func drbdController(c *cli.Context) (*ops.Controller, error) {
