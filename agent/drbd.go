@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,7 +115,7 @@ func (a *DRBDAgent) metricsInit() {
 	gauge("keyha_drbd_majority", "1 when this agent hears a majority of the sites' agents", func() bool {
 		a.mu.RLock()
 		defer a.mu.RUnlock()
-		return len(a.heard) >= len(a.cluster.Sites)/2+1
+		return drbd.Majority(len(a.heard), len(a.cluster.Sites))
 	})
 	a.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyha_drbd_actions_total", Help: "promotions and demotions run, by result"}, []string{"action", "result"})
 	a.served = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyha_checks_served_total", Help: "checks answered, by kind"}, []string{"kind"})
@@ -267,10 +268,9 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 	res, err := a.read(ctx)
 	db := err == nil && res.Primary() && a.ping(ctx)
 	heard, fences := a.hear(res.Role)
-	peerLink := len(res.Peers) > 0 && res.Peers[0].Connected()
+	peerLink := res.PeerLink()
 	_, peerHeard := heard[a.peer]
-	majority := len(heard) >= len(a.cluster.Sites)/2+1
-	gone, nomaj := a.tracker.Observe(time.Now(), peerLink || peerHeard, majority)
+	gone, nomaj := a.tracker.Observe(time.Now(), peerLink || peerHeard, drbd.Majority(len(heard), len(a.cluster.Sites)))
 
 	a.mu.Lock()
 	a.res, a.readErr, a.dbUp, a.heard = res, err, db, heard
@@ -318,10 +318,14 @@ func (a *DRBDAgent) setVerdict(v drbd.Verdict) {
 	prev := a.verdict
 	a.verdict = v
 	a.mu.Unlock()
-	if prev.Up != v.Up || prev.Action != v.Action || prev.Reason != v.Reason && !v.Up && (len(prev.Reason) < 12 || len(v.Reason) < 12 || prev.Reason[:12] != v.Reason[:12]) {
+	if prev.Up != v.Up || prev.Action != v.Action || figures.ReplaceAllString(prev.Reason, "#") != figures.ReplaceAllString(v.Reason, "#") {
 		a.log.Info("verdict", "up", v.Up, "action", v.Action, "reason", v.Reason)
 	}
 }
+
+// figures are the numbers in a verdict's reason ("silent 3.2s", "hears 1 of 3"): a reason whose
+// figures alone changed is the same verdict, not worth a log line every poll.
+var figures = regexp.MustCompile(`[0-9][0-9.]*(ms|s|m)?`)
 
 // perform runs a promotion or a demotion through the stack. A demotion goes as far as it can.
 func (a *DRBDAgent) perform(ctx context.Context, v drbd.Verdict) error {
@@ -355,8 +359,7 @@ func (a *DRBDAgent) perform(ctx context.Context, v drbd.Verdict) error {
 // heard, so that it stays unpromotable even if every agent restarts and forgets the fence.
 func (a *DRBDAgent) outdate(ctx context.Context, v drbd.View) {
 	r := v.Local
-	peerLink := len(r.Peers) > 0 && r.Peers[0].Connected()
-	if v.FencedBy == "" || r.Primary() || !r.UpToDate() || peerLink {
+	if v.FencedBy == "" || r.Primary() || !r.UpToDate() || r.PeerLink() {
 		return
 	}
 	a.mu.RLock()

@@ -59,7 +59,7 @@ func Held(me, peer string, sites int, heard Fences) bool {
 			n++
 		}
 	}
-	return n >= sites/2+1
+	return Majority(n, sites)
 }
 
 // FencedBy names a site that fenced me, as any agent heard says (its own Fence, or the Ack it

@@ -74,7 +74,10 @@ type Verdict struct {
 }
 
 // Majority reports whether the agents heard make a majority of Sites.
-func (v View) Majority() bool { return len(v.Heard) >= v.Sites/2+1 }
+func (v View) Majority() bool { return Majority(len(v.Heard), v.Sites) }
+
+// Majority reports whether n agents heard (this one included) are a majority of sites.
+func Majority(n, sites int) bool { return n >= sites/2+1 }
 
 // Decide is the DRBD mode's rule. Never two primaries: a primary without a majority demotes; a
 // secondary promotes only with an UpToDate disk, no primary peer, and, when the peer is silent, a
@@ -103,7 +106,7 @@ func Decide(v View, t Timing) Verdict {
 
 	// Secondary (or unknown): never up; promote only when every condition holds.
 	no := func(why string) Verdict { return Verdict{None, false, "Secondary: " + why} }
-	peerLink := len(r.Peers) > 0 && r.Peers[0].Connected()
+	peerLink := r.PeerLink()
 	switch {
 	case !r.UpToDate():
 		return no("disk is " + r.Disk + ", not UpToDate: never promoted")

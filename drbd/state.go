@@ -58,6 +58,10 @@ func (r Resource) Primary() bool { return r.Role == "Primary" }
 // UpToDate reports whether this node's disk holds the latest data DRBD knows of.
 func (r Resource) UpToDate() bool { return r.Disk == "UpToDate" }
 
+// PeerLink reports whether the replication link to the peer is up (the first peer: a keyha
+// resource has one).
+func (r Resource) PeerLink() bool { return len(r.Peers) > 0 && r.Peers[0].Connected() }
+
 // PeerPrimary reports whether any connected peer is Primary.
 func (r Resource) PeerPrimary() bool {
 	for _, p := range r.Peers {

@@ -2,15 +2,14 @@ package ops
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/keyha/keyha/agent"
+	"github.com/keyha/keyha/config"
 )
 
 // DRBDSite is what one site's agent reports in DRBD mode.
@@ -34,7 +33,7 @@ func (s DRBDSite) ready() (bool, string) {
 		return false, "it is Primary"
 	case !r.UpToDate():
 		return false, "its disk is " + r.Disk
-	case len(r.Peers) == 0 || !r.Peers[0].Connected():
+	case !r.PeerLink():
 		return false, "its replication link is down"
 	case r.Peers[0].Role != "Secondary":
 		return false, "the peer is " + r.Peers[0].Role
@@ -44,35 +43,16 @@ func (s DRBDSite) ready() (bool, string) {
 	return true, ""
 }
 
-// DRBDStatus asks every site's agent for its report.
+// DRBDStatus asks every site's agent for its report, in parallel.
 func (k *Controller) DRBDStatus(ctx context.Context) []DRBDSite {
-	var out []DRBDSite
-	hc := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	for _, s := range k.Cluster.Sites {
-		st := DRBDSite{Site: s.Name}
-		err := func() error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.HTTP+"/status", nil)
-			if err != nil {
-				return err
-			}
-			resp, err := hc.Do(req)
-			if err != nil {
-				return fmt.Errorf("agent unreachable: %w", err)
-			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			if err != nil {
-				return err
-			}
-			return json.Unmarshal(b, &st)
-		}()
-		if err != nil {
+	return fetchEach(ctx, k.Cluster, 3*time.Second, func(ctx context.Context, client *http.Client, s config.Site) DRBDSite {
+		st := DRBDSite{}
+		if err := getStatus(ctx, client, s, &st); err != nil {
 			st.Err = err.Error()
 		}
 		st.Site = s.Name
-		out = append(out, st)
-	}
-	return out
+		return st
+	})
 }
 
 // DRBDSwitchover moves the Primary role to site to with no acknowledged write lost: the Primary
@@ -109,7 +89,7 @@ func (k *Controller) DRBDSwitchover(ctx context.Context, to string, timeout time
 	}
 	t0 := time.Now()
 	if f := get(from); f.Detail.Resource.Primary() {
-		if f.Detail.Resource.Peers == nil || len(f.Detail.Resource.Peers) == 0 || !f.Detail.Resource.Peers[0].Connected() || f.Detail.Resource.Peers[0].Disk != "UpToDate" {
+		if r := f.Detail.Resource; !r.PeerLink() || r.Peers[0].Disk != "UpToDate" {
 			return 0, fmt.Errorf("%s is Primary but %s is not connected and UpToDate: a switchover now would lose writes; wait for the resync (keyha drbd status)", from, to)
 		}
 		if err := k.step("demote "+from, func() error {

@@ -6,6 +6,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,7 +42,12 @@ type AgentStatus struct {
 
 // Fetch asks every site's agent for its status, in parallel, each within timeout.
 func Fetch(ctx context.Context, c *config.Cluster, timeout time.Duration) []AgentStatus {
-	out := make([]AgentStatus, len(c.Sites))
+	return fetchEach(ctx, c, timeout, fetchOne)
+}
+
+// fetchEach runs one per site, in parallel, with a client whose requests last at most timeout.
+func fetchEach[T any](ctx context.Context, c *config.Cluster, timeout time.Duration, one func(context.Context, *http.Client, config.Site) T) []T {
+	out := make([]T, len(c.Sites))
 	var wg sync.WaitGroup
 	// Agents are reached directly: an operator's HTTP_PROXY must not stand in between.
 	client := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil}}
@@ -49,7 +55,7 @@ func Fetch(ctx context.Context, c *config.Cluster, timeout time.Duration) []Agen
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = fetchOne(ctx, client, s)
+			out[i] = one(ctx, client, s)
 		}()
 	}
 	wg.Wait()
@@ -57,27 +63,32 @@ func Fetch(ctx context.Context, c *config.Cluster, timeout time.Duration) []Agen
 }
 
 func fetchOne(ctx context.Context, client *http.Client, s config.Site) AgentStatus {
-	st := AgentStatus{Site: s.Name}
-	if s.HTTP == "" {
-		st.Err = "no http address in the cluster file"
-		return st
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.HTTP+"/status", nil)
-	if err != nil {
+	st := AgentStatus{}
+	if err := getStatus(ctx, client, s, &st); err != nil {
 		st.Err = err.Error()
-		return st
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		st.Err = fmt.Sprintf("ask agent at %s: %v", s.HTTP, err)
-		return st
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil {
-		st.Err = fmt.Sprintf("decode agent status from %s: %v", s.HTTP, err)
 	}
 	st.Site = s.Name
 	return st
+}
+
+// getStatus asks a site's agent for its /status and decodes the answer into v.
+func getStatus(ctx context.Context, client *http.Client, s config.Site, v any) error {
+	if s.HTTP == "" {
+		return errors.New("no http address in the cluster file")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.HTTP+"/status", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("ask agent at %s: %v", s.HTTP, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return fmt.Errorf("decode agent status from %s: %v", s.HTTP, err)
+	}
+	return nil
 }
 
 // Writer returns the writer the answering agents agree on, or "" with the disagreement.
