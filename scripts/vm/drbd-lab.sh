@@ -173,11 +173,8 @@ drbd_seed() {
   [[ -S $d/sock ]] || die "the seed mariadbd did not start: see $d/err.log"
   {
     echo "DROP USER IF EXISTS ''@'localhost';"
-    local who pw
-    for who in admin monitor app; do
-      pw=$(sed -n 's/^password=//p' "$DIR/secrets/$who.cnf")
-      echo "CREATE USER keyha_$who@'%' IDENTIFIED BY '$pw';"
-    done
+    local who
+    for who in admin monitor app; do echo "CREATE USER keyha_$who@'%' IDENTIFIED BY '$(secret_pw "$who")';"; done
     echo "GRANT ALL PRIVILEGES ON *.* TO keyha_admin@'%' WITH GRANT OPTION;"
     echo "GRANT ALL PRIVILEGES ON \`keyha\\_%\`.* TO keyha_app@'%';"
     echo "GRANT ALL PRIVILEGES ON keystone.* TO keyha_app@'%';"
@@ -266,22 +263,9 @@ drbd_up() { # [WAN_PROFILE]
   local t0 s; t0=$(now)
   echo drbd >"$DIR/mode"
   # Network: the bridge, the witness's namespace; the VMs' taps join the bridge when they boot.
-  ip link add "$BRIDGE" type bridge
-  ip addr add "$HOST_IP/24" dev "$BRIDGE"
-  ip link set "$BRIDGE" up
-  local n; n=$(ns "$DRBD_WITNESS")
-  ip netns add "$n"
-  ip link add "kh-$DRBD_WITNESS-h" type veth peer name eth0 netns "$n"
-  ip link set "kh-$DRBD_WITNESS-h" master "$BRIDGE" up
-  ip -n "$n" addr add "${IP[$DRBD_WITNESS]}/24" dev eth0
-  ip -n "$n" link set eth0 up
-  ip -n "$n" link set lo up
-
-  local who
-  for who in admin monitor app; do
-    (umask 077; printf '[client]\nuser=keyha_%s\npassword=%s\n' "$who" "$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)" >"$DIR/secrets/$who.cnf")
-  done
-  (umask 077; head -c 32 /dev/urandom | base64 >"$DIR/secrets/gossip.key")
+  bridge_up
+  site_ns "$DRBD_WITNESS"
+  write_secrets
   for s in "${SITES[@]}"; do mkdir -p "$DIR/$s"; done
   drbd_write_cluster_file
   drbd_seed
@@ -330,16 +314,6 @@ drbd_wait_routed() {
   return 1
 }
 
-drbd_down_extra() {
-  local s
-  for s in "${DRBD_SITES[@]}"; do
-    local p; p=$(qemu_pid "$s")
-    [[ -z $p ]] || kill -9 "$p" 2>/dev/null || true
-    nft delete table bridge "keyha_partition_$s" 2>/dev/null || true
-    ip link del "kh-v$s" 2>/dev/null || true
-  done
-}
-
 drbd_kill() {
   local s=$1
   if drbd_vm "$s"; then
@@ -386,13 +360,7 @@ table bridge keyha_partition_$s {
 }
 EOF
   else
-    partitioned "$s" && die "$s is already cut off: scripts/lab heal $s first"
-    ip netns exec "$(ns "$s")" nft -f - <<EOF
-table inet keyha_partition {
-  chain input { type filter hook input priority 0; policy accept; ip saddr { $set } drop; }
-  chain output { type filter hook output priority 0; policy accept; ip daddr { $set } drop; }
-}
-EOF
+    ns_cut "$s" "$set"
   fi
   echo "lab: $s cut off from ${others[*]}"
 }
@@ -402,8 +370,7 @@ drbd_heal() {
   if drbd_vm "$s"; then
     nft delete table bridge "keyha_partition_$s" 2>/dev/null || die "$s is not cut off: nothing to heal"
   else
-    partitioned "$s" || die "$s is not cut off: nothing to heal"
-    ip netns exec "$(ns "$s")" nft delete table inet keyha_partition
+    ns_heal "$s"
   fi
   echo "lab: $s healed"
 }
