@@ -3,19 +3,29 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/keyha
 
-.PHONY: build test unit demo bench setup lab-up lab-down clean
+.PHONY: build test lint unit race integration demo bench setup lab-up lab-down clean
 
 build:
+	@scripts/need-go
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/keyha
 
 setup:
 	scripts/setup
 
-# Unit and integration tests. Integration tests bring the lab up themselves (root + packages);
-# packages run one at a time because the lab's namespaces are one per machine.
-test: build
-	$(GO) vet ./...
-	$(GO) test -p 1 -count=1 -timeout 60m ./...
+# Linters, the unit tests under the race detector, then the integration tests on the real lab
+# (root + packages; they bring the lab up themselves). Packages run one at a time: the lab's
+# namespaces are one per machine. The agent package's integration tests run under -race too.
+test: build lint race integration
+
+lint:
+	scripts/lint
+
+race:
+	$(GO) test -race -short -count=1 ./...
+
+integration:
+	$(GO) test -p 1 -count=1 -timeout 60m $$($(GO) list ./... | grep -v '/agent$$')
+	$(GO) test -race -count=1 -timeout 30m ./agent
 
 unit:
 	$(GO) test -short -count=1 ./...

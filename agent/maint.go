@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/keyha/keyha/internal/atomicfile"
 )
 
 // Maint is the operator's maintenance flag for a site: a file in the agent's state dir, so it
@@ -47,7 +49,7 @@ func (m *Maint) Set(on bool, reason string) error {
 		return fmt.Errorf("start maintenance: %w", err)
 	}
 	body := fmt.Sprintf("since %s\n%s\n", time.Now().UTC().Format(time.RFC3339), strings.TrimSpace(reason))
-	if err := os.WriteFile(m.path, []byte(body), 0o644); err != nil {
+	if err := atomicfile.WriteFile(m.path, []byte(body), atomicfile.Options{Mode: 0o644}); err != nil {
 		return fmt.Errorf("start maintenance: %w", err)
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/internal/atomicfile"
 	"github.com/keyha/keyha/load"
 	"github.com/keyha/keyha/ops"
 )
@@ -416,7 +416,7 @@ func Print(w io.Writer, r *Result, svgPath string) error {
 		fmt.Fprintf(w, "  %-8s %s\n", s, r.Checksums[s])
 	}
 	if svgPath != "" {
-		if err := os.WriteFile(svgPath, r.Timeline.SVG(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(svgPath, r.Timeline.SVG(), atomicfile.Options{Mode: 0o644}); err != nil {
 			return fmt.Errorf("write the picture: %w", err)
 		}
 		fmt.Fprintf(w, "picture: %s\n", svgPath)

@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
 	"strconv"
 	"strings"
+
+	"github.com/keyha/keyha/internal/atomicfile"
 )
 
 // GraState is a node's grastate.dat: the cluster it belongs to and, after a clean stop, the last
@@ -97,26 +100,8 @@ func SetSafeToBootstrap(datadir string) error {
 	if !re.Match(b) {
 		out = append(bytes.TrimRight(b, "\n"), []byte("\nsafe_to_bootstrap: 1\n")...)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".keyha"
-	if err := os.WriteFile(tmp, out, fi.Mode().Perm()); err != nil {
-		return fmt.Errorf("write grastate.dat: %w", err)
-	}
-	if err := os.Chmod(tmp, fi.Mode().Perm()); err != nil { // WriteFile's mode passed the umask
-		os.Remove(tmp)
-		return err
-	}
-	if err := chownLike(tmp, fi); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("replace grastate.dat: %w", err)
-	}
-	return nil
+	// A torn grastate.dat would cost the node its position: a full SST, or worse, a wrong bootstrap.
+	return atomicfile.WriteFile(path, out, atomicfile.Options{Mode: 0o660})
 }
 
 // Position is a place in a cluster's history: its state UUID and a seqno.

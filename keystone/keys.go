@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/keyha/keyha/internal/atomicfile"
 )
 
 // Repos names a site's key repositories.
@@ -102,17 +104,20 @@ func Drift(ref, got []Digest) []string {
 	return out
 }
 
-// Replace makes dir hold exactly keys. Each file is written beside its final name and renamed
-// into place (atomic), with the given mode and the repository directory's owner; only then are
-// files not in keys removed, so Keystone never lacks a key it still needs.
+// MaxKeyMode bounds a key file's mode: its owner may read it, and its group (Keystone's) at most.
+const MaxKeyMode = 0o640
+
+// Replace makes dir hold exactly keys. Each file is replaced crash-safely (atomicfile: synced, then
+// renamed into place), with the key's mode narrowed to MaxKeyMode and the repository directory's
+// owner; only then are files not in keys removed, so Keystone never lacks a key it still needs.
 func Replace(dir string, keys []Key) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("key repository: %w", err)
 	}
-	uid, gid := -1, -1
+	var owner *atomicfile.Owner
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		uid, gid = int(st.Uid), int(st.Gid)
+		owner = &atomicfile.Owner{UID: int(st.Uid), GID: int(st.Gid)}
 	}
 	keep := map[string]bool{}
 	for _, k := range keys {
@@ -120,21 +125,9 @@ func Replace(dir string, keys []Key) error {
 			return fmt.Errorf("refusing key name %q", k.Name)
 		}
 		keep[k.Name] = true
-		tmp := filepath.Join(dir, ".keyha-"+k.Name)
-		if err := os.WriteFile(tmp, k.Data, 0o600); err != nil {
-			return fmt.Errorf("write key %s: %w", k.Name, err)
-		}
-		if err := os.Chmod(tmp, k.Mode.Perm()); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		if uid >= 0 {
-			if err := os.Chown(tmp, uid, gid); err != nil {
-				os.Remove(tmp)
-				return fmt.Errorf("chown key %s: %w", k.Name, err)
-			}
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, k.Name)); err != nil {
+		// The key's own mode, not the old file's: the set being installed says what each file is.
+		o := atomicfile.Options{Mode: k.Mode.Perm(), Exact: true, Max: MaxKeyMode, Owner: owner}
+		if err := atomicfile.WriteFile(filepath.Join(dir, k.Name), k.Data, o); err != nil {
 			return fmt.Errorf("put key %s in place: %w", k.Name, err)
 		}
 	}

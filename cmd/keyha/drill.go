@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyha/keyha/drill"
+	"github.com/keyha/keyha/internal/atomicfile"
 	"github.com/keyha/keyha/load"
 )
 
@@ -50,7 +51,7 @@ func drillCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := writeAtomic(p, append(b, '\n'), 0o644); err != nil {
+				if err := atomicfile.WriteFile(p, append(b, '\n'), atomicfile.Options{Mode: 0o644}); err != nil {
 					return fmt.Errorf("write the drill report: %w", err)
 				}
 			}

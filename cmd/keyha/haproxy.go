@@ -1,13 +1,10 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyha/keyha/haproxy"
+	"github.com/keyha/keyha/internal/atomicfile"
 )
 
 func haproxyCommand() *cli.Command {
@@ -32,32 +29,8 @@ func haproxyCommand() *cli.Command {
 					_, err = c.App.Writer.Write(b)
 					return err
 				}
-				return writeAtomic(out, b, 0o644)
+				return atomicfile.WriteFile(out, b, atomicfile.Options{Mode: 0o644})
 			},
 		}},
 	}
-}
-
-// writeAtomic replaces path with data so a reader sees the old file or the new one, never half.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/internal/atomicfile"
 	"github.com/keyha/keyha/load"
 )
 
@@ -143,7 +144,7 @@ func emit(c *cli.Context, v any, human func(io.Writer)) error {
 		return err
 	}
 	if p := c.String("report"); p != "" {
-		if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
+		if err := atomicfile.WriteFile(p, append(b, '\n'), atomicfile.Options{Mode: 0o644}); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 	}

@@ -10,7 +10,7 @@ DRBD_WITNESS=padova
 
 drbd_mode() { [[ -f $DIR/mode && $(cat "$DIR/mode") == drbd ]]; }
 drbd_vm() { [[ $1 == lngs || $1 == bari ]]; }
-qemu_pid() { local p; p=$(pidof_file "$DIR/$1/qemu.pid"); ours "$p" "$DIR/$1/disk.img" && echo "$p" || true; }
+qemu_pid() { local p; p=$(pidof_file "$DIR/$1/qemu.pid"); if ours "$p" "$DIR/$1/disk.img"; then echo "$p"; fi; }
 
 # vmsh SITE COMMANDS: run in the site's VM, print what it prints.
 vmsh() { printf '%s\n' "$2" | socat -t "${3:-60}" -T "${3:-60}" - "TCP:${IP[$1]}:7000"; }
@@ -263,16 +263,20 @@ drbd_up() { # [WAN_PROFILE]
   local t0 s; t0=$(now)
   echo drbd >"$DIR/mode"
   # Network: the bridge, the witness's namespace; the VMs' taps join the bridge when they boot.
+  step "make the DRBD lab network" "scripts/lab down, then up again"
   bridge_up
   site_ns "$DRBD_WITNESS"
   write_secrets
   for s in "${SITES[@]}"; do mkdir -p "$DIR/$s"; done
   drbd_write_cluster_file
+  step "seed the datadir and build the VMs' image" "see the lines above; scripts/setup brings what the image needs"
   drbd_seed
   drbd_vmroot
+  # shellcheck disable=SC2153 # ROOT is scripts/lab's, which sources this file
   "$ROOT/scripts/vm/image" kernel >"$DIR/kernel"
   KEYHA_BIN=$KEYHA KEYHA_VM_ROOT=$DIR/vmroot "$ROOT/scripts/vm/image" initramfs drbdsite "$DIR/drbd.img"
   echo "lab: seed datadir and VM image ready ($(elapsed "$t0") s)"
+  step "boot the DRBD VMs" "see $DIR/SITE/console.log"
   for s in "${DRBD_SITES[@]}"; do
     truncate -s 256M "$DIR/$s/disk.img"
     drbd_boot "$s" 1
@@ -283,6 +287,7 @@ drbd_up() { # [WAN_PROFILE]
   if [[ -n ${1:-} ]]; then drbd_wan "$1"; echo "lab: WAN profile $1 in the VMs' netem"; fi
   # Both disks are blank: skip the initial sync, then lay the filesystem and the seed datadir on
   # the device through lngs (replicated to bari as it is written).
+  step "connect and seed r0" "scripts/lab vm lngs 'cat /proc/drbd; dmesg | tail'"
   drbd_wait_proc lngs 'cs:Connected' 60
   vmsh lngs 'drbdadm -- --clear-bitmap new-current-uuid r0' >/dev/null
   drbd_wait_proc bari 'ds:UpToDate/UpToDate' 60
@@ -292,6 +297,7 @@ drbd_up() { # [WAN_PROFILE]
   [[ $out == *seeded* ]] || die "laying the filesystem on lngs failed: $out $(vmsh lngs 'dmesg | tail -n 5' 5)"
   echo "lab: r0 UpToDate on both, ext4 and the seed datadir on it ($(elapsed "$t0") s)"
   # The first Primary is chosen like any planned move: through the agents.
+  step "promote lngs" "see $DIR/first-switchover.log and $DIR/SITE/agent.log"
   "$KEYHA" --config "$DIR/keyha.yaml" drbd switchover --to lngs --timeout 120s >"$DIR/first-switchover.log" 2>&1 ||
     { cat "$DIR/first-switchover.log" >&2; die "the first promotion of lngs failed"; }
   drbd_wait_routed 60 || die "HAProxy does not route to lngs at every site"
@@ -396,8 +402,8 @@ drbd_info() {
     ((first)) || printf ', '
     first=0
     printf '"%s": {"haproxy_db": "%s:%s", "agent": "%s:%s", "http": "%s:%s", "metrics": "%s:%s"' \
-      "$s" "${IP[$s]}" $PORT_HAPROXY "${IP[$s]}" $PORT_AGENT "${IP[$s]}" $PORT_HTTP "${IP[$s]}" $PORT_METRICS
-    if drbd_vm "$s"; then printf ', "sql": "%s:%s", "vm_shell": "%s:7000"' "${IP[$s]}" $PORT_SQL "${IP[$s]}"; else printf ', "witness": true'; fi
+      "$s" "${IP[$s]}" "$PORT_HAPROXY" "${IP[$s]}" "$PORT_AGENT" "${IP[$s]}" "$PORT_HTTP" "${IP[$s]}" "$PORT_METRICS"
+    if drbd_vm "$s"; then printf ', "sql": "%s:%s", "vm_shell": "%s:7000"' "${IP[$s]}" "$PORT_SQL" "${IP[$s]}"; else printf ', "witness": true'; fi
     printf '}'
   done
   printf '}, "wan": %s}\n' "$(wan_json)"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The lab's WAN (scripts/lab up --wan): sourced by scripts/lab, which defines SITES, IP, DIR, ns,
 # die and now/elapsed.
 #
@@ -19,12 +20,12 @@ wan_on() { [[ -f $DIR/wan/links ]]; }
 wan_profile() {
   local f=$1
   [[ -f $f ]] || f=$WAN_PROFILES/$1
-  [[ -f $f ]] || die "unknown WAN profile '$1': a file, or one of: $(ls "$WAN_PROFILES" | tr '\n' ' ')"
+  [[ -f $f ]] || die "unknown WAN profile '$1': a file, or one of: $(cd "$WAN_PROFILES" && echo *)"
   local a b rtt jit loss n=0
   while read -r a b rtt jit loss; do
     [[ -z $a || $a == \#* ]] && continue
-    site_ok "$a" && site_ok "$b" && [[ $a != "$b" ]] || die "WAN profile $f: '$a $b' is not a pair of sites (${SITES[*]})"
-    wan_num "$rtt" && wan_num "$jit" && wan_num "$loss" || die "WAN profile $f: $a $b: want numbers: rtt_ms jitter_ms loss_pct"
+    { site_ok "$a" && site_ok "$b" && [[ $a != "$b" ]]; } || die "WAN profile $f: '$a $b' is not a pair of sites (${SITES[*]})"
+    { wan_num "$rtt" && wan_num "$jit" && wan_num "$loss"; } || die "WAN profile $f: $a $b: want numbers: rtt_ms jitter_ms loss_pct"
     echo "$a $b $rtt $jit $loss"
     n=$((n + 1))
   done <"$f"
@@ -67,6 +68,7 @@ wan_up() { # PROFILE
   command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86 is not installed: run scripts/setup"
   command -v socat >/dev/null || die "socat is not installed: run scripts/setup"
   command -v busybox >/dev/null || die "busybox-static is not installed: run scripts/setup"
+  step "start the WAN router VM" "see $DIR/wan/console.log"
   mkdir -p "$DIR/wan"
   wan_profile "$profile" >"$DIR/wan/links.profile"
   echo "$profile" >"$DIR/wan/profile"
@@ -81,7 +83,8 @@ wan_up() { # PROFILE
   ip tuntap add kh-tmgmt mode tap
   ip link set kh-tmgmt master "$BRIDGE" up
   net+=(-netdev "tap,id=nm,ifname=kh-tmgmt,script=no,downscript=no" -device "e1000,netdev=nm,mac=52:54:00:77:01:ff")
-  local cmdline="console=ttyS0 quiet panic=-1 keyha.ips=$(IFS=,; echo "${ips[*]}") keyha.mgmt=$WAN_MGMT_IP/24"
+  local cmdline
+  cmdline="console=ttyS0 quiet panic=-1 keyha.ips=$(IFS=,; echo "${ips[*]}") keyha.mgmt=$WAN_MGMT_IP/24"
   # Software emulation (no KVM here); 192 MB is plenty for a router.
   qemu-system-x86_64 -m 192 -smp 1 -display none -no-reboot -monitor none \
     -kernel "$kernel/vmlinuz" -initrd "$DIR/wan/router.img" -append "$cmdline" \
