@@ -15,6 +15,7 @@ import (
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/control"
 	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/internal/connerr"
 	"github.com/keyha/keyha/membership"
 )
 
@@ -121,7 +122,7 @@ func (c *controller) sqlState(ctx context.Context) (st map[string]string, runnin
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status','wsrep_local_state_uuid','wsrep_last_committed','wsrep_local_state_comment')")
 	if err != nil {
-		if strings.Contains(err.Error(), "connection refused") {
+		if connerr.Refused(err) {
 			return nil, false, nil
 		}
 		return nil, false, fmt.Errorf("read the node's wsrep status: %w", err)

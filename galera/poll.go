@@ -14,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/internal/connerr"
 )
 
 // Poller reads one node's wsrep status. One Poller serves every checker of an agent, so the load on
@@ -162,11 +163,7 @@ func Classify(err error) ErrClass {
 		return ErrTimeout
 	case errors.As(err, &me):
 		return ErrQuery
-	case errors.As(err, &ne), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, sql.ErrConnDone):
-		return ErrUnreachable
-	case strings.Contains(err.Error(), "connection refused"), strings.Contains(err.Error(), "no route"),
-		strings.Contains(err.Error(), "broken pipe"), strings.Contains(err.Error(), "reset by peer"),
-		strings.Contains(err.Error(), "EOF"):
+	case connerr.Is(err):
 		return ErrUnreachable
 	}
 	return ErrQuery

@@ -2,14 +2,11 @@ package load
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
-	"io"
 	"net"
-	"strings"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/keyha/keyha/internal/connerr"
 )
 
 // Class is what kind of failure a write met; it decides whether to retry and whether the write
@@ -52,12 +49,7 @@ func Classify(err error) Class {
 		return ClassOther
 	case errors.Is(err, context.Canceled):
 		return ClassOther
-	case errors.As(err, &ne), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, driver.ErrBadConn),
-		errors.Is(err, sql.ErrConnDone), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, context.DeadlineExceeded):
-		return ClassConnection
-	case strings.Contains(err.Error(), "connection refused"), strings.Contains(err.Error(), "broken pipe"),
-		strings.Contains(err.Error(), "reset by peer"), strings.Contains(err.Error(), "no route"):
+	case errors.As(err, &ne), connerr.Is(err), errors.Is(err, context.DeadlineExceeded):
 		return ClassConnection
 	}
 	return ClassOther

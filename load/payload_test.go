@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -36,7 +39,10 @@ func TestClassify(t *testing.T) {
 		{&mysql.MySQLError{Number: 9999}, ClassOther},
 		{mysql.ErrInvalidConn, ClassConnection},
 		{io.ErrUnexpectedEOF, ClassConnection},
-		{errors.New("dial tcp 10.77.0.1:3307: connect: connection refused"), ClassConnection},
+		{fmt.Errorf("write: %w", fmt.Errorf("open: %w", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)})), ClassConnection},
+		{fmt.Errorf("commit: %w", syscall.ECONNRESET), ClassConnection},
+		// By kind, not by text: an error that only says "connection refused" is not one.
+		{errors.New("dial tcp 10.77.0.1:3307: connect: connection refused"), ClassOther},
 		{errors.New("something else"), ClassOther},
 	} {
 		if got := Classify(c.err); got != c.want {
