@@ -130,8 +130,8 @@ func plantedLoss(t *testing.T, l *labtest.Lab, journal string) {
 	}
 	check := l.Keyha(t, nil, "load", "check", "--journal", journal)
 	t.Logf("check after the planted loss:\n%s%s", check.Stdout, check.Stderr)
-	if check.Code == 0 {
-		t.Fatal("check passed with rows deleted at bari")
+	if check.Code != 2 {
+		t.Fatalf("check exited %d with rows deleted at bari, want 2 (it ran and found the cluster broken)", check.Code)
 	}
 	for _, want := range []string{"site bari lacks 3 acknowledged rows", "site padova holds 1 rows whose payload fails its checksum",
 		"id 7 (acknowledged true): missing at [bari]", "id 99 (acknowledged true): missing at [], differs at [padova]"} {
@@ -193,8 +193,8 @@ func TestLoadBadInput(t *testing.T) {
 		{"zero rows", nil, []string{"load", "run", "--reset", "--rows", "0", "--journal", filepath.Join(dir, "j5")}, "--rows must be at least 1"},
 	} {
 		r := l.Keyha(t, c.env, c.args...)
-		if r.Code == 0 || !strings.Contains(r.Stderr, c.want) {
-			t.Errorf("%s: exit %d, stderr %q; want an error with %q", c.name, r.Code, r.Stderr, c.want)
+		if r.Code != 1 || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 (could not run) and an error with %q", c.name, r.Code, r.Stderr, c.want)
 		}
 		if strings.Contains(r.Stderr+r.Stdout, "not-the-password-Zq9") {
 			t.Errorf("%s: a password was printed", c.name)
@@ -212,7 +212,7 @@ func TestLoadBadInput(t *testing.T) {
 			t.Fatalf("second run: %s", r.Stderr)
 		}
 		r := l.Keyha(t, nil, "load", "check", "--journal", fresh)
-		if r.Code == 0 || !strings.Contains(r.Stderr, "journal from another run") {
+		if r.Code != 1 || !strings.Contains(r.Stderr, "journal from another run") {
 			t.Errorf("checked a journal against another run's rows: exit %d %s", r.Code, r.Stderr)
 		}
 	})

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,7 +26,7 @@ func agentCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			log := slog.Default() // --log-format, --log-level
 			if cl.Mode == "drbd" {
 				a, err := agent.NewDRBD(cl, c.String("site"), log)
 				if err != nil {

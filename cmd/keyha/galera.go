@@ -1,8 +1,6 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyha/keyha/ops"
@@ -36,7 +34,7 @@ func galeraCommand() *cli.Command {
 				Usage: "when no Primary component exists: bootstrap the most advanced node, start the others, wait until all are Synced",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "dry-run", Usage: "print the positions and the plan; change nothing"},
-					&cli.StringFlag{Name: "force-without", Usage: "SITE[,SITE]: proceed although these sites cannot be asked (what only they hold is lost)"},
+					listFlag("force-without", "SITE: proceed although these sites cannot be asked (what only they hold is lost)"),
 					&cli.DurationFlag{Name: "timeout", Value: ops.DefaultStepTimeout, Usage: "bound on each wait for Synced"},
 				},
 				Action: func(c *cli.Context) error {
@@ -44,11 +42,7 @@ func galeraCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					var force []string
-					if f := strings.TrimSpace(c.String("force-without")); f != "" {
-						force = strings.Split(f, ",")
-					}
-					return k.Recover(c.Context, ops.RecoverOptions{DryRun: c.Bool("dry-run"), ForceWithout: force, Timeout: c.Duration("timeout")})
+					return k.Recover(c.Context, ops.RecoverOptions{DryRun: c.Bool("dry-run"), ForceWithout: list(c, "force-without"), Timeout: c.Duration("timeout")})
 				},
 			},
 			{

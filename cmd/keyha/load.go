@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +17,7 @@ import (
 func loadCommand() *cli.Command {
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print the report as JSON on stdout"}
 	reportFlag := &cli.StringFlag{Name: "report", Usage: "also write the report as JSON to this file"}
-	viaFlag := &cli.StringFlag{Name: "via", Value: "haproxy", Usage: "haproxy (every site's HAProxy) or SITE[,SITE...] (those nodes directly)"}
+	viaFlag := listFlag("via", "haproxy (every site's HAProxy) or SITE (those nodes directly)", "haproxy")
 	return &cli.Command{
 		Name:  "load",
 		Usage: "the load-and-check harness: write rows under faults, then prove none was lost",
@@ -32,7 +31,7 @@ func loadCommand() *cli.Command {
 					&cli.IntFlag{Name: "batch", Value: 1, Usage: "rows per INSERT (one transaction)"},
 					viaFlag,
 					&cli.StringFlag{Name: "journal", Required: true, Usage: "new file for the acknowledged ids (never overwritten)"},
-					&cli.StringFlag{Name: "faults", Usage: "schedule like kill:bari@20s,start:bari@35s,partition:padova@40s,heal:padova@55s"},
+					listFlag("faults", "schedule like kill:bari@20s,start:bari@35s,partition:padova@40s,heal:padova@55s"),
 					&cli.StringFlag{Name: "lab", Value: "scripts/lab", EnvVars: []string{"KEYHA_LAB_SCRIPT"}, Usage: "the lab script that injects --faults"},
 					&cli.BoolFlag{Name: "reset", Usage: "drop an existing keyha_load database first"},
 					&cli.DurationFlag{Name: "retry-for", Value: load.DefaultRetryFor, Usage: "how long one batch is retried before it is given up (left unacknowledged)"},
@@ -43,11 +42,11 @@ func loadCommand() *cli.Command {
 			},
 			{
 				Name:  "check",
-				Usage: "compare every node with each other and with a run's journal; exit 1 on any loss or divergence",
+				Usage: "compare every node with each other and with a run's journal; exit 2 on any loss, corruption or divergence",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "journal", Required: true, Usage: "the journal of the run to check"},
 					&cli.Uint64Flag{Name: "chunk", Value: 10000, Usage: "ids per checksum chunk"},
-					&cli.StringFlag{Name: "at", Usage: "SITE[,SITE...]: read only these sites' nodes (DRBD mode: the Primary, the only database running)"},
+					listFlag("at", "SITE: read only these sites' nodes (DRBD mode: the Primary, the only database running)"),
 					jsonFlag, reportFlag,
 				},
 				Action: loadCheck,
@@ -71,9 +70,9 @@ func loadCommand() *cli.Command {
 }
 
 // targets resolves --via into addresses: each site's HAProxy, or the named sites' nodes.
-func targets(cl *config.Cluster, via string) ([]load.Target, error) {
+func targets(cl *config.Cluster, via []string) ([]load.Target, error) {
 	var out []load.Target
-	if via == "haproxy" {
+	if len(via) == 1 && via[0] == "haproxy" {
 		for _, s := range cl.Sites {
 			if s.HAProxyDB == "" {
 				return nil, fmt.Errorf("--via haproxy: site %s has no haproxy_db address in %s", s.Name, cl.Path)
@@ -82,8 +81,8 @@ func targets(cl *config.Cluster, via string) ([]load.Target, error) {
 		}
 		return out, nil
 	}
-	for _, name := range strings.Split(via, ",") {
-		s, err := cl.Site(strings.TrimSpace(name))
+	for _, name := range via {
+		s, err := cl.Site(name)
 		if err != nil {
 			return nil, fmt.Errorf("--via: %w", err)
 		}
@@ -104,15 +103,15 @@ func nodes(cl *config.Cluster) []load.Target {
 }
 
 // atNodes is nodes narrowed to the sites of --at; every site when it is empty.
-func atNodes(cl *config.Cluster, at string) ([]load.Target, error) {
-	if at == "" {
+func atNodes(cl *config.Cluster, at []string) ([]load.Target, error) {
+	if len(at) == 0 {
 		return nodes(cl), nil
 	}
 	var out []load.Target
-	for _, name := range strings.Split(at, ",") {
-		s, err := cl.Site(strings.TrimSpace(name))
+	for _, name := range at {
+		s, err := cl.Site(name)
 		if err != nil || s.SQL == "" {
-			return nil, fmt.Errorf("--at %s: %s is not a site with a database (sites: %v)", at, name, cl.SiteNames())
+			return nil, fmt.Errorf("--at: %s is not a site with a database (sites: %v)", name, cl.SiteNames())
 		}
 		out = append(out, load.Target{Site: s.Name, Addr: s.SQL})
 	}
@@ -161,11 +160,11 @@ func loadRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ts, err := targets(cl, c.String("via"))
+	ts, err := targets(cl, list(c, "via"))
 	if err != nil {
 		return err
 	}
-	faults, err := load.ParseSchedule(c.String("faults"), cl.SiteNames())
+	faults, err := load.ParseSchedule(strings.Join(list(c, "faults"), ","), cl.SiteNames())
 	if err != nil {
 		return fmt.Errorf("--faults: %w", err)
 	}
@@ -197,7 +196,7 @@ func loadCheck(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	at, err := atNodes(cl, c.String("at"))
+	at, err := atNodes(cl, list(c, "at"))
 	if err != nil {
 		return err
 	}
@@ -209,7 +208,7 @@ func loadCheck(c *cli.Context) error {
 		return err
 	}
 	if !r.OK {
-		return errors.New("check failed: " + strings.Join(r.Problems, "; "))
+		return found("check failed: %s", strings.Join(r.Problems, "; "))
 	}
 	return nil
 }
@@ -219,7 +218,7 @@ func loadBank(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ts, err := targets(cl, c.String("via"))
+	ts, err := targets(cl, list(c, "via"))
 	if err != nil {
 		return err
 	}
@@ -233,7 +232,7 @@ func loadBank(c *cli.Context) error {
 		return err
 	}
 	if !r.OK {
-		return errors.New("bank failed: " + strings.Join(r.Problems, "; "))
+		return found("bank failed: %s", strings.Join(r.Problems, "; "))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,18 +31,30 @@ func main() {
 	mysql.SetLogger(log.New(io.Discard, "", 0))
 	if err := newApp().RunContext(ctx, os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "keyha:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
 func newApp() *cli.App {
 	return &cli.App{
-		Name:  "keyha",
-		Usage: "keep Keystone's database available across sites (Galera or DRBD)",
-		Flags: []cli.Flag{
+		Name:                 "keyha",
+		Usage:                "keep Keystone's database available across sites (Galera or DRBD)",
+		Version:              version,
+		EnableBashCompletion: true,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{config.EnvConfig},
 				Usage: "the cluster file, identical at every site"},
+		}, logFlags...),
+		Before: func(c *cli.Context) error {
+			l, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+			if err != nil {
+				return err
+			}
+			slog.SetDefault(l)
+			return nil
 		},
+		// main prints the error and picks the exit code; urfave would exit from inside Run.
+		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			{
 				Name:  "version",
@@ -51,6 +64,7 @@ func newApp() *cli.App {
 					return nil
 				},
 			},
+			completionCommand(),
 			{
 				Name:  "config",
 				Usage: "check the cluster file",

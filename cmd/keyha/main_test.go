@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+// run runs keyha's app as main does, and says what main would print and exit with.
+func run(args ...string) (stdout, stderr string, code int) {
+	var out, errw bytes.Buffer
+	app := newApp()
+	app.Writer, app.ErrWriter = &out, &errw
+	err := app.RunContext(context.Background(), append([]string{"keyha"}, args...))
+	if err != nil {
+		fmt.Fprintln(&errw, "keyha:", err)
+	}
+	return out.String(), errw.String(), exitCode(err)
+}
+
+func TestVersionFlag(t *testing.T) {
+	version = "v9.9.9-test"
+	defer func() { version = "dev" }()
+	out, _, code := run("--version")
+	if code != 0 || !strings.Contains(out, "v9.9.9-test") {
+		t.Fatalf("keyha --version: exit %d, %q; want the version", code, out)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errors.New("dial tcp: connection refused"), 1},
+		{found("check failed: %s", "site bari lacks 3 acknowledged rows"), 2},
+		{fmt.Errorf("load check: %w", found("check failed")), 2},
+		{cli.Exit("", 0), 1}, // an error is never success
+	} {
+		if got := exitCode(c.err); got != c.want {
+			t.Errorf("exitCode(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}
+
+func TestLogFlags(t *testing.T) {
+	for _, c := range []struct {
+		format, level string
+		ok            bool
+		debug         bool
+	}{
+		{"text", "info", true, false},
+		{"json", "debug", true, true},
+		{"JSON", "warn", true, false},
+		{"xml", "info", false, false},
+		{"text", "loud", false, false},
+	} {
+		var buf bytes.Buffer
+		l, err := newLogger(&buf, c.format, c.level)
+		if (err == nil) != c.ok {
+			t.Errorf("newLogger(%s, %s): err %v, want ok %v", c.format, c.level, err, c.ok)
+			continue
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "--log-") {
+				t.Errorf("error %q does not name the flag", err)
+			}
+			continue
+		}
+		l.Debug("memberlist: probe", "peer", "bari")
+		if got := buf.Len() > 0; got != c.debug {
+			t.Errorf("%s/%s: debug line written %v, want %v", c.format, c.level, got, c.debug)
+		}
+		if c.format == "json" && !strings.HasPrefix(buf.String(), "{") {
+			t.Errorf("json log line %q", buf.String())
+		}
+	}
+	if _, errOut, code := run("--log-format", "xml", "version"); code != 1 || !strings.Contains(errOut, "--log-format") {
+		t.Errorf("keyha --log-format xml: exit %d, %q; want 1 and the flag named", code, errOut)
+	}
+}
+
+func TestListFlags(t *testing.T) {
+	var got []string
+	app := &cli.App{
+		Flags:  []cli.Flag{listFlag("at", "sites")},
+		Action: func(c *cli.Context) error { got = list(c, "at"); return nil },
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, nil},
+		{[]string{"--at", "lngs,bari"}, []string{"lngs", "bari"}},
+		{[]string{"--at", "lngs", "--at", "bari"}, []string{"lngs", "bari"}},
+		{[]string{"--at", "lngs, bari", "--at", "padova"}, []string{"lngs", "bari", "padova"}},
+	} {
+		got = nil
+		if err := app.Run(append([]string{"x"}, c.args...)); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%v: got %v, want %v", c.args, got, c.want)
+		}
+	}
+}
+
+func TestViaDefault(t *testing.T) {
+	var got []string
+	app := &cli.App{
+		Flags:  []cli.Flag{listFlag("via", "targets", "haproxy")},
+		Action: func(c *cli.Context) error { got = list(c, "via"); return nil },
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"haproxy"}},
+		{[]string{"--via", "bari", "--via", "padova"}, []string{"bari", "padova"}}, // the default is replaced, not added to
+	} {
+		if err := app.Run(append([]string{"x"}, c.args...)); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%v: got %v, want %v", c.args, got, c.want)
+		}
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	out, _, code := run("completion", "bash")
+	if code != 0 || !strings.Contains(out, "complete ") || !strings.Contains(out, "--generate-bash-completion") {
+		t.Fatalf("keyha completion bash: exit %d, %q", code, out)
+	}
+	// urfave/cli reads the word before the cursor from os.Args, not from Run's arguments.
+	defer func(args []string) { os.Args = args }(os.Args)
+	os.Args = []string{"keyha", "--generate-bash-completion"}
+	out, _, _ = run("--generate-bash-completion")
+	for _, want := range []string{"status", "switchover", "load", "galera"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("completion of keyha lacks %q:\n%s", want, out)
+		}
+	}
+}
