@@ -38,7 +38,7 @@ type DRBDAgent struct {
 	gossip  *membership.Gossip
 	reg     *prometheus.Registry
 	actions *prometheus.CounterVec
-	served  *prometheus.CounterVec
+	served  func(kind string) func()
 	tracker drbd.Tracker
 	act     sync.Mutex   // one stack action at a time: the loop's or an operator's
 	minor   atomic.Int64 // the resource's minor + 1, once drbdsetup has named it
@@ -46,6 +46,7 @@ type DRBDAgent struct {
 	mu      sync.RWMutex
 	res     drbd.Resource
 	readErr error
+	polled  bool // readErr speaks of a read that happened
 	dbUp    bool
 	verdict drbd.Verdict
 	heard   map[string]string
@@ -101,25 +102,19 @@ func NewDRBD(c *config.Cluster, siteName string, log *slog.Logger) (*DRBDAgent, 
 func (a *DRBDAgent) metricsInit() {
 	a.reg = prometheus.NewRegistry()
 	gauge := func(name, help string, f func() bool) {
-		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-			if f() {
-				return 1
-			}
-			return 0
-		}))
+		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return b2f(f()) }))
 	}
 	gauge("keyha_drbd_up", "1 when HAProxy may send traffic here (Primary, UpToDate, database answers)", func() bool { return a.Report().State == healthcheck.StateUp })
 	gauge("keyha_drbd_primary", "1 when the local resource is Primary", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.res.Primary() })
 	gauge("keyha_drbd_disk_uptodate", "1 when the local disk is UpToDate", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.res.UpToDate() })
-	gauge("keyha_drbd_read_ok", "0 when the agent cannot read DRBD's state (see its log)", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.readErr == nil })
 	gauge("keyha_drbd_majority", "1 when this agent hears a majority of the sites' agents", func() bool {
 		a.mu.RLock()
 		defer a.mu.RUnlock()
 		return drbd.Majority(len(a.heard), len(a.cluster.Sites))
 	})
 	a.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyha_drbd_actions_total", Help: "promotions and demotions run, by result"}, []string{"action", "result"})
-	a.served = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyha_checks_served_total", Help: "checks answered, by kind"}, []string{"kind"})
-	a.reg.MustRegister(a.actions, a.served)
+	a.reg.MustRegister(a.actions)
+	a.served = shared(a.reg, "drbd", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.polled && a.readErr == nil })
 }
 
 // Report answers every check from the latest verdict.
@@ -171,8 +166,7 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error { every(ctx, a.cluster.Agent.PollInterval, a.tick); return nil })
-	served := func(kind string) func() { return a.served.WithLabelValues(kind).Inc }
-	ls.serve(ctx, eg, a, a.log, served, a.reg, a.controlRoutes)
+	ls.serve(ctx, eg, a, a.log, a.served, a.reg, a.controlRoutes)
 	err = eg.Wait()
 	a.log.Info("agent stopped")
 	return err
@@ -273,7 +267,7 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 	gone, nomaj := a.tracker.Observe(time.Now(), peerLink || peerHeard, drbd.Majority(len(heard), len(a.cluster.Sites)))
 
 	a.mu.Lock()
-	a.res, a.readErr, a.dbUp, a.heard = res, err, db, heard
+	a.res, a.readErr, a.polled, a.dbUp, a.heard = res, err, true, db, heard
 	a.ack = drbd.NextAck(a.site.Name, a.ack, fences)
 	if a.fence != "" && peerLink && (res.Peers[0].Disk == "UpToDate" || res.Peers[0].Role == "Primary") {
 		a.log.Info("fence lifted: the peer is connected again, UpToDate or Primary", "peer", a.fence)

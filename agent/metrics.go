@@ -1,15 +1,49 @@
 package agent
 
 import (
+	"runtime"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/keyha/keyha/galera"
 )
 
+// Metric conventions (docs/agent.md lists every series): names follow Prometheus's, values that
+// only grow are counters, label values come from small fixed sets (a verdict's reason is free text:
+// it goes to /status and the log, never into a label), and a series does not vanish when a poll
+// fails: keyha_agent_poll_ok says so instead.
+
+// shared registers what both modes export under the same names: the build, the checks answered,
+// whether the last poll of the local node succeeded, and the process. served counts a check.
+func shared(reg *prometheus.Registry, mode string, pollOK func() bool) (served func(kind string) func()) {
+	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyha_agent_checks_total", Help: "Checks answered, by kind (agent: HAProxy agent-check, http: the HTTP check).",
+	}, []string{"kind"})
+	checks.WithLabelValues("agent")
+	checks.WithLabelValues("http")
+	reg.MustRegister(checks,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keyha_build_info", Help: "Always 1; the agent's version, Go version and mode as labels.",
+			ConstLabels: prometheus.Labels{"version": Version, "goversion": runtime.Version(), "mode": mode},
+		}, func() float64 { return 1 }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keyha_agent_poll_ok", Help: "1 when the last poll of the local node succeeded (Galera: wsrep status read; DRBD: its state read), else 0.",
+		}, func() float64 { return b2f(pollOK()) }),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return func(kind string) func() { return checks.WithLabelValues(kind).Inc }
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 type metrics struct {
 	reg      *prometheus.Registry
-	checks   *prometheus.CounterVec
+	served   func(kind string) func()
 	polls    prometheus.Counter
 	errors   *prometheus.CounterVec
 	duration prometheus.Histogram
@@ -18,9 +52,6 @@ type metrics struct {
 func newMetrics(a *Agent) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
-		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyha_agent_checks_total", Help: "Checks answered, by kind (agent: HAProxy agent-check, http: /health).",
-		}, []string{"kind"}),
 		polls: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "keyha_agent_polls_total", Help: "Polls of the local node.",
 		}),
@@ -35,18 +66,9 @@ func newMetrics(a *Agent) *metrics {
 	for _, c := range []galera.ErrClass{galera.ErrUnreachable, galera.ErrAuth, galera.ErrTimeout, galera.ErrQuery} {
 		m.errors.WithLabelValues(string(c))
 	}
-	m.checks.WithLabelValues("agent")
-	m.checks.WithLabelValues("http")
-	m.reg.MustRegister(m.checks, m.polls, m.errors, m.duration,
-		galera.NewCollector(a.Snapshot),
-		&verdictCollector{a: a},
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.served = shared(m.reg, "galera", func() bool { s := a.Snapshot(); return !s.At.IsZero() && s.ErrClass == galera.ErrNone })
+	m.reg.MustRegister(m.polls, m.errors, m.duration, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
 	return m
-}
-
-func (m *metrics) served(kind string) func() {
-	c := m.checks.WithLabelValues(kind)
-	return c.Inc
 }
 
 func (m *metrics) observe(s galera.Snapshot) {
@@ -57,16 +79,13 @@ func (m *metrics) observe(s galera.Snapshot) {
 	}
 }
 
-// verdictCollector exports the verdict as judged at scrape time, one series per state, with the
-// reason as a label on an info series.
+// verdictCollector exports the verdict as judged at scrape time, one series per state. Its reason
+// is in /status and the log.
 type verdictCollector struct{ a *Agent }
 
-var (
-	verdictDesc = prometheus.NewDesc("keyha_agent_verdict", "1 for the agent's current verdict on its node, 0 for the others.", []string{"state"}, nil)
-	reasonDesc  = prometheus.NewDesc("keyha_agent_verdict_info", "The current verdict and its reason.", []string{"state", "reason"}, nil)
-)
+var verdictDesc = prometheus.NewDesc("keyha_agent_verdict", "1 for the agent's current verdict on its node, 0 for the others.", []string{"state"}, nil)
 
-func (v *verdictCollector) Describe(ch chan<- *prometheus.Desc) { ch <- verdictDesc; ch <- reasonDesc }
+func (v *verdictCollector) Describe(ch chan<- *prometheus.Desc) { ch <- verdictDesc }
 
 func (v *verdictCollector) Collect(ch chan<- prometheus.Metric) {
 	r := v.a.Report()
@@ -77,5 +96,4 @@ func (v *verdictCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(verdictDesc, prometheus.GaugeValue, val, s)
 	}
-	ch <- prometheus.MustNewConstMetric(reasonDesc, prometheus.GaugeValue, 1, r.State, r.Reason)
 }
