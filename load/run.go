@@ -367,16 +367,17 @@ func (w *worker) write(ctx context.Context, stmt *sql.Stmt, lo, hi uint64, args 
 	}
 }
 
-// progress prints the run's progress until the returned func is called: one redrawn line on a
-// terminal, a plain line every 5 s otherwise.
+// progress prints the run's progress until the returned func is called: on a terminal, one line
+// redrawn in place (each redraw clears what a longer line left at its end); elsewhere (a log file,
+// a pipe) a plain line every 5 s, no control characters.
 func (l *loader) progress(start time.Time) func() {
 	out := l.cfg.Progress
 	if out == nil {
 		return func() {}
 	}
-	every := 5 * time.Second
+	every := plainEvery
 	if l.cfg.TTY {
-		every = 250 * time.Millisecond
+		every = redrawEvery
 	}
 	stop, done := make(chan struct{}), make(chan struct{})
 	var once sync.Once
@@ -388,13 +389,13 @@ func (l *loader) progress(start time.Time) func() {
 			select {
 			case <-stop:
 				if l.cfg.TTY {
-					fmt.Fprintln(out, ProgressLine(l.acked.Load(), l.cfg.Rows, time.Since(start), l.failed.Load(), true))
+					fmt.Fprint(out, redraw(ProgressLine(l.acked.Load(), l.cfg.Rows, time.Since(start), l.failed.Load(), true))+"\n")
 				}
 				return
 			case <-t.C:
 				line := ProgressLine(l.acked.Load(), l.cfg.Rows, time.Since(start), l.failed.Load(), l.cfg.TTY)
 				if l.cfg.TTY {
-					fmt.Fprint(out, "\r"+line)
+					fmt.Fprint(out, redraw(line))
 				} else {
 					fmt.Fprintln(out, line)
 				}
@@ -403,6 +404,13 @@ func (l *loader) progress(start time.Time) func() {
 	}()
 	return func() { once.Do(func() { close(stop); <-done }) }
 }
+
+// How often progress is shown: redrawn on a terminal, a new line elsewhere.
+var redrawEvery, plainEvery = 250 * time.Millisecond, 5 * time.Second
+
+// redraw returns line drawn over the current terminal line: to its start, the line, then clear to
+// the end of the line.
+func redraw(line string) string { return "\r" + line + "\x1b[K" }
 
 // ProgressLine renders rows done of total, the rate, the ETA and the failed attempts; with bar, a
 // 30-column bar in front.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/internal/atomicfile"
@@ -131,10 +132,8 @@ func loadApp(c *cli.Context) (*config.Cluster, config.Credential, error) {
 	return cl, cred, err
 }
 
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal: a terminal, not merely a character device (/dev/null is one too).
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // emit prints a report as JSON when asked, and writes it to --report.
 func emit(c *cli.Context, v any, human func(io.Writer)) error {

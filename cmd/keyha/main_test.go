@@ -150,3 +150,15 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 }
+
+// /dev/null is a character device, not a terminal: no progress bar is drawn into it.
+func TestDevNullIsNoTerminal(t *testing.T) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Fatal("isTerminal(/dev/null) = true")
+	}
+}
