@@ -47,6 +47,18 @@ type Gossip struct {
 	meta  []byte
 	limit int
 	rtt   map[string]*rttSamples
+
+	// members is this agent's own copy of the member list, kept by memberlist's events (which it
+	// sends while holding its lock). memberlist's Members() hands out pointers into its state,
+	// whose Meta it rewrites under that lock: reading them afterwards is a data race.
+	membersMu sync.Mutex
+	members   map[string]member
+}
+
+// member is what an event said of one member, copied.
+type member struct {
+	addr string
+	meta []byte
 }
 
 // ReadKey reads a gossip key file: 16, 24 or 32 bytes, raw or base64. The file must be 0600.
@@ -99,8 +111,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Gossip, error) {
 		}
 		mc.SecretKey = key
 	}
-	g := &Gossip{cfg: cfg, log: log.With("component", "gossip"), limit: memberlist.MetaMaxSize, rtt: map[string]*rttSamples{}}
+	g := &Gossip{cfg: cfg, log: log.With("component", "gossip"), limit: memberlist.MetaMaxSize, rtt: map[string]*rttSamples{},
+		members: map[string]member{}}
 	mc.Delegate = g
+	mc.Events = g
 	mc.Ping = g
 	mc.Logger = newStdLogger(g.log)
 	ml, err := memberlist.Create(mc)
@@ -117,9 +131,11 @@ func (g *Gossip) joinLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		have := map[string]bool{}
-		for _, n := range g.ml.Members() {
-			have[n.Address()] = true
+		g.membersMu.Lock()
+		for _, m := range g.members {
+			have[m.addr] = true
 		}
+		g.membersMu.Unlock()
 		var missing []string
 		for _, p := range g.cfg.Peers {
 			if !have[p] {
@@ -166,31 +182,38 @@ func (g *Gossip) Peers() map[string]Peer {
 		rtt[k] = v.median()
 	}
 	g.mu.Unlock()
-	for _, n := range g.ml.Members() {
-		p := Peer{Site: n.Name, Addr: n.Address(), Status: status(n.State), RTT: rtt[n.Name]}
-		st, err := Decode(n.Meta)
+	g.membersMu.Lock()
+	defer g.membersMu.Unlock()
+	for name, m := range g.members {
+		// Listed members are alive, or suspected but not yet declared dead: memberlist sends no
+		// event for suspicion (nor did its Members() tell one from the other).
+		p := Peer{Site: name, Addr: m.addr, Status: "alive", RTT: rtt[name]}
+		st, err := Decode(m.meta)
 		if err != nil {
 			p.StateErr = err.Error()
 		} else {
 			p.State = st
 		}
-		out[n.Name] = p
+		out[name] = p
 	}
 	return out
 }
 
-func status(s memberlist.NodeStateType) string {
-	switch s {
-	case memberlist.StateAlive:
-		return "alive"
-	case memberlist.StateSuspect:
-		return "suspect"
-	case memberlist.StateDead:
-		return "dead"
-	case memberlist.StateLeft:
-		return "left"
-	}
-	return "unknown"
+// EventDelegate: memberlist calls these with its lock held; each copies what it needs.
+
+func (g *Gossip) NotifyJoin(n *memberlist.Node)   { g.keep(n) }
+func (g *Gossip) NotifyUpdate(n *memberlist.Node) { g.keep(n) }
+func (g *Gossip) NotifyLeave(n *memberlist.Node) {
+	g.membersMu.Lock()
+	delete(g.members, n.Name)
+	g.membersMu.Unlock()
+}
+
+func (g *Gossip) keep(n *memberlist.Node) {
+	m := member{addr: n.Address(), meta: bytes.Clone(n.Meta)}
+	g.membersMu.Lock()
+	g.members[n.Name] = m
+	g.membersMu.Unlock()
 }
 
 // Delegate: the State rides in the node metadata; no user messages, no push/pull state.

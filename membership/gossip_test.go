@@ -1,0 +1,73 @@
+package membership
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Two members on loopback: each learns the other's state, and reading the peers while the other
+// side keeps changing its state is free of data races (run with -race: memberlist rewrites a
+// node's Meta under its own lock, which Peers must not read; reading it through Members() showed
+// 8 races here).
+func TestPeersWhileStatesChange(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := Start(ctx, Config{Site: "lngs", Bind: "127.0.0.1:0", Preset: "local"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aAddr := a.ml.LocalNode().Address()
+	b, err := Start(ctx, Config{Site: "bari", Bind: "127.0.0.1:0", Peers: []string{aAddr}, Preset: "local"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(State{Site: "bari", Health: "up", LastCommitted: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "lngs hears bari's state", func() bool {
+		p, ok := a.Peers()["bari"]
+		return ok && p.Status == "alive" && p.State.Site == "bari" && p.State.LastCommitted >= 1
+	})
+
+	const last = 30
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := int64(2); i <= last; i++ {
+			if err := b.Publish(State{Site: "bari", Health: "up", LastCommitted: i}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	seen := int64(0)
+	waitFor(t, 30*time.Second, "lngs hears bari's last state", func() bool {
+		p := a.Peers()["bari"]
+		if p.State.LastCommitted < seen {
+			t.Errorf("bari's state went back from %d to %d", seen, p.State.LastCommitted)
+		}
+		seen = p.State.LastCommitted
+		return seen == last
+	})
+	wg.Wait()
+	if self, ok := a.Peers()["lngs"]; !ok || self.Addr != aAddr {
+		t.Errorf("lngs does not list itself at %s: %+v", aAddr, a.Peers())
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(20 * time.Millisecond) // polling, bounded by the deadline
+	}
+}
