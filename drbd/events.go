@@ -38,7 +38,7 @@ func (e *Events) Apply(line string) error {
 	kv := kvs(f[2:])
 	name := kv["name"]
 	if name == "" {
-		return fmt.Errorf("events2: %q has no name:", line)
+		return fmt.Errorf("events2: %q has no name", line)
 	}
 	if kv["volume"] != "" && kv["volume"] != "0" {
 		return nil

@@ -206,12 +206,6 @@ func TestOneWriter(t *testing.T) {
 	t.Run("b kill the writer's mysqld", func(t *testing.T) {
 		killed := time.Now()
 		l.Lab(t, "kill", w)
-		var others []string
-		for _, s := range all {
-			if s != w {
-				others = append(others, s)
-			}
-		}
 		nw, took := agreeOn(t, l, all, "!"+w, 30*time.Second)
 		t.Logf("kill -9 %s: all HAProxies agree on %s after %v", w, nw, took)
 		if took > 2*time.Second {
