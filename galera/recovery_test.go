@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -109,6 +110,22 @@ func TestGraState(t *testing.T) {
 	}
 	if fi, _ := os.Stat(filepath.Join(dir, "grastate.dat")); fi.Mode().Perm() != 0o660 {
 		t.Errorf("mode %v, want 0660 kept", fi.Mode().Perm())
+	}
+	// mysqld owns grastate.dat: the replacement keeps the owner, and leaves nothing beside it.
+	if os.Geteuid() == 0 {
+		if err := os.Chown(filepath.Join(dir, "grastate.dat"), 4242, 4343); err != nil {
+			t.Fatal(err)
+		}
+		if err := SetSafeToBootstrap(dir); err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(filepath.Join(dir, "grastate.dat"))
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 4242 || st.Gid != 4343 {
+			t.Errorf("owner %d:%d, want 4242:4343 kept", st.Uid, st.Gid)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d files beside grastate.dat's replacement, want it alone", len(ents)-1)
 	}
 }
 

@@ -43,3 +43,36 @@ func TestReplaceAndDrift(t *testing.T) {
 		t.Error("accepted a key name with a path")
 	}
 }
+
+// A key set whose files were readable by everyone is installed no wider than MaxKeyMode, and the
+// replacement leaves no temporary file beside the keys.
+func TestReplaceNarrowsKeyModes(t *testing.T) {
+	dst := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dst, "0"), []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keys := []Key{{Name: "0", Data: []byte("new staged"), Mode: 0o644}, {Name: "1", Data: []byte("primary"), Mode: 0o666}, {Name: "2", Data: []byte("x"), Mode: 0o400}}
+	if err := Replace(dst, keys); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]os.FileMode{"0": 0o640, "1": 0o640, "2": 0o400}
+	if len(ents) != len(want) {
+		t.Fatalf("%d files in the repository, want %d (no temporary file left)", len(ents), len(want))
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want[e.Name()] {
+			t.Errorf("key %s has mode %04o, want %04o", e.Name(), fi.Mode().Perm(), want[e.Name()])
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "0")); string(b) != "new staged" {
+		t.Errorf("key 0 holds %q", b)
+	}
+}
