@@ -14,7 +14,9 @@ setup:
 
 # Linters, the unit tests under the race detector, then the integration tests on the real lab
 # (root + packages; they bring the lab up themselves). Packages run one at a time: the lab's
-# namespaces are one per machine. The agent package's integration tests run under -race too.
+# namespaces are one per machine. The agent and writer packages' integration tests run under -race,
+# with the lab's agents race-built too (a race any agent reports fails the package): the agent
+# package's lab runs without gossip, the writer package's with it.
 test: build lint race integration
 
 lint:
@@ -23,9 +25,11 @@ lint:
 race:
 	$(GO) test -race -short -count=1 ./...
 
+RACE_LAB := ./agent ./writer
+
 integration:
-	$(GO) test -p 1 -count=1 -timeout 60m $$($(GO) list ./... | grep -v '/agent$$')
-	$(GO) test -race -count=1 -timeout 30m ./agent
+	$(GO) test -p 1 -count=1 -timeout 60m $$($(GO) list ./... | grep -v -e '/agent$$' -e '/writer$$')
+	$(GO) test -race -p 1 -count=1 -timeout 30m $(RACE_LAB)
 
 unit:
 	$(GO) test -short -count=1 ./...

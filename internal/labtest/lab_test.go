@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +33,7 @@ func TestLabLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer os.RemoveAll(filepath.Dir(bin))
 	if out, err := Script(root, bin, "down"); err != nil {
 		t.Fatalf("clear an old lab: %v\n%s", err, out)
 	}

@@ -79,7 +79,7 @@ func Main(m *testing.M, env ...string) {
 	os.Exit(run(m, env))
 }
 
-func run(m *testing.M, env []string) int {
+func run(m *testing.M, env []string) (code int) {
 	flag.Parse()
 	if testing.Short() {
 		problem = "integration tests are skipped with -short"
@@ -99,10 +99,26 @@ func run(m *testing.M, env []string) int {
 		return m.Run()
 	}
 	defer Unlock()
-	bin, err := BuildKeyha(root)
+	// Under -race the lab's agents and commands are race-built too (Galera lab only: the DRBD and
+	// WAN VMs need a static binary), and a race any of them reports fails the package.
+	race := raceBuild && !needsVMs(env)
+	bin, err := buildKeyha(root, race)
 	if err != nil {
 		problem = err.Error()
 		return m.Run()
+	}
+	defer os.RemoveAll(filepath.Dir(bin))
+	if race {
+		raced, err := raceLogs()
+		if err != nil {
+			problem = err.Error()
+			return m.Run()
+		}
+		defer func() {
+			if raced() && code == 0 {
+				code = 1
+			}
+		}()
 	}
 	reuse := os.Getenv("KEYHA_LAB_REUSE") == "1"
 	if l, err := Info(root, bin); reuse && err == nil {
@@ -124,7 +140,7 @@ func run(m *testing.M, env []string) int {
 	if err != nil {
 		problem = err.Error()
 	}
-	code := m.Run()
+	code = m.Run()
 	if !reuse {
 		if out, err := Script(root, bin, "down"); err != nil {
 			fmt.Fprintf(os.Stderr, "labtest: scripts/lab down: %v\n%s", err, out)
@@ -171,9 +187,7 @@ func Prerequisites(env ...string) string {
 	if _, err := os.Stat("/usr/lib/galera/libgalera_smm.so"); err != nil {
 		missing = append(missing, "galera-4")
 	}
-	vms := os.Getenv("KEYHA_LAB_WAN") != "" || os.Getenv("KEYHA_LAB_MODE") == "drbd" ||
-		slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "KEYHA_LAB_WAN=") || e == "KEYHA_LAB_MODE=drbd" })
-	if vms {
+	if needsVMs(env) {
 		for _, b := range []string{"qemu-system-x86_64", "busybox", "/usr/lib/drbd/drbdsetup-84"} {
 			if _, err := exec.LookPath(b); err != nil {
 				missing = append(missing, b)
@@ -184,6 +198,12 @@ func Prerequisites(env ...string) string {
 		return fmt.Sprintf("missing %v: run scripts/setup as root", missing)
 	}
 	return ""
+}
+
+// needsVMs says whether the lab runs qemu VMs: over the WAN, or in DRBD mode.
+func needsVMs(env []string) bool {
+	return os.Getenv("KEYHA_LAB_WAN") != "" || os.Getenv("KEYHA_LAB_MODE") == "drbd" ||
+		slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "KEYHA_LAB_WAN=") || e == "KEYHA_LAB_MODE=drbd" })
 }
 
 // Lock serialises test packages that use the lab: there is one set of namespaces per machine.
@@ -230,15 +250,22 @@ func RepoRoot() (string, error) {
 }
 
 // BuildKeyha builds the current code's keyha for the lab's agents.
-func BuildKeyha(root string) (string, error) {
+func BuildKeyha(root string) (string, error) { return buildKeyha(root, false) }
+
+// buildKeyha builds keyha, static as `make build` does (the lab's VMs run it too), or with the
+// race detector (which needs cgo).
+func buildKeyha(root string, race bool) (string, error) {
 	dir, err := os.MkdirTemp("", "keyha-bin-")
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "keyha")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/keyha")
-	// Static, as `make build` does: the lab's VMs run it too.
-	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	args, cgo := []string{"build", "-o", bin}, "CGO_ENABLED=0"
+	if race {
+		args, cgo = append(args, "-race"), "CGO_ENABLED=1"
+	}
+	cmd := exec.Command("go", append(args, "./cmd/keyha")...)
+	cmd.Dir, cmd.Env = root, append(os.Environ(), cgo)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build keyha: %v\n%s", err, out)
 	}
