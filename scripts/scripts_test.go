@@ -64,23 +64,39 @@ func failSh(t *testing.T) string {
 	return p
 }
 
-// Setup made to fail (its cache is under a regular file, so the kernel cannot be stored): one line
-// names the step and what to do, and the exit code is not 0.
+// Setup made to fail at its first step (an old Go first on PATH): one line says what is wrong and
+// what to do, and setup stops there, before it installs anything.
 func TestSetupStepFailure(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "go"), "#!/bin/sh\necho go1.19.8\n")
+	r := runScript(t, []string{"PATH=" + dir + ":" + os.Getenv("PATH")}, "./setup")
+	if r.code == 0 || strings.Contains(r.stdout, "installing") {
+		t.Fatalf("setup with Go 1.19: exit %d, stdout %q; want a stop before any install", r.code, r.stdout)
+	}
+	lines := reports(r.stderr, "setup", "need-go")
+	if len(lines) != 1 || !strings.Contains(lines[0], "is Go 1.19.8, keyha needs") || !strings.Contains(lines[0], "put it first on PATH") {
+		t.Fatalf("setup's report %q, want one line saying the Go is too old and what to do:\n%s", lines, r.stderr)
+	}
+}
+
+// The kernel step made to fail (its cache is under a regular file, so nothing can be stored): one
+// line names the step and the cache to fix, and the exit code is not 0.
+func TestKernelStepFailure(t *testing.T) {
 	dir := t.TempDir()
 	notDir := filepath.Join(dir, "a-file")
 	write(t, notDir, "")
-	r := runScript(t, []string{"KEYHA_CACHE=" + filepath.Join(notDir, "cache"), "KEYHA_SETUP_KEYSTONE=0"}, "./setup")
+	r := runScript(t, []string{"KEYHA_CACHE=" + filepath.Join(notDir, "cache")}, "./vm/image", "kernel")
 	if r.code == 0 {
-		t.Fatalf("setup with an impossible cache exited 0:\n%s%s", r.stdout, r.stderr)
+		t.Fatalf("vm/image kernel with an impossible cache exited 0:\n%s%s", r.stdout, r.stderr)
 	}
-	lines := reports(r.stderr, "setup", "vm/image")
+	lines := reports(r.stderr, "vm/image")
 	if len(lines) != 1 {
-		t.Fatalf("setup printed %d lines about its failure, want 1:\n%s", len(lines), r.stderr)
+		t.Fatalf("vm/image printed %d lines about its failure, want 1:\n%s", len(lines), r.stderr)
 	}
-	// As root the download step fails on the cache; otherwise setup says to run it as root.
+	// As root the step that makes the cache fails (before any download); otherwise it says to run
+	// setup as root.
 	if !strings.Contains(lines[0], "run scripts/setup as root") &&
-		!(strings.Contains(lines[0], "step '") && strings.Contains(lines[0], "KEYHA_CACHE")) {
+		!(strings.Contains(lines[0], "step 'make the cache ") && strings.Contains(lines[0], "KEYHA_CACHE")) {
 		t.Errorf("the line %q names neither the failed step and the cache nor what to do", lines[0])
 	}
 }
