@@ -26,18 +26,25 @@ sites:
   - {name: padova, witness: true, gossip: 127.0.0.1:5}
 `
 
-// The agent's reading of DRBD fails safe: no /proc/drbd, a resource it cannot name, a Primary that
-// hears no other agent all leave the site down with the reason; a drbdsetup too slow to name the
-// resource does not, once the minor is known.
-func TestDRBDAgentFailsSafe(t *testing.T) {
+// testDRBDAgent is a DRBD-mode agent of drbdCluster that logs nowhere and has run nothing yet.
+func testDRBDAgent(t *testing.T, site string) *DRBDAgent {
+	t.Helper()
 	c, err := config.Parse([]byte(drbdCluster))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewDRBD(c, "lngs", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := NewDRBD(c, site, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+// The agent's reading of DRBD fails safe: no /proc/drbd, a resource it cannot name, a Primary that
+// hears no other agent all leave the site down with the reason; a drbdsetup too slow to name the
+// resource does not, once the minor is known.
+func TestDRBDAgentFailsSafe(t *testing.T) {
+	a := testDRBDAgent(t, "lngs")
 	dir := t.TempDir()
 	a.proc = filepath.Join(dir, "drbd")
 	named := true

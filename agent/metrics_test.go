@@ -140,14 +140,7 @@ func TestGaleraMetrics(t *testing.T) {
 }
 
 func TestDRBDMetrics(t *testing.T) {
-	c, err := config.Parse([]byte(drbdCluster))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := NewDRBD(c, "lngs", slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := testDRBDAgent(t, "lngs")
 	fams := gather(t, a.reg)
 	common(t, fams, "drbd")
 	if v := value(t, fams, "keyha_agent_poll_ok"); v != 0 {
