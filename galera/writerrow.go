@@ -17,8 +17,8 @@ const writerDDL = `CREATE TABLE IF NOT EXISTS keyha.writer (
   id TINYINT PRIMARY KEY,
   site VARCHAR(64) NOT NULL,
   epoch BIGINT NOT NULL,
-  hold_until DATETIME(3) NULL,
-  changed_at DATETIME(3) NOT NULL,
+  hold_until DATETIME(3) NULL,  -- UTC
+  changed_at DATETIME(3) NOT NULL,  -- UTC
   changed_by VARCHAR(64) NOT NULL,
   reason VARCHAR(255) NOT NULL
 ) ENGINE=InnoDB`
@@ -36,7 +36,7 @@ type WriterRow struct {
 func readWriter(ctx context.Context, db *sql.DB) (WriterRow, error) {
 	var w WriterRow
 	var hold sql.NullBool
-	err := db.QueryRowContext(ctx, "SELECT site, epoch, hold_until > NOW(3) FROM keyha.writer WHERE id=1").Scan(&w.Site, &w.Epoch, &hold)
+	err := db.QueryRowContext(ctx, "SELECT site, epoch, hold_until > UTC_TIMESTAMP(3) FROM keyha.writer WHERE id=1").Scan(&w.Site, &w.Epoch, &hold)
 	var me *mysql.MySQLError
 	switch {
 	case errors.Is(err, sql.ErrNoRows), errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049):
@@ -57,18 +57,17 @@ func SetWriter(ctx context.Context, db *sql.DB, site string, expect int64, hold 
 	for _, q := range []string{
 		"CREATE DATABASE IF NOT EXISTS keyha",
 		writerDDL,
-		"INSERT IGNORE INTO keyha.writer (id, site, epoch, changed_at, changed_by, reason) VALUES (1, '', 0, NOW(3), 'init', 'created')",
+		"INSERT IGNORE INTO keyha.writer (id, site, epoch, changed_at, changed_by, reason) VALUES (1, '', 0, UTC_TIMESTAMP(3), 'init', 'created')",
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return 0, fmt.Errorf("prepare keyha.writer: %w", err)
 		}
 	}
-	var holdUntil any
-	if hold > 0 {
-		holdUntil = time.Now().UTC().Add(hold).Format("2006-01-02 15:04:05.000")
-	}
-	q := "UPDATE keyha.writer SET site=?, epoch=epoch+1, hold_until=?, changed_at=NOW(3), changed_by=?, reason=? WHERE id=1"
-	args := []any{site, holdUntil, by, reason}
+	// Times are the server's, in UTC, whatever the session's time zone (Italy is UTC+1/+2) and the
+	// operator's clock: the hold is written and judged against the same clock.
+	q := "UPDATE keyha.writer SET site=?, epoch=epoch+1, hold_until=IF(?>0, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, NULL), " +
+		"changed_at=UTC_TIMESTAMP(3), changed_by=?, reason=? WHERE id=1"
+	args := []any{site, hold.Microseconds(), hold.Microseconds(), by, reason}
 	if expect >= 0 {
 		q += " AND epoch=?"
 		args = append(args, expect)

@@ -2,7 +2,9 @@ package writer_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,6 +326,104 @@ func TestPartitionOfTheWritersSite(t *testing.T) {
 	l.Lab(t, "heal", w)
 	healed = true
 	agreeOn(t, l, all, nw, 60*time.Second)
+}
+
+// The switchover's hold protects in any time zone. With every node's sessions at UTC+1 (Italy in
+// winter), then UTC-5, the agents honour the hold ("no writer until it completes") while the
+// switchover runs, and it completes. (The hold was once written in UTC and judged in the session's
+// zone: at UTC+1 it had expired an hour before it was written, and protected nothing.)
+func TestSwitchoverHoldInAnyTimeZone(t *testing.T) {
+	l := labtest.Get(t)
+	setZone := func(zone string) {
+		for _, s := range all {
+			if _, err := l.DB(t, l.Sites[s].SQL, "admin").ExecContext(context.Background(), "SET GLOBAL time_zone = '"+zone+"'"); err != nil {
+				t.Fatalf("time zone %s at %s: %v", zone, s, err)
+			}
+			// The agents' pooled sessions took the zone at connect time: a restart opens new ones.
+			l.Lab(t, "agent-restart", s)
+		}
+		labtest.Eventually(t, 30*time.Second, "every agent judges its node up again", func() (bool, string) {
+			var why []string
+			for _, s := range all {
+				if h := health(l, s); h != "up" {
+					why = append(why, s+": "+h)
+				}
+			}
+			return len(why) == 0, fmt.Sprint(why)
+		})
+	}
+	t.Cleanup(func() { setZone("SYSTEM") })
+	for _, zone := range []string{"+01:00", "-05:00"} {
+		setZone(zone)
+		cur, _ := agreeOn(t, l, all, "", 30*time.Second)
+		to := "bari"
+		if cur == "bari" {
+			to = "padova"
+		}
+		done := make(chan string, 1)
+		go func() {
+			out, err := exec.Command(l.Bin, "--config", l.Config, "switchover", "--to", to).CombinedOutput()
+			if err != nil {
+				out = append(out, []byte(err.Error())...)
+			}
+			done <- string(out)
+		}()
+		held, out := false, ""
+	watch:
+		for {
+			select {
+			case out = <-done:
+				break watch
+			default:
+			}
+			for _, s := range all {
+				if strings.Contains(decisionReason(l, s), "switchover in progress") {
+					held = true
+				}
+			}
+			time.Sleep(20 * time.Millisecond) // sampling the agents while the switchover runs
+		}
+		t.Logf("zone %s: switchover %s -> %s: %s", zone, cur, to, strings.TrimSpace(out))
+		if !held {
+			t.Errorf("zone %s: no agent ever honoured the switchover's hold", zone)
+		}
+		agreeOn(t, l, all, to, 10*time.Second)
+	}
+}
+
+// agentStatus is the part of an agent's /status these tests read.
+type agentStatus struct {
+	Health string `json:"health"`
+	Detail struct {
+		Decision struct {
+			Reason string `json:"reason"`
+		} `json:"writer_decision"`
+	} `json:"detail"`
+}
+
+func readStatus(l *labtest.Lab, site string) (agentStatus, error) {
+	var st agentStatus
+	resp, err := http.Get("http://" + l.Sites[site].HTTP + "/status")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// decisionReason is the writer decision's reason at a site's agent ("" when it cannot be read).
+func decisionReason(l *labtest.Lab, site string) string {
+	st, _ := readStatus(l, site)
+	return st.Detail.Decision.Reason
+}
+
+// health is the agent's verdict on its own node, or why it could not be read.
+func health(l *labtest.Lab, site string) string {
+	st, err := readStatus(l, site)
+	if err != nil {
+		return err.Error()
+	}
+	return st.Health
 }
 
 // An agent with the wrong gossip key is rejected by the others and cannot move the writer.
