@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,7 @@ type Agent struct {
 	snap     galera.Snapshot
 	inMnt    bool
 	last     galera.Verdict  // the verdict last logged, to log changes only; the poll loop's alone
+	nodeName string          // the node's wsrep_node_name last judged; the poll loop's alone
 	decision writer.Decision // written by the poll loop under mu, read by Report
 	peers    map[string]membership.Peer
 
@@ -60,6 +62,17 @@ type Detail struct {
 	Version  string                     `json:"agent_version"`
 	Config   string                     `json:"config_hash"`
 	Keystone *KeystoneCheck             `json:"keystone,omitempty"`
+	Problem  string                     `json:"config_problem,omitempty"` // what in the cluster file does not match the node
+}
+
+// nameProblem says what is wrong when the node's wsrep_node_name is not the one the cluster file
+// gives the site: the Galera view then never shows the site, and it can never be the writer.
+func nameProblem(site *config.Site, snap galera.Snapshot) string {
+	if snap.NodeName == "" || snap.NodeName == site.NodeName {
+		return ""
+	}
+	return fmt.Sprintf("the node's wsrep_node_name is %q, the cluster file expects %q: this site never shows in the Galera view "+
+		"and can never be the writer; set sites (%s).node_name: %s, or the node's wsrep_node_name", snap.NodeName, site.NodeName, site.Name, snap.NodeName)
 }
 
 // New builds the agent for one site of the cluster.
@@ -101,7 +114,7 @@ func (a *Agent) Report() healthcheck.Report {
 	a.mu.RUnlock()
 	v := galera.Judge(snap, a.policy, inMnt, a.now())
 	r := healthcheck.Report{Site: a.site.Name, State: string(v.State), Health: string(v.State), Weight: v.Weight, Reason: v.Reason}
-	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(a.cluster.Hash), Keystone: a.keystone.Last()}
+	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(a.cluster.Hash), Keystone: a.keystone.Last(), Problem: nameProblem(a.site, snap)}
 	if a.single {
 		det.Decision, det.Peers = &d, peers
 		r.Writer = d.Writer
@@ -181,6 +194,12 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	prev := a.decision // written only by this loop: no lock needed to read it here
 	if changed {
 		a.log.Info("verdict", "state", v.State, "reason", v.Reason, "node_state", snap.LocalStateComment, "cluster_status", snap.ClusterStatus)
+	}
+	if snap.NodeName != "" && snap.NodeName != a.nodeName {
+		a.nodeName = snap.NodeName
+		if p := nameProblem(a.site, snap); p != "" {
+			a.log.Error("cluster file does not match the node", "problem", p)
+		}
 	}
 	if !a.single || a.gossip == nil {
 		return

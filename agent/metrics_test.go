@@ -17,9 +17,9 @@ import (
 const galeraCluster = `cluster: t
 credentials: {monitor: /nonexistent/monitor.cnf}
 sites:
-  - {name: lngs, sql: 127.0.0.1:1}
-  - {name: bari, sql: 127.0.0.1:3}
-  - {name: padova, sql: 127.0.0.1:5}
+  - {name: lngs, sql: 127.0.0.1:1, gossip: 127.0.0.1:2}
+  - {name: bari, sql: 127.0.0.1:3, gossip: 127.0.0.1:4}
+  - {name: padova, sql: 127.0.0.1:5, gossip: 127.0.0.1:6}
 `
 
 // Labels come from small fixed sets: these names, never a free-text value.
@@ -154,5 +154,34 @@ func TestDRBDMetrics(t *testing.T) {
 	}
 	if _, ok := fams["keyha_drbd_read_ok"]; ok {
 		t.Error("keyha_drbd_read_ok is keyha_agent_poll_ok now")
+	}
+}
+
+// A node whose wsrep_node_name is not the site's node name is said so in /status (and logged by
+// the poll loop): such a site never shows in the Galera view and can never be the writer.
+func TestNodeNameMismatchIsShown(t *testing.T) {
+	c, err := config.Parse([]byte(galeraCluster))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(c, "bari", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		node, want string
+	}{
+		{"", ""},     // not polled yet: nothing to say
+		{"bari", ""}, // as the cluster file says
+		{"db2.bari.example", `wsrep_node_name is "db2.bari.example", the cluster file expects "bari"`},
+	} {
+		a.snap = galera.Snapshot{At: time.Now(), NodeName: c.node}
+		got := a.Report().Detail.(Detail).Problem
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("node name %q: problem %q, want %q", c.node, got, c.want)
+		}
+		if c.want != "" && !strings.Contains(got, "sites (bari).node_name") {
+			t.Errorf("problem %q does not name the key to fix", got)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -328,6 +329,28 @@ func (c *Cluster) Validate() error {
 	}
 	if c.Mode == "drbd" {
 		return c.validateDRBD()
+	}
+	return c.validateGalera()
+}
+
+// validateGalera refuses what would make an agent quietly wrong: a single writer that some site
+// cannot hear about, and node names that the Galera view can never show apart.
+func (c *Cluster) validateGalera() error {
+	nodes := map[string]string{}
+	for i, s := range c.Sites {
+		key := fmt.Sprintf("sites[%d] (%s)", i, s.Name)
+		if c.Writer.Mode == "single" && len(c.Sites) > 1 && s.GossipAt == "" {
+			return fmt.Errorf("%s.gossip: missing; with writer.mode single every site's agent gossips to agree on the one writer "+
+				"(without it this site would answer up as if every node took writes); give HOST:PORT, or set writer.mode: all", key)
+		}
+		if strings.ContainsAny(s.NodeName, " \t,") {
+			return fmt.Errorf("%s.node_name: %q cannot be a wsrep_node_name; use the node's wsrep_node_name exactly (default: the site name)", key, s.NodeName)
+		}
+		if other, ok := nodes[s.NodeName]; ok {
+			return fmt.Errorf("%s.node_name: %q is also %s's node name; the Galera view could not tell the two nodes apart: "+
+				"give each site its node's own wsrep_node_name", key, s.NodeName, other)
+		}
+		nodes[s.NodeName] = s.Name
 	}
 	return nil
 }

@@ -16,8 +16,10 @@ sites:
     priority: 300
     sql: 10.0.0.1:3306
     agent: 10.0.0.1:9250
+    gossip: 10.0.0.1:7946
   - name: bari
     sql: 10.0.0.2:3306
+    gossip: 10.0.0.2:7946
 `
 
 func TestParseGood(t *testing.T) {
@@ -51,11 +53,17 @@ func TestParseBad(t *testing.T) {
 		{"bad preset", good + "gossip:\n  preset: moon\n", `gossip.preset: "moon"`},
 		{"no monitor", strings.Replace(good, "monitor:", "admin:", 1), "credentials.monitor: missing"},
 		{"bad interval", good + "agent:\n  poll_interval: 1ms\n", "agent.poll_interval: 1ms"},
-		{"bad duration", good + "agent:\n  poll_interval: soon\n", "line 13: cannot unmarshal !!str `soon` into time.Duration"},
+		{"bad duration", good + "agent:\n  poll_interval: soon\n", "line 15: cannot unmarshal !!str `soon` into time.Duration"},
 		{"stale too short", good + "agent:\n  stale_after: 100ms\n", "agent.stale_after: 100ms"},
 		{"no sites", "cluster: x\ncredentials:\n  monitor: /x\n", "sites: empty"},
 		{"check interval too short", good + "haproxy:\n  check_interval: 10ms\n", "haproxy.check_interval: 10ms"},
 		{"fall zero after default", good + "haproxy:\n  fall: 11\n", "haproxy.fall 11"},
+		// A single writer needs every site's agent to gossip: without it a site answers up alone.
+		{"single writer, a site without gossip", strings.Replace(good, "    gossip: 10.0.0.2:7946\n", "", 1), "sites[1] (bari).gossip: missing"},
+		{"two sites, one node name", strings.Replace(good, "    gossip: 10.0.0.2:7946\n", "    gossip: 10.0.0.2:7946\n    node_name: lngs\n", 1),
+			`sites[1] (bari).node_name: "lngs" is also lngs's node name`},
+		{"node name with a space", strings.Replace(good, "    gossip: 10.0.0.2:7946\n", "    gossip: 10.0.0.2:7946\n    node_name: bari node\n", 1),
+			`sites[1] (bari).node_name: "bari node" cannot be a wsrep_node_name`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Parse([]byte(c.edit))
@@ -63,6 +71,14 @@ func TestParseBad(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// Without a single writer, a site needs no gossip.
+func TestAllWritersNeedNoGossip(t *testing.T) {
+	noGossip := strings.NewReplacer("    gossip: 10.0.0.1:7946\n", "", "    gossip: 10.0.0.2:7946\n", "").Replace(good)
+	if _, err := Parse([]byte(noGossip + "writer:\n  mode: all\n")); err != nil {
+		t.Errorf("writer.mode all without gossip: %v", err)
 	}
 }
 

@@ -15,8 +15,8 @@ cluster: lab
 credentials:
   monitor: /x
 sites:
-  - {name: lngs, sql: "10.0.0.1:3306", agent: "10.0.0.1:9250", http: "10.0.0.1:9200", haproxy_db: "127.0.0.1:13307", haproxy_socket: SOCK}
-  - {name: bari, sql: "10.0.0.2:3306", agent: "10.0.0.2:9250", http: "10.0.0.2:9200"}
+  - {name: lngs, sql: "10.0.0.1:3306", agent: "10.0.0.1:9250", http: "10.0.0.1:9200", gossip: "10.0.0.1:7946", haproxy_db: "127.0.0.1:13307", haproxy_socket: SOCK}
+  - {name: bari, sql: "10.0.0.2:3306", agent: "10.0.0.2:9250", http: "10.0.0.2:9200", gossip: "10.0.0.2:7946"}
 `
 
 // The generated file is valid for the real HAProxy (haproxy -c).
