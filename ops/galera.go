@@ -332,3 +332,24 @@ func Desync(ctx context.Context, c *config.Cluster, site string, on bool, out io
 	fmt.Fprintf(out, "%s: wsrep_desync=%s, node %s\n", site, v, state)
 	return nil
 }
+
+// Maint puts a site's node in maintenance (on) or brings it back, through the site's agent, from
+// wherever the operator is: the flag lives in that agent's state dir and survives its restarts.
+// It returns once the agent answers accordingly (HAProxy follows within one agent-check).
+func (k *Controller) Maint(ctx context.Context, site string, on bool, reason string) error {
+	if k.Cluster.Mode == "drbd" {
+		return errors.New("DRBD mode has no maintenance flag yet: move the Primary away with keyha drbd switchover")
+	}
+	flag := "0"
+	if on {
+		flag = "1"
+	}
+	if _, err := k.call(ctx, site, "POST", "/maint?on="+flag+"&reason="+url.QueryEscape(reason), nil); err != nil {
+		return err
+	}
+	what := "out of maintenance"
+	if on {
+		what = "in maintenance"
+	}
+	return k.waitState(ctx, site, 10*time.Second, what, func(st AgentStatus) bool { return (st.State == "maint") == on })
+}

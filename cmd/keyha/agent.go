@@ -57,22 +57,18 @@ func maintCommand(on bool) *cli.Command {
 	}
 	return &cli.Command{
 		Name:  name,
-		Usage: usage,
+		Usage: usage + " (through the site's agent, from any host)",
 		Flags: []cli.Flag{siteFlag, &cli.StringFlag{Name: "reason", Usage: "why, recorded with the flag"}},
 		Action: func(c *cli.Context) error {
-			cl, err := loadConfig(c)
+			k, err := controller(c)
 			if err != nil {
 				return err
 			}
-			s, err := cl.Site(c.String("site"))
-			if err != nil {
-				return err
+			site := c.String("site")
+			if err := k.Maint(c.Context, site, on, c.String("reason")); err != nil {
+				return fmt.Errorf("maintenance %s for %s: %w", name, site, err)
 			}
-			m := agent.NewMaint(cl.Agent.StateDir, s.Name)
-			if err := m.Set(on, c.String("reason")); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.App.Writer, "maintenance %s for %s (%s)\n", name, s.Name, m.Path())
+			fmt.Fprintf(c.App.Writer, "maintenance %s for %s: its agent confirms\n", name, site)
 			return nil
 		},
 	}
