@@ -22,8 +22,10 @@ die() { echo "${FAIL_PROG:-keyha}: $*" >&2; exit "$FAIL_REPORTED"; }
 
 fail_report() {
   local rc=$1 cmd=$2 where=$3 fn=$4
-  # Only the script's own shell speaks: a failing $(...) is reported by the assignment that ran it.
-  [[ $BASHPID == "$$" ]] || exit "$rc"
+  # Only the script's own shell acts. In a subshell bash's own rules stay as they were (a ( ) list
+  # exits under set -e, a $(...) goes on, as without this trap); the main shell then reports the
+  # subshell's failure if it fails the script.
+  [[ $BASHPID == "$$" ]] || return 0
   # An inner keyha script already said why.
   ((rc == FAIL_REPORTED)) && exit "$rc"
   local what=${FAIL_STEP:-$fn}

@@ -152,6 +152,23 @@ echo "not reached"
 	}
 }
 
+// Inside a $(...) bash's own rules stay: a failing command does not end the substitution (set -e
+// does not reach it), so a script that tolerated that before the reporter still does.
+func TestFailReportLeavesSubstitutionsAlone(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "s")
+	write(t, script, `#!/usr/bin/env bash
+FAIL_PROG=s
+. `+failSh(t)+`
+z=$( { cat /nonexistent-keyha-z 2>/dev/null; echo z-after; } )
+echo "z=$z"
+`)
+	r := runScript(t, nil, script)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "z=z-after" || r.stderr != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want the substitution to go on as bash runs it", r.code, r.stdout, r.stderr)
+	}
+}
+
 // need-go says what to do when go is missing or older than go.mod's.
 func TestNeedGo(t *testing.T) {
 	dir := t.TempDir()
