@@ -342,14 +342,24 @@ func TestSwitchoverHoldInAnyTimeZone(t *testing.T) {
 			// The agents' pooled sessions took the zone at connect time: a restart opens new ones.
 			l.Lab(t, "agent-restart", s)
 		}
-		labtest.Eventually(t, 30*time.Second, "every agent judges its node up again", func() (bool, string) {
-			var why []string
+		// Restarted agents wait writer.grace before they name a writer; a switchover refuses
+		// while they disagree.
+		labtest.Eventually(t, 45*time.Second, "every agent up and naming the same writer", func() (bool, string) {
+			seen := map[string]string{}
 			for _, s := range all {
-				if h := health(l, s); h != "up" {
-					why = append(why, s+": "+h)
+				st, err := readStatus(l, s)
+				if err != nil {
+					return false, err.Error()
+				}
+				seen[s] = st.Health + "/" + st.Writer
+			}
+			w := seen[all[0]]
+			for _, v := range seen {
+				if v != w || !strings.HasPrefix(v, "up/") || v == "up/" {
+					return false, fmt.Sprint(seen)
 				}
 			}
-			return len(why) == 0, fmt.Sprint(why)
+			return true, ""
 		})
 	}
 	t.Cleanup(func() { setZone("SYSTEM") })
@@ -394,6 +404,7 @@ func TestSwitchoverHoldInAnyTimeZone(t *testing.T) {
 // agentStatus is the part of an agent's /status these tests read.
 type agentStatus struct {
 	Health string `json:"health"`
+	Writer string `json:"writer"`
 	Detail struct {
 		Decision struct {
 			Reason string `json:"reason"`
@@ -417,14 +428,6 @@ func decisionReason(l *labtest.Lab, site string) string {
 	return st.Detail.Decision.Reason
 }
 
-// health is the agent's verdict on its own node, or why it could not be read.
-func health(l *labtest.Lab, site string) string {
-	st, err := readStatus(l, site)
-	if err != nil {
-		return err.Error()
-	}
-	return st.Health
-}
 
 // An agent with the wrong gossip key is rejected by the others and cannot move the writer.
 func TestWrongGossipKeyIsRejected(t *testing.T) {
