@@ -31,7 +31,10 @@ type Stack struct {
 func (s Stack) Start(ctx context.Context) error {
 	for i, st := range s.Steps {
 		if err := s.do(ctx, st, st.Up); err != nil {
-			rb := s.down(ctx, s.Steps[:i])
+			// The rollback runs even when ctx ended the start (the operator's client went away,
+			// the agent is stopping): a half-started Primary must not stay. Each layer is still
+			// bounded by its own timeout.
+			rb := s.down(context.WithoutCancel(ctx), s.Steps[:i])
 			msg := fmt.Sprintf("start %s: %v; rolled back %s", st.Name, err, names(s.Steps[:i]))
 			if rb != nil {
 				msg += "; the rollback failed too: " + rb.Error()

@@ -71,3 +71,34 @@ func TestStack(t *testing.T) {
 		t.Errorf("stop past a failure: %s", got)
 	}
 }
+
+// A start cancelled half-way (the client gone, the agent stopping) still takes down what it
+// brought up: the rollback does not inherit the cancelled context.
+func TestStackRollbackOutlivesCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var ran []string
+	run := func(c context.Context, name string, args ...string) ([]byte, error) {
+		step := strings.Join(args, " ")
+		if c.Err() != nil {
+			ran = append(ran, step+" (context done)")
+			return nil, c.Err()
+		}
+		ran = append(ran, step)
+		if step == "up database" {
+			cancel() // the client goes away while the database starts
+			return nil, context.Canceled
+		}
+		return nil, nil
+	}
+	st := func(name string) Step {
+		return Step{Name: name, Up: []string{"x", "up", name}, Down: []string{"x", "down", name}, Timeout: time.Second}
+	}
+	s := Stack{Run: run, Steps: []Step{st("drbd"), st("mount"), st("database")}}
+	if err := s.Start(ctx); err == nil {
+		t.Fatal("a cancelled start succeeded")
+	}
+	want := "up drbd; up mount; up database; down mount; down drbd"
+	if got := strings.Join(ran, "; "); got != want {
+		t.Fatalf("ran %q, want %q: the rollback must run with a live context", got, want)
+	}
+}
