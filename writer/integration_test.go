@@ -428,7 +428,6 @@ func decisionReason(l *labtest.Lab, site string) string {
 	return st.Detail.Decision.Reason
 }
 
-
 // An agent with the wrong gossip key is rejected by the others and cannot move the writer.
 func TestWrongGossipKeyIsRejected(t *testing.T) {
 	l := labtest.Get(t)
