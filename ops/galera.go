@@ -285,7 +285,11 @@ func (k *Controller) restartOne(ctx context.Context, site string, timeout time.D
 		if _, err := k.call(ctx, site, "POST", "/maint?on=1&reason=rolling-restart", nil); err != nil {
 			return err
 		}
-		if err := k.waitState(ctx, site, 10*time.Second, "in maintenance", func(st AgentStatus) bool { return st.State == "maint" }); err != nil {
+		var view int64 // the Galera view the node is in before it stops
+		if err := k.waitState(ctx, site, 10*time.Second, "in maintenance", func(st AgentStatus) bool {
+			view = st.Detail.Snapshot.ClusterConfID
+			return st.State == "maint"
+		}); err != nil {
 			return err
 		}
 		if _, err := k.call(ctx, site, "POST", "/galera/stop", nil); err != nil {
@@ -294,7 +298,13 @@ func (k *Controller) restartOne(ctx context.Context, site string, timeout time.D
 		if _, err := k.call(ctx, site, "POST", "/galera/start", nil); err != nil {
 			return err
 		}
-		if err := k.waitSynced(ctx, []string{site}, timeout); err != nil {
+		// Synced, in a later view: the agent's last poll may predate the stop and still say Synced
+		// (seen: a 0.9 s "restart" that had not restarted yet). A node that left and came back is in
+		// a newer view; comparing view numbers needs no clock.
+		if err := k.waitState(ctx, site, timeout, "Synced again in a new view", func(st AgentStatus) bool {
+			sn := st.Detail.Snapshot
+			return sn.ClusterStatus == "Primary" && sn.LocalState == galera.StateSynced && sn.ClusterConfID > view
+		}); err != nil {
 			return err
 		}
 		if _, err := k.call(ctx, site, "POST", "/maint?on=0", nil); err != nil {
