@@ -88,15 +88,22 @@ func common(t *testing.T, fams map[string]*dto.MetricFamily, mode string) {
 	}
 }
 
-func TestGaleraMetrics(t *testing.T) {
+// testGaleraAgent is a Galera-mode agent of galeraCluster that logs nowhere and has polled nothing.
+func testGaleraAgent(t *testing.T, site string) *Agent {
+	t.Helper()
 	c, err := config.Parse([]byte(galeraCluster))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(c, "bari", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := New(c, site, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+func TestGaleraMetrics(t *testing.T) {
+	a := testGaleraAgent(t, "bari")
 	now := time.Now()
 	a.now = func() time.Time { return now }
 
@@ -160,14 +167,7 @@ func TestDRBDMetrics(t *testing.T) {
 // A node whose wsrep_node_name is not the site's node name is said so in /status (and logged by
 // the poll loop): such a site never shows in the Galera view and can never be the writer.
 func TestNodeNameMismatchIsShown(t *testing.T) {
-	c, err := config.Parse([]byte(galeraCluster))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(c, "bari", slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := testGaleraAgent(t, "bari")
 	for _, c := range []struct {
 		node, want string
 	}{
