@@ -54,6 +54,3 @@ func (m *Maint) Set(on bool, reason string) error {
 	}
 	return nil
 }
-
-// Path is where the flag lives.
-func (m *Maint) Path() string { return m.path }

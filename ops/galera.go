@@ -307,10 +307,7 @@ func (k *Controller) restartOne(ctx context.Context, site string, timeout time.D
 		}); err != nil {
 			return err
 		}
-		if _, err := k.call(ctx, site, "POST", "/maint?on=0", nil); err != nil {
-			return err
-		}
-		return k.waitState(ctx, site, 10*time.Second, "out of maintenance", func(st AgentStatus) bool { return st.State != "maint" })
+		return k.Maint(ctx, site, false, "")
 	})
 }
 

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"strings"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 )
@@ -15,15 +15,8 @@ func listFlag(name, usage string, def ...string) *cli.StringSliceFlag {
 	return f
 }
 
-// list reads a listFlag: its items trimmed, empty ones dropped.
+// list reads a listFlag: urfave/cli has split it at commas and trimmed each item; empty ones
+// (--at "") are dropped.
 func list(c *cli.Context, name string) []string {
-	var out []string
-	for _, v := range c.StringSlice(name) {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(c.StringSlice(name)), func(s string) bool { return s == "" })
 }
