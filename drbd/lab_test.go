@@ -45,7 +45,7 @@ func TestDRBDFailover(t *testing.T) {
 	run := 0
 	// loadRunE writes rows through every site's HAProxy, injecting faults; each run starts from
 	// an empty schema (--reset), and check then reads its journal.
-	loadRunE := func(rows int, faults string) (load.Report, string, error) {
+	loadRunE := func(t *testing.T, rows int, faults string) (load.Report, string, error) {
 		run++
 		j, rep := filepath.Join(dir, fmt.Sprintf("journal%d", run)), filepath.Join(dir, fmt.Sprintf("run%d.json", run))
 		args := []string{"load", "run", "--reset", "--rows", fmt.Sprint(rows), "--concurrency", "8", "--via", "haproxy", "--journal", j, "--report", rep, "--retry-for", "90s"}
@@ -72,9 +72,9 @@ func TestDRBDFailover(t *testing.T) {
 		}
 		return out, log, nil
 	}
-	loadRun := func(rows int, faults string) load.Report {
+	loadRun := func(t *testing.T, rows int, faults string) load.Report {
 		t.Helper()
-		r, log, err := loadRunE(rows, faults)
+		r, log, err := loadRunE(t, rows, faults)
 		t.Log(log)
 		if err != nil {
 			t.Fatal(err)
@@ -82,7 +82,7 @@ func TestDRBDFailover(t *testing.T) {
 		return r
 	}
 	// check reads the last run's journal against the Primary, the one database that runs.
-	check := func(at string) {
+	check := func(t *testing.T, at string) {
 		t.Helper()
 		r := l.Keyha(t, nil, "load", "check", "--at", at, "--journal", filepath.Join(dir, fmt.Sprintf("journal%d", run)))
 		if r.Code != 0 || !strings.Contains(r.Stdout, "missing 0") {
@@ -90,7 +90,7 @@ func TestDRBDFailover(t *testing.T) {
 		}
 		t.Logf("check of run %d at %s: %s", run, at, lastLine(r.Stdout))
 	}
-	primaryUp := func(site string, timeout time.Duration) time.Duration {
+	primaryUp := func(t *testing.T, site string, timeout time.Duration) time.Duration {
 		t.Helper()
 		return labtest.Eventually(t, timeout, site+" is Primary and up", func() (bool, string) {
 			for _, s := range k.DRBDStatus(context.Background()) {
@@ -101,7 +101,7 @@ func TestDRBDFailover(t *testing.T) {
 			return false, "no report"
 		})
 	}
-	inSync := func(timeout time.Duration) {
+	inSync := func(t *testing.T, timeout time.Duration) {
 		t.Helper()
 		labtest.Eventually(t, timeout, "both disks UpToDate and connected", func() (bool, string) {
 			var why []string
@@ -119,11 +119,20 @@ func TestDRBDFailover(t *testing.T) {
 			return ok, strings.Join(why, "; ")
 		})
 	}
-	primaryUp("lngs", time.Minute)
+	primaryUp(t, "lngs", time.Minute)
+	// Each step starts from where the last one left the lab: after a failure the rest would
+	// only fail on the state it left.
+	step := func(name string, f func(t *testing.T)) {
+		if t.Failed() {
+			t.Logf("%s: not run, an earlier step failed", name)
+			return
+		}
+		t.Run(name, f)
+	}
 
-	t.Run("a: the Primary's VM dies", func(t *testing.T) {
+	step("a: the Primary's VM dies", func(t *testing.T) {
 		// lngs's HAProxy dies with its VM: the failover is measured at the sites that live on.
-		r := loadRun(4000, "kill:lngs@5s,start:lngs@45s")
+		r := loadRun(t, 4000, "kill:lngs@5s,start:lngs@45s")
 		worst := 0.0
 		for _, site := range []string{"bari", "padova"} {
 			s, ok := r.Faults[0].Resumed[site]
@@ -134,51 +143,63 @@ func TestDRBDFailover(t *testing.T) {
 			worst = max(worst, s)
 		}
 		t.Logf("failover time (slowest surviving site): %.1f s", worst)
-		primaryUp("bari", time.Second)
-		check("bari")
-		inSync(2 * time.Minute)
+		primaryUp(t, "bari", time.Second)
+		check(t, "bari")
+		inSync(t, 2*time.Minute)
 	})
 
-	t.Run("d: switchover there and back", func(t *testing.T) {
+	step("d: switchover there and back", func(t *testing.T) {
 		done := make(chan error, 1)
+		journal := filepath.Join(dir, fmt.Sprintf("journal%d", run+1))
 		go func() {
-			_, log, err := loadRunE(2500, "")
+			_, log, err := loadRunE(t, 2500, "")
 			t.Log(log)
 			done <- err
 		}()
-		time.Sleep(3 * time.Second) // the load is under way: the switchovers happen under it
+		// The switchovers happen under load: wait for its first acknowledged rows.
+		labtest.Eventually(t, time.Minute, "the load has acknowledged rows", func() (bool, string) {
+			a, err := load.ReadJournal(journal)
+			if err != nil {
+				return false, err.Error()
+			}
+			return a.Count >= 100, fmt.Sprintf("%d rows acknowledged", a.Count)
+		})
 		for _, to := range []string{"lngs", "bari"} {
 			r := l.Keyha(t, nil, "drbd", "switchover", "--to", to)
 			if r.Code != 0 {
-				t.Fatalf("switchover to %s: %s%s", to, r.Stdout, r.Stderr)
+				t.Errorf("switchover to %s: %s%s", to, r.Stdout, r.Stderr)
+				break // wait for the load: it logs to t
 			}
 			t.Logf("switchover to %s:\n%s", to, r.Stdout)
-			inSync(time.Minute)
+			inSync(t, time.Minute)
 		}
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		check("bari")
+		if t.Failed() {
+			return
+		}
+		check(t, "bari")
 	})
 
-	t.Run("b: the Primary cut off from the Secondary only", func(t *testing.T) {
-		r := loadRun(3000, "partition:bari/lngs@3s,heal:bari@25s")
+	step("b: the Primary cut off from the Secondary only", func(t *testing.T) {
+		r := loadRun(t, 3000, "partition:bari/lngs@3s,heal:bari@25s")
 		t.Logf("bari cut off from lngs only: writes resumed %v s after the cut (lngs's HAProxy cannot reach bari's agent until the heal)", r.Faults[0].Resumed)
 		for _, s := range k.DRBDStatus(context.Background()) {
 			if s.Site == "lngs" && s.Detail.Resource.Primary() {
 				t.Fatal("lngs was promoted while bari, still Primary, could reach the witness")
 			}
 		}
-		primaryUp("bari", time.Second)
-		inSync(time.Minute)
-		check("bari")
+		primaryUp(t, "bari", time.Second)
+		inSync(t, time.Minute)
+		check(t, "bari")
 	})
 
-	t.Run("c and e: the Primary cut off from both, then the split brain", func(t *testing.T) {
+	step("c and e: the Primary cut off from both, then the split brain", func(t *testing.T) {
 		// bari's own HAProxy cannot reach lngs's agent until the heal: the takeover is measured at
 		// lngs and padova.
 		demotes := demotions(t, l, "bari")
-		r := loadRun(5000, "partition:bari@3s,heal:bari@50s")
+		r := loadRun(t, 5000, "partition:bari@3s,heal:bari@50s")
 		cut := r.Start.Add(time.Duration((r.Faults[0].Offset + r.Faults[0].Took) * float64(time.Second)))
 		if n := demotions(t, l, "bari"); n != demotes+1 {
 			t.Errorf("bari's agent ran %d demotions while cut off, want 1", n-demotes)
@@ -192,8 +213,8 @@ func TestDRBDFailover(t *testing.T) {
 			t.Errorf("writes did not resume at lngs and padova: %v", res)
 		}
 		t.Logf("takeover by lngs: writes resumed %v s after the cut", r.Faults[0].Resumed)
-		primaryUp("lngs", time.Second)
-		check("lngs")
+		primaryUp(t, "lngs", time.Second)
+		check(t, "lngs")
 		p.report(t)
 		// bari wrote after the cut (I/O it froze, then resumed once its database was dead, never
 		// acknowledged): on the heal DRBD finds a split brain and leaves the link StandAlone.
@@ -216,9 +237,9 @@ func TestDRBDFailover(t *testing.T) {
 				t.Fatalf("resolve at %s: %s", s, o)
 			}
 		}
-		inSync(time.Minute)
-		primaryUp("lngs", time.Second)
-		check("lngs")
+		inSync(t, time.Minute)
+		primaryUp(t, "lngs", time.Second)
+		check(t, "lngs")
 	})
 }
 

@@ -23,8 +23,10 @@ type DRBDSite struct {
 }
 
 // ready reports whether a planned promotion of this site can go ahead: Secondary, UpToDate,
-// connected to a Secondary peer whose disk is UpToDate too (protocol C: nothing is lost).
-func (s DRBDSite) ready() (bool, string) {
+// connected to a Secondary peer whose disk is UpToDate too (protocol C: nothing is lost), and
+// its agent has heard over gossip that the peer's agent no longer reports Primary: the agent
+// refuses to promote on a stale gossip view, so a promote asked earlier would fail.
+func (s DRBDSite) ready(peer string) (bool, string) {
 	r := s.Detail.Resource
 	switch {
 	case s.Err != "":
@@ -39,6 +41,8 @@ func (s DRBDSite) ready() (bool, string) {
 		return false, "the peer is " + r.Peers[0].Role
 	case r.Peers[0].Disk != "UpToDate":
 		return false, "the peer's disk is " + r.Peers[0].Disk
+	case s.Detail.Heard[peer] == "Primary":
+		return false, "its agent still hears " + peer + "'s agent report Primary (gossip not yet converged)"
 	}
 	return true, ""
 }
@@ -100,7 +104,7 @@ func (k *Controller) DRBDSwitchover(ctx context.Context, to string, timeout time
 		}
 	}
 	if err := k.step("wait until "+to+" is ready (Secondary, UpToDate, peer Secondary)", func() error {
-		return poll(ctx, func() (bool, string) { return get(to).ready() })
+		return poll(ctx, func() (bool, string) { return get(to).ready(from) })
 	}); err != nil {
 		return 0, err
 	}
