@@ -154,7 +154,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer ls.close()
 	if a.single {
-		if a.gossip, err = startGossip(ctx, a.cluster, a.site, a.log); err != nil {
+		if a.gossip, err = startGossip(ctx, a.cluster, a.site, a.log, a.metrics.reg); err != nil {
 			return err
 		}
 	}

@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os/exec"
@@ -33,30 +35,37 @@ type controller struct {
 	*guard
 }
 
-// guard checks each control request's signature and runs one exclusive action at a time.
+// guard checks each control request's signature, signs each answer, and runs one exclusive
+// action at a time.
 type guard struct {
-	key  []byte
-	log  *slog.Logger
-	busy sync.Mutex
+	keys   control.Keys
+	verify *control.Verifier
+	site   string
+	log    *slog.Logger
+	busy   sync.Mutex
 }
 
 // newGuard reads the cluster key; without a usable one every request is refused.
-func newGuard(keyFile string, log *slog.Logger) *guard {
-	g := &guard{log: log}
+func newGuard(site, keyFile string, log *slog.Logger) *guard {
+	g := &guard{site: site, log: log}
 	if keyFile != "" {
 		k, err := membership.ReadKey(keyFile)
 		if err != nil {
 			log.Warn("control requests will be refused: no usable key", "err", err)
 		}
-		g.key = k
+		g.keys = control.Derive(k)
 	}
+	g.verify = &control.Verifier{Key: g.keys.Control, Site: site}
 	return g
 }
 
 const actionTimeout = 4 * time.Minute
 
+// maxControlBody bounds a request body (a sealed Keystone key set is the largest).
+const maxControlBody = 16 << 20
+
 func (a *Agent) controlRoutes(mux *http.ServeMux) {
-	c := &controller{a: a, guard: newGuard(a.cluster.Gossip.KeyFile, a.log)}
+	c := &controller{a: a, guard: newGuard(a.site.Name, a.cluster.Gossip.KeyFile, a.log)}
 	mux.HandleFunc("GET /galera/position", c.handle(c.position))
 	mux.HandleFunc("POST /galera/bootstrap", c.handle(c.bootstrap))
 	mux.HandleFunc("POST /galera/start", c.handle(func(r *http.Request) (any, string, error) { return c.command("start", true) }))
@@ -75,12 +84,26 @@ func (c *guard) handleAs(exclusive bool, f func(r *http.Request) (any, string, e
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep := control.Reply{}
 		code := http.StatusOK
+		nonce := ""
 		defer func() {
+			b, _ := json.Marshal(rep)
+			b = append(b, '\n')
 			w.Header().Set("Content-Type", "application/json")
+			if len(c.keys.Reply) > 0 {
+				w.Header().Set(control.ReplyHeader, control.SignReply(c.keys.Reply, c.site, nonce, code, b))
+			}
 			w.WriteHeader(code)
-			json.NewEncoder(w).Encode(rep)
+			w.Write(b)
 		}()
-		if err := control.Verify(c.key, r.Method, r.URL.RequestURI(), r.Header.Get(control.Header), time.Now()); err != nil {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
+		if err != nil {
+			code, rep.Error = http.StatusRequestEntityTooLarge, fmt.Sprintf("read the request body: %v", err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		nonce, err = c.verify.Verify(r.Method, r.URL.RequestURI(), body, r.Header.Get(control.Header), time.Now())
+		if err != nil {
+			nonce = control.NonceOf(r.Header.Get(control.Header))
 			c.log.Warn("control request refused", "path", r.URL.Path, "from", r.RemoteAddr, "err", err)
 			code, rep.Error = http.StatusForbidden, err.Error()
 			return

@@ -158,7 +158,7 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 		return err
 	}
 	defer ls.close()
-	if a.gossip, err = startGossip(ctx, a.cluster, a.site, a.log); err != nil {
+	if a.gossip, err = startGossip(ctx, a.cluster, a.site, a.log, a.reg); err != nil {
 		return err
 	}
 	a.log.Info("agent started", "resource", a.cluster.DRBD.Resource, "peer", a.peer, "witness", a.site.Witness,
@@ -380,7 +380,7 @@ func (a *DRBDAgent) outdate(ctx context.Context, v drbd.View) {
 //	POST /drbd/demote?to=SITE    a switchover's first half, on the Primary
 //	POST /drbd/promote           its second half, on the target
 func (a *DRBDAgent) controlRoutes(mux *http.ServeMux) {
-	g := newGuard(a.cluster.Gossip.KeyFile, a.log)
+	g := newGuard(a.site.Name, a.cluster.Gossip.KeyFile, a.log)
 	mux.HandleFunc("POST /drbd/fence", g.handleAs(false, a.fenceReq))
 	mux.HandleFunc("POST /drbd/demote", g.handle(func(r *http.Request) (any, string, error) {
 		return a.planned(r.Context(), r.URL.Query().Get("to"), drbd.Demote)

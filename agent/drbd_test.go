@@ -17,6 +17,7 @@ import (
 const drbdCluster = `cluster: t
 mode: drbd
 credentials: {monitor: /nonexistent/monitor.cnf}
+gossip: {key_file: /nonexistent/cluster.key}
 drbd:
   stack:
     - {name: drbd, up: drbdadm primary r0, down: drbdadm secondary r0}

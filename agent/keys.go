@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/keyha/keyha/control"
 	"github.com/keyha/keyha/keystone"
@@ -74,7 +75,7 @@ func (c *controller) keyMaterial(r *http.Request) (any, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	sealed, err := control.Seal(c.key, plain)
+	sealed, err := control.Seal(c.keys.Seal, plain)
 	return sealed, "", err
 }
 
@@ -83,7 +84,7 @@ func (c *controller) keyReplace(r *http.Request) (any, string, error) {
 	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&sealed); err != nil {
 		return nil, "", fmt.Errorf("read the sealed keys: %w", err)
 	}
-	plain, err := control.Unseal(c.key, sealed)
+	plain, err := control.Unseal(c.keys.Seal, sealed)
 	if err != nil {
 		return nil, "", err
 	}
@@ -102,6 +103,13 @@ func (c *controller) keyReplace(r *http.Request) (any, string, error) {
 		if len(keys) == 0 {
 			return nil, "", errors.New("refusing to empty a key repository")
 		}
+	}
+	held, err := c.readAll()
+	if err != nil {
+		return nil, "", err
+	}
+	if old := keystone.Older(all, held); len(old) > 0 {
+		return nil, "", fmt.Errorf("refusing a key set older than this site's (%s): it would roll the keys back; sync from the site that rotated last", strings.Join(old, "; "))
 	}
 	for name, keys := range all {
 		if err := keystone.Replace(repos[name], keys); err != nil {

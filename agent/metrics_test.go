@@ -16,6 +16,7 @@ import (
 
 const galeraCluster = `cluster: t
 credentials: {monitor: /nonexistent/monitor.cnf}
+gossip: {key_file: /nonexistent/cluster.key}
 sites:
   - {name: lngs, sql: 127.0.0.1:1, gossip: 127.0.0.1:2}
   - {name: bari, sql: 127.0.0.1:3, gossip: 127.0.0.1:4}

@@ -87,7 +87,17 @@ func every(ctx context.Context, d time.Duration, f func(context.Context)) {
 }
 
 // startGossip joins this site's agent to the other sites' agents.
-func startGossip(ctx context.Context, c *config.Cluster, site *config.Site, log *slog.Logger) (*membership.Gossip, error) {
+// Refusals are counted in keyha_gossip_refused_total.
+func startGossip(ctx context.Context, c *config.Cluster, site *config.Site, log *slog.Logger, reg *prometheus.Registry) (*membership.Gossip, error) {
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyha_gossip_refused_total",
+		Help: "Gossip members and states refused, by reason (stranger: a name outside the cluster file; state_mismatch: a state naming another site).",
+	}, []string{"reason"})
+	refused.WithLabelValues("stranger")
+	refused.WithLabelValues("state_mismatch")
+	if err := reg.Register(refused); err != nil {
+		return nil, fmt.Errorf("register the gossip metrics: %w", err)
+	}
 	var peers []string
 	for _, s := range c.Sites {
 		if s.Name != site.Name && s.GossipAt != "" {
@@ -95,5 +105,6 @@ func startGossip(ctx context.Context, c *config.Cluster, site *config.Site, log 
 		}
 	}
 	return membership.Start(ctx, membership.Config{Site: site.Name, Bind: site.GossipAt, Peers: peers,
-		Preset: c.Gossip.Preset, KeyFile: c.Gossip.KeyFile}, log)
+		Preset: c.Gossip.Preset, KeyFile: c.Gossip.KeyFile, Sites: c.SiteNames(),
+		Refused: func(reason string) { refused.WithLabelValues(reason).Inc() }}, log)
 }

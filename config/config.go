@@ -327,10 +327,23 @@ func (c *Cluster) Validate() error {
 			}
 		}
 	}
+	// Gossip decides who may take writes and who has a majority: over a WAN nobody controls, a
+	// member must prove it holds the cluster key.
+	var err error
 	if c.Mode == "drbd" {
-		return c.validateDRBD()
+		err = c.validateDRBD()
+	} else {
+		err = c.validateGalera()
 	}
-	return c.validateGalera()
+	if err != nil {
+		return err
+	}
+	if c.Gossip.KeyFile == "" && (c.Mode == "drbd" || c.Writer.Mode == "single" && len(c.Sites) > 1) {
+		return fmt.Errorf("gossip.key_file: missing; in mode %s the agents' gossip decides %s, so it must be encrypted and "+
+			"authenticated: create one with `head -c 32 /dev/urandom | base64 > /etc/keyha/cluster.key; chmod 600 /etc/keyha/cluster.key` "+
+			"and copy it to every site", c.Mode, map[bool]string{true: "which site may be Primary", false: "the one writer"}[c.Mode == "drbd"])
+	}
+	return nil
 }
 
 // validateGalera refuses what would make an agent quietly wrong: a single writer that some site

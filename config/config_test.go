@@ -11,6 +11,8 @@ const good = `
 cluster: lab
 credentials:
   monitor: /etc/keyha/monitor.cnf
+gossip:
+  key_file: /etc/keyha/cluster.key
 sites:
   - name: lngs
     priority: 300
@@ -50,10 +52,12 @@ func TestParseBad(t *testing.T) {
 		{"dup site", strings.Replace(good, "name: bari", "name: lngs", 1), `"lngs" appears twice`},
 		{"bad name", strings.Replace(good, "name: bari", "name: Bari!", 1), `sites[1].name: "Bari!"`},
 		{"bad mode", good + "mode: nfs\n", `mode: "nfs"`},
-		{"bad preset", good + "gossip:\n  preset: moon\n", `gossip.preset: "moon"`},
+		{"bad preset", strings.Replace(good, "  key_file:", "  preset: moon\n  key_file:", 1), `gossip.preset: "moon"`},
+		// Gossip picks the writer: a stranger on the WAN must not be able to join it.
+		{"single writer, gossip without a key", strings.Replace(good, "  key_file: /etc/keyha/cluster.key\n", "", 1), "gossip.key_file: missing; in mode galera"},
 		{"no monitor", strings.Replace(good, "monitor:", "admin:", 1), "credentials.monitor: missing"},
 		{"bad interval", good + "agent:\n  poll_interval: 1ms\n", "agent.poll_interval: 1ms"},
-		{"bad duration", good + "agent:\n  poll_interval: soon\n", "line 15: cannot unmarshal !!str `soon` into time.Duration"},
+		{"bad duration", good + "agent:\n  poll_interval: soon\n", "line 17: cannot unmarshal !!str `soon` into time.Duration"},
 		{"stale too short", good + "agent:\n  stale_after: 100ms\n", "agent.stale_after: 100ms"},
 		{"no sites", "cluster: x\ncredentials:\n  monitor: /x\n", "sites: empty"},
 		{"check interval too short", good + "haproxy:\n  check_interval: 10ms\n", "haproxy.check_interval: 10ms"},

@@ -13,7 +13,7 @@ import (
 
 // Client calls agents' control endpoints.
 type Client struct {
-	Key  []byte
+	Keys Keys
 	HTTP *http.Client
 }
 
@@ -40,19 +40,20 @@ func (c *Client) Call(ctx context.Context, site, addr, method, uri string, out a
 
 // CallBody is Call with a JSON body.
 func (c *Client) CallBody(ctx context.Context, site, addr, method, uri string, body any, out any) (Reply, error) {
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return Reply{}, err
 		}
-		rd = bytes.NewReader(b)
+		raw = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+uri, rd)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+uri, bytes.NewReader(raw))
 	if err != nil {
 		return Reply{}, err
 	}
-	req.Header.Set(Header, Sign(c.Key, method, uri, time.Now()))
+	sig, nonce := Sign(c.Keys.Control, site, method, uri, raw, time.Now())
+	req.Header.Set(Header, sig)
 	hc := c.HTTP
 	if hc == nil {
 		// Agents are reached directly, never through an operator's HTTP_PROXY.
@@ -64,7 +65,15 @@ func (c *Client) CallBody(ctx context.Context, site, addr, method, uri string, b
 	}
 	defer resp.Body.Close()
 	var r Reply
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return Reply{}, fmt.Errorf("read the answer of the agent at %s (%s): %w", site, addr, err)
+	}
+	if err := VerifyReply(c.Keys.Reply, site, nonce, resp.StatusCode, b, resp.Header.Get(ReplyHeader)); err != nil {
+		// What it said is shown, as unverified text, to help find the cause (an agent without
+		// the key answers unsigned).
+		return Reply{}, &Error{Site: site, Status: resp.StatusCode, Msg: fmt.Sprintf("%v; it said, unverified: HTTP %d: %.300s", err, resp.StatusCode, strings.TrimSpace(string(b)))}
+	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Reply{}, &Error{Site: site, Status: resp.StatusCode, Msg: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))}
 	}

@@ -1,9 +1,11 @@
 package galera_test
 
 import (
+	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +22,7 @@ import (
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/internal/labtest"
 	"github.com/keyha/keyha/load"
+	"github.com/keyha/keyha/membership"
 )
 
 func TestMain(m *testing.M) { labtest.Main(m) }
@@ -257,18 +260,36 @@ func TestRecoverRefusals(t *testing.T) {
 	l := labtest.Get(t)
 	l.AllSynced(t, 2*time.Minute)
 	// An unsigned or wrongly signed request cannot stop a node.
-	for _, sig := range []string{"", control.Sign([]byte("not-the-cluster-key-0123456789ab"), "POST", "/galera/stop", time.Now())} {
-		req, _ := http.NewRequest("POST", "http://"+l.Sites["lngs"].HTTP+"/galera/stop", nil)
-		if sig != "" {
-			req.Header.Set(control.Header, sig)
+	wrong, _ := control.Sign(control.Derive([]byte("not-the-cluster-key-0123456789ab")).Control, "lngs", "POST", "/galera/stop", nil, time.Now())
+	for _, sig := range []string{"", wrong} {
+		if code, body := send(t, l.Sites["lngs"].HTTP, "POST", "/galera/stop", sig, nil); code != http.StatusForbidden {
+			t.Errorf("control request signed %q: HTTP %d %s, want 403", sig, code, body)
 		}
-		resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("control request signed %q: HTTP %d, want 403", sig, resp.StatusCode)
+	}
+	// A request captured on the path acts once, at the site it was signed for, with its own body.
+	key, err := membership.ReadKey(l.Cluster(t).Gossip.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := control.Derive(key)
+	sig, _ := control.Sign(keys.Control, "lngs", "GET", "/galera/position", nil, time.Now())
+	// Its body swapped on the way: refused, before the genuine one arrives.
+	if code, body := send(t, l.Sites["lngs"].HTTP, "GET", "/galera/position", sig, []byte(`{}`)); code != http.StatusForbidden || !strings.Contains(body, "bad signature") {
+		t.Errorf("a request with its body changed: HTTP %d %s, want 403 and a bad signature", code, body)
+	}
+	if code, body := send(t, l.Sites["lngs"].HTTP, "GET", "/galera/position", sig, nil); code != http.StatusOK {
+		t.Fatalf("a signed request: HTTP %d %s, want 200", code, body)
+	}
+	for _, c := range []struct {
+		what, site string
+		body       []byte
+		want       string
+	}{
+		{"replayed", "lngs", nil, "replay"},
+		{"redirected to bari", "bari", nil, "bad signature"},
+	} {
+		if code, body := send(t, l.Sites[c.site].HTTP, "GET", "/galera/position", sig, c.body); code != http.StatusForbidden || !strings.Contains(body, c.want) {
+			t.Errorf("a captured request %s: HTTP %d %s, want 403 and %q", c.what, code, body, c.want)
 		}
 	}
 	if r := l.Keyha(t, nil, "galera", "recover"); r.Code != 0 || !strings.Contains(r.Stdout, "nothing to recover") {
@@ -316,4 +337,23 @@ func TestRecoverRefusals(t *testing.T) {
 	if out := l.Lab(t, "status"); strings.Contains(out, "Synced") {
 		t.Errorf("a refused recover started something:\n%s", out)
 	}
+}
+
+// send makes one control request with a given signature header and returns the status and body.
+func send(t *testing.T, addr, method, uri, sig string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+uri, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sig != "" {
+		req.Header.Set(control.Header, sig)
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
 }

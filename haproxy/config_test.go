@@ -14,6 +14,8 @@ const cluster = `
 cluster: lab
 credentials:
   monitor: /x
+gossip:
+  key_file: /x.key
 sites:
   - {name: lngs, sql: "10.0.0.1:3306", agent: "10.0.0.1:9250", http: "10.0.0.1:9200", gossip: "10.0.0.1:7946", haproxy_db: "127.0.0.1:13307", haproxy_socket: SOCK}
   - {name: bari, sql: "10.0.0.2:3306", agent: "10.0.0.2:9250", http: "10.0.0.2:9200", gossip: "10.0.0.2:7946"}

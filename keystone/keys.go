@@ -8,9 +8,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -143,4 +145,30 @@ func Replace(dir string, keys []Key) error {
 		}
 	}
 	return nil
+}
+
+// Generation is a repository's rotation count as its keys show it: the highest numeric key name
+// (Keystone names the primary key one above the last at each rotation), -1 with none. A set
+// whose generation is below a site's is older than what the site holds: installing it would
+// roll the site's keys back and drop keys its tokens were issued with.
+func Generation(keys []Key) int {
+	g := -1
+	for _, k := range keys {
+		if n, err := strconv.Atoi(k.Name); err == nil && n > g {
+			g = n
+		}
+	}
+	return g
+}
+
+// Older reports, for each repository in set that is older than the same repository in held,
+// why: "fernet: generation 3, this site holds 5".
+func Older(set, held map[string][]Key) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(set)) {
+		if g, h := Generation(set[name]), Generation(held[name]); g < h {
+			out = append(out, fmt.Sprintf("%s: generation %d, this site holds %d", name, g, h))
+		}
+	}
+	return out
 }

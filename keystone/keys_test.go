@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -74,5 +75,34 @@ func TestReplaceNarrowsKeyModes(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dst, "0")); string(b) != "new staged" {
 		t.Errorf("key 0 holds %q", b)
+	}
+}
+
+func TestOlder(t *testing.T) {
+	keys := func(names ...string) []Key {
+		var out []Key
+		for _, n := range names {
+			out = append(out, Key{Name: n, Data: []byte("k" + n)})
+		}
+		return out
+	}
+	held := map[string][]Key{"fernet": keys("0", "4", "5"), "credential": keys("0", "1")}
+	for _, c := range []struct {
+		name string
+		set  map[string][]Key
+		want string
+	}{
+		{"same generation", map[string][]Key{"fernet": keys("0", "4", "5"), "credential": keys("0", "1")}, ""},
+		{"rotated since", map[string][]Key{"fernet": keys("0", "5", "6")}, ""},
+		{"fernet rolled back", map[string][]Key{"fernet": keys("0", "3", "4"), "credential": keys("0", "1")}, "fernet: generation 4, this site holds 5"},
+		{"credential rolled back", map[string][]Key{"credential": keys("0")}, "credential: generation 0, this site holds 1"},
+		{"a repository this site does not have yet", map[string][]Key{"receipt": keys("0", "1")}, ""},
+	} {
+		if got := strings.Join(Older(c.set, held), "; "); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	if g := Generation(keys("0", "10", "9", "notes")); g != 10 {
+		t.Errorf("generation %d, want 10 (numeric, not lexical)", g)
 	}
 }

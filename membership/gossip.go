@@ -10,12 +10,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/keyha/keyha/control"
 )
 
 // Config says where this agent gossips and with whom.
@@ -25,6 +28,13 @@ type Config struct {
 	Peers   []string // the other sites' gossip addresses
 	Preset  string   // wan, lan, local: memberlist's named presets
 	KeyFile string   // empty: no encryption
+	// Sites are the cluster file's site names: only these may be members. A stranger that
+	// reaches the gossip port (with the key, or in a cluster without one) is never a peer, so it
+	// never counts toward a view, the writer's choice or a majority.
+	Sites []string
+	// Refused, when set, is told each time a member or a state is refused: "stranger" (a name
+	// outside Sites) or "state_mismatch" (a state whose site is not the member's name).
+	Refused func(reason string)
 }
 
 // Peer is what this agent knows of one site's agent.
@@ -109,12 +119,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Gossip, error) {
 		if err != nil {
 			return nil, err
 		}
-		mc.SecretKey = key
+		// The gossip key is derived for gossip alone: the key file also signs control
+		// requests and seals Keystone's keys, each with a key of its own.
+		mc.SecretKey = control.Derive(key).Gossip
 	}
 	g := &Gossip{cfg: cfg, log: log.With("component", "gossip"), limit: memberlist.MetaMaxSize, rtt: map[string]*rttSamples{},
 		members: map[string]member{}}
 	mc.Delegate = g
 	mc.Events = g
+	mc.Alive = g
 	mc.Ping = g
 	mc.Logger = newStdLogger(g.log)
 	ml, err := memberlist.Create(mc)
@@ -185,13 +198,19 @@ func (g *Gossip) Peers() map[string]Peer {
 	g.membersMu.Lock()
 	defer g.membersMu.Unlock()
 	for name, m := range g.members {
+		if !g.allowed(name) {
+			continue // never admitted (NotifyAlive); kept out here too
+		}
 		// Listed members are alive, or suspected but not yet declared dead: memberlist sends no
 		// event for suspicion (nor did its Members() tell one from the other).
 		p := Peer{Site: name, Addr: m.addr, Status: "alive", RTT: rtt[name]}
 		st, err := Decode(m.meta)
-		if err != nil {
+		switch {
+		case err != nil:
 			p.StateErr = err.Error()
-		} else {
+		case st.Site != name:
+			p.StateErr = fmt.Sprintf("state names site %q but comes from member %q: dropped", st.Site, name)
+		default:
 			p.State = st
 		}
 		out[name] = p
@@ -211,9 +230,33 @@ func (g *Gossip) NotifyLeave(n *memberlist.Node) {
 
 func (g *Gossip) keep(n *memberlist.Node) {
 	m := member{addr: n.Address(), meta: bytes.Clone(n.Meta)}
+	if st, err := Decode(m.meta); err == nil && st.Site != n.Name {
+		g.log.Warn("gossip state refused: it names another site than the member sending it", "member", n.Name, "state_site", st.Site, "addr", m.addr)
+		g.refused("state_mismatch")
+	}
 	g.membersMu.Lock()
 	g.members[n.Name] = m
 	g.membersMu.Unlock()
+}
+
+// AliveDelegate: memberlist asks before it takes a node as a peer.
+
+func (g *Gossip) NotifyAlive(n *memberlist.Node) error {
+	if g.allowed(n.Name) {
+		return nil
+	}
+	g.refused("stranger")
+	return fmt.Errorf("%q from %s is not a site of the cluster file (%s): refused", n.Name, n.Address(), strings.Join(g.cfg.Sites, ", "))
+}
+
+func (g *Gossip) allowed(name string) bool {
+	return len(g.cfg.Sites) == 0 || slices.Contains(g.cfg.Sites, name)
+}
+
+func (g *Gossip) refused(reason string) {
+	if g.cfg.Refused != nil {
+		g.cfg.Refused(reason)
+	}
 }
 
 // Delegate: the State rides in the node metadata; no user messages, no push/pull state.

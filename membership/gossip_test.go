@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,5 +72,54 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 			t.Fatalf("%s: not within %s", what, d)
 		}
 		time.Sleep(20 * time.Millisecond) // polling, bounded by the deadline
+	}
+}
+
+// Only the cluster file's sites are peers: a stranger holding the key is refused, and a state that
+// names another site than its sender is dropped; both are counted.
+func TestStrangersAreNotPeers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	key := filepath.Join(t.TempDir(), "cluster.key")
+	if err := os.WriteFile(key, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sites := []string{"lngs", "bari", "padova"}
+	var mu sync.Mutex
+	refused := map[string]int{}
+	a, err := Start(ctx, Config{Site: "lngs", Bind: "127.0.0.1:0", Preset: "local", KeyFile: key, Sites: sites,
+		Refused: func(r string) { mu.Lock(); refused[r]++; mu.Unlock() }}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := []string{a.ml.LocalNode().Address()}
+	member := func(name string, st State) *Gossip {
+		g, err := Start(ctx, Config{Site: name, Bind: "127.0.0.1:0", Peers: join, Preset: "local", KeyFile: key}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Publish(st); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	member("bari", State{Site: "bari", Health: "up"})
+	member("mallory", State{Site: "mallory", Health: "up", Role: "Primary"})
+	member("padova", State{Site: "bari", Health: "up", Role: "Secondary"}) // claims to be bari
+	count := func(r string) int { mu.Lock(); defer mu.Unlock(); return refused[r] }
+	waitFor(t, 20*time.Second, "lngs hears bari and padova, refuses mallory and padova's state", func() bool {
+		p := a.Peers()
+		return p["bari"].State.Site == "bari" && p["padova"].StateErr != "" && count("stranger") > 0 && count("state_mismatch") > 0
+	})
+	p := a.Peers()
+	if _, ok := p["mallory"]; ok {
+		t.Errorf("a member outside the cluster file is a peer: %+v", p["mallory"])
+	}
+	if got := p["padova"]; got.State.Site != "" || !strings.Contains(got.StateErr, `names site "bari"`) {
+		t.Errorf("padova's state naming bari was not dropped: %+v", got)
+	}
+	if len(p) != 3 {
+		t.Errorf("peers %v, want lngs, bari and padova", p)
 	}
 }

@@ -33,7 +33,7 @@ func NewController(c *config.Cluster, out io.Writer) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Controller{Cluster: c, Client: &control.Client{Key: key}, Out: out}, nil
+	return &Controller{Cluster: c, Client: &control.Client{Keys: control.Derive(key)}, Out: out}, nil
 }
 
 func (k *Controller) call(ctx context.Context, site, method, uri string, out any) (control.Reply, error) {
