@@ -42,6 +42,11 @@ type Agent struct {
 
 	recording  atomic.Bool
 	lastRecord time.Time
+	ownUUID    string               // this node's member UUID at the last good poll; the poll loop's alone
+	lastDead   string               // the member UUID last reported gone; the poll loop's alone
+	evictTried map[string]time.Time // member UUID -> last eviction attempt; the poll loop's alone
+	claimSeen  map[string]time.Time // member UUID -> when a site first reported it gone; the poll loop's alone
+	lastClear  time.Time            // when the evict list was last emptied; the poll loop's alone
 
 	mu       sync.RWMutex
 	snap     galera.Snapshot
@@ -204,10 +209,16 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	if !a.single || a.gossip == nil {
 		return
 	}
-	if err := a.gossip.Publish(a.gossipState(snap, v, prev.Writer)); err != nil {
+	st := a.gossipState(snap, v, prev.Writer)
+	if st.Dead = a.deadUUID(snap); st.Dead != "" && a.lastDead != st.Dead {
+		a.log.Warn("this site's mysqld is gone (its port refuses connections): telling the other sites to evict its member", "member", st.Dead)
+	}
+	a.lastDead = st.Dead
+	if err := a.gossip.Publish(st); err != nil {
 		a.log.Warn("publish gossip state", "err", err)
 	}
 	peers := a.gossip.Peers()
+	a.evictTheDead(snap, peers)
 	d := a.decide(snap, v, peers, now)
 	a.mu.Lock()
 	a.decision, a.peers = d, peers

@@ -47,6 +47,7 @@ type metrics struct {
 	polls    prometheus.Counter
 	errors   *prometheus.CounterVec
 	duration prometheus.Histogram
+	evicted  *prometheus.CounterVec
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -62,12 +63,17 @@ func newMetrics(a *Agent) *metrics {
 			Name: "keyha_agent_poll_duration_seconds", Help: "How long a poll of the local node took.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
+		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyha_galera_evictions_total", Help: "Members this agent evicted from the group (evs.evict) because their site's agent reported the process gone, by result (ok, failed).",
+		}, []string{"result"}),
 	}
+	m.evicted.WithLabelValues("ok")
+	m.evicted.WithLabelValues("failed")
 	for _, c := range []galera.ErrClass{galera.ErrUnreachable, galera.ErrAuth, galera.ErrTimeout, galera.ErrQuery} {
 		m.errors.WithLabelValues(string(c))
 	}
 	m.served = shared(m.reg, "galera", func() bool { s := a.Snapshot(); return !s.At.IsZero() && s.ErrClass == galera.ErrNone })
-	m.reg.MustRegister(m.polls, m.errors, m.duration, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
+	m.reg.MustRegister(m.polls, m.errors, m.duration, m.evicted, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
 	return m
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -123,6 +124,10 @@ type Site struct {
 
 	HAProxyDB     string `yaml:"haproxy_db"`     // the site's HAProxy database frontend
 	HAProxySocket string `yaml:"haproxy_socket"` // its runtime API socket
+	// HAProxyState is the server-state file HAProxy loads at each start and reload; `keyha haproxy
+	// config` writes it with every database server DOWN, so a restarted HAProxy routes to no node
+	// until its checks find the writer. Default: keyha-servers.state beside the socket.
+	HAProxyState string `yaml:"haproxy_state"`
 
 	Commands Commands `yaml:"commands"`
 
@@ -211,6 +216,9 @@ func (c *Cluster) applyDefaults() {
 	for i := range c.Sites {
 		if c.Sites[i].NodeName == "" {
 			c.Sites[i].NodeName = c.Sites[i].Name
+		}
+		if s := &c.Sites[i]; s.HAProxyState == "" && s.HAProxySocket != "" {
+			s.HAProxyState = filepath.Join(filepath.Dir(s.HAProxySocket), "keyha-servers.state")
 		}
 	}
 	if c.HAProxy.CheckInterval == 0 {

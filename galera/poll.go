@@ -21,6 +21,7 @@ import (
 // the database is one poll per interval whatever the number of HAProxies and scrapers.
 type Poller struct {
 	db      *sql.DB
+	addr    string
 	timeout time.Duration
 }
 
@@ -34,7 +35,7 @@ func NewPoller(addr string, c config.Credential, timeout time.Duration) (*Poller
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(10 * time.Minute)
-	return &Poller{db: db, timeout: timeout}, nil
+	return &Poller{db: db, addr: addr, timeout: timeout}, nil
 }
 
 // Close closes the connection pool.
@@ -61,10 +62,27 @@ func (p *Poller) Poll(ctx context.Context) Snapshot {
 			class = ErrTimeout
 		}
 		s = Snapshot{ErrClass: class, Err: err.Error()}
+		if class == ErrUnreachable {
+			s.Gone = p.gone(ctx)
+		}
 	}
 	s.At = time.Now()
 	s.Took = s.At.Sub(start)
 	return s
+}
+
+// gone reports whether nothing listens on the node's SQL port: a fresh TCP connection is refused.
+// The kernel answers that for a process that has exited (or not yet opened its port); a stopped
+// or hung mysqld still has its listening socket, whose backlog accepts, so it is never "gone".
+// The pool's broken connection after a kill says only "broken": the dial tells.
+func (p *Poller) gone(ctx context.Context) bool {
+	d := net.Dialer{Timeout: 500 * time.Millisecond}
+	c, err := d.DialContext(ctx, "tcp", p.addr)
+	if err == nil {
+		c.Close()
+		return false
+	}
+	return connerr.Refused(err)
 }
 
 func (p *Poller) read(ctx context.Context) (Snapshot, error) {
@@ -148,6 +166,8 @@ func fill(s *Snapshot, st map[string]string) {
 	s.FlowControlPaused = f("wsrep_flow_control_paused")
 	s.FlowControlSent = i("wsrep_flow_control_sent")
 	s.CertFailures = i("wsrep_local_cert_failures")
+	s.GcommUUID = st["wsrep_gcomm_uuid"]
+	s.EvictList = st["wsrep_evs_evict_list"]
 }
 
 // Classify sorts a poll error into the classes the verdict and the metrics name.

@@ -29,6 +29,9 @@ type Snapshot struct {
 	Took     time.Duration `json:"took_ns"`             // how long the poll took
 	ErrClass ErrClass      `json:"err_class,omitempty"` // set when the poll failed; the fields below are then empty
 	Err      string        `json:"error,omitempty"`
+	// Gone: the poll failed because nothing listens on the node's SQL port (a fresh connection was
+	// refused): the mysqld process is not running. Never set for a timeout (hung or stopped).
+	Gone bool `json:"process_gone,omitempty"`
 
 	NodeName          string  `json:"node_name"`
 	LocalState        int     `json:"wsrep_local_state"`
@@ -45,6 +48,8 @@ type Snapshot struct {
 	FlowControlPaused float64 `json:"wsrep_flow_control_paused"`
 	FlowControlSent   int64   `json:"wsrep_flow_control_sent"`
 	CertFailures      int64   `json:"wsrep_local_cert_failures"`
+	GcommUUID         string  `json:"wsrep_gcomm_uuid"`               // this node's member UUID in the group (changes at each start)
+	EvictList         string  `json:"wsrep_evs_evict_list,omitempty"` // UUIDs this node has evicted, comma-separated
 
 	ReadOnly               bool   `json:"read_only"`
 	RejectQueries          string `json:"wsrep_reject_queries"` // NONE, ALL, ALL_KILL

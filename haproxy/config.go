@@ -60,6 +60,9 @@ type server struct {
 var cfgTemplate = template.Must(template.New("haproxy.cfg").Parse(`# Written by keyha haproxy config for site {{.Site}} of cluster {{.Cluster}}; regenerate, do not edit.
 global
     stats socket {{.Socket}} mode 600 level admin
+    # Every database server starts DOWN (this file, written with the config by keyha): a started
+    # or reloaded HAProxy routes nowhere until a check finds the writer, never to a standby.
+    server-state-file {{.State}}
     stats timeout 10s
     maxconn 4000
 
@@ -80,6 +83,7 @@ frontend galera_db
 # on-marked-down shutdown-sessions closes connections to a node the moment it is marked down.
 backend galera
     balance first
+    load-server-state-from-file global
     option httpchk GET /health?drain=ok
     http-check expect status 200
     default-server inter {{.T.CheckInter}} fastinter 500ms downinter 1s fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
@@ -157,8 +161,55 @@ func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err = cfgTemplate.Execute(&b, map[string]any{
-		"Site": site, "Cluster": c.Name, "Socket": me.HAProxySocket, "Bind": me.HAProxyDB, "T": t, "Servers": servers,
+		"Site": site, "Cluster": c.Name, "Socket": me.HAProxySocket, "State": me.HAProxyState, "Bind": me.HAProxyDB, "T": t, "Servers": servers,
 		"Keystone": ks, "KeystoneFront": me.Keystone.Front,
 	})
 	return b.Bytes(), err
+}
+
+// HAProxy's check state flags (CHK_ST_* in its source), as "show servers state" writes them.
+const (
+	chkConfigured = 0x02
+	chkEnabled    = 0x04
+	chkAgent      = 0x10
+)
+
+// StartState renders the server-state file the site's HAProxy loads at each start: every server
+// of the galera backend DOWN, one successful check short of UP. HAProxy otherwise starts every
+// server UP until its first check, and "balance first" would send the first connections to
+// whichever node is listed first, writer or not. Only the writer's HTTP check passes (a standby's
+// agent answers 503), so only the writer comes UP, at its first check.
+func StartState(c *config.Cluster, site string, t Timings) ([]byte, error) {
+	if _, err := c.Site(site); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	// Version 1 of HAProxy's format (2.x): the header, the field names, one line per server.
+	b.WriteString("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight " +
+		"srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state " +
+		"bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
+	id := 0
+	for _, s := range c.Sites {
+		if s.SQL == "" {
+			continue
+		}
+		id++
+		host, port, err := net.SplitHostPort(s.SQL)
+		if err != nil {
+			return nil, fmt.Errorf("site %s: sql %q: %w", s.Name, s.SQL, err)
+		}
+		checkHost, checkPort, _ := net.SplitHostPort(s.HTTP)
+		agentHost, agentPort, agentState := "-", "0", 0
+		if s.Agent != "" {
+			agentHost, agentPort, _ = net.SplitHostPort(s.Agent)
+			agentState = chkConfigured | chkEnabled | chkAgent
+		}
+		// op_state 0 (stopped), admin 0, weights 1, check status 1 (initialising; 0 crashes
+		// HAProxy 2.6.12), result 0 (unknown), health rise-1 (DOWN; one good check brings it UP),
+		// the checks configured and enabled (0 would switch them off), ids not forced: backend
+		// and servers are matched by name.
+		fmt.Fprintf(&b, "0 galera %d %s %s 0 0 1 1 0 1 0 %d %d %d 0 0 - %s - 0 %s %s %s %s\n",
+			id, s.Name, host, max(t.Rise-1, 0), chkConfigured|chkEnabled, agentState, port, checkPort, checkHost, agentHost, agentPort)
+	}
+	return b.Bytes(), nil
 }

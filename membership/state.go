@@ -24,6 +24,9 @@ type State struct {
 	View          []string `json:"m,omitempty"`  // node names in this node's Galera view
 	ConfigHash    string   `json:"ch,omitempty"` // first 12 hex digits of the cluster file's SHA-256
 	AgentVersion  string   `json:"av,omitempty"`
+	// Dead: the member UUID this site's node last had, sent only when the agent knows its mysqld
+	// process is gone (its port refuses connections); the others may evict that member at once.
+	Dead string `json:"x,omitempty"`
 	// DRBD mode: the resource's role and disk here, the data site this agent has fenced (its
 	// DRBD fence-peer handler asked: that site must not promote), and the fence this agent
 	// holds for another ("lngs>bari": lngs fenced bari), which is how a witness votes.

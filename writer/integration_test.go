@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -224,6 +227,17 @@ func TestOneWriter(t *testing.T) {
 			t.Errorf("after agreement commits landed on %v, want only %s", n, nw)
 		}
 		t.Logf("write-unavailability window (longest gap without a commit): %v", gap(cs, killed.Add(-time.Second), time.Now()))
+		// Without keyha's eviction every commit waits for Galera's evs.suspect_timeout (5 s).
+		for _, via := range all {
+			g := gap(viaOnly(cs, via), killed.Add(-time.Second), time.Now())
+			t.Logf("writes through %s's HAProxy: longest gap %v", via, g)
+			if g > 3*time.Second {
+				t.Errorf("writes through %s's HAProxy stopped for %v after %s's mysqld was killed, want at most 3s (the dead member is evicted at once)", via, g, w)
+			}
+		}
+		if n := evictions(t, l, all, w); n < 1 {
+			t.Errorf("no survivor evicted %s's dead member", w)
+		}
 
 		// (e) the old writer returns: no failback.
 		l.Lab(t, "start", w)
@@ -243,6 +257,100 @@ func TestOneWriter(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	})
+
+	t.Run("c a standby's mysqld killed, another stopped", func(t *testing.T) {
+		w, _ := agreeOn(t, l, all, "", 10*time.Second)
+		sb := "padova"
+		if w == sb {
+			sb = "bari"
+		}
+		before := evictions(t, l, all, sb)
+		killed := time.Now()
+		l.Lab(t, "kill", sb)
+		// Past Galera's own suspect timeout: a stall it would cause is over by then.
+		labtest.Eventually(t, 30*time.Second, "commits through every HAProxy 6 s after the kill", func() (bool, string) {
+			cs, _ := c.snapshot()
+			n := map[string]int{}
+			for _, x := range cs {
+				if x.at.After(killed.Add(6 * time.Second)) {
+					n[x.via]++
+				}
+			}
+			return n["lngs"] > 0 && n["bari"] > 0 && n["padova"] > 0, fmt.Sprint(n)
+		})
+		cs, _ := c.snapshot()
+		for _, via := range all {
+			g := gap(viaOnly(cs, via), killed.Add(-time.Second), killed.Add(6*time.Second))
+			t.Logf("standby %s killed: writes through %s's HAProxy, longest gap %v", sb, via, g)
+			if g > 3*time.Second {
+				t.Errorf("writes through %s's HAProxy stopped for %v after standby %s's mysqld was killed, want at most 3s", via, g, sb)
+			}
+		}
+		if n := evictions(t, l, all, sb); n <= before {
+			t.Errorf("no survivor evicted standby %s's dead member", sb)
+		}
+		l.Lab(t, "start", sb)
+		l.AllSynced(t, 2*time.Minute)
+
+		// SIGSTOP: the process is alive, its port still accepts: keyha never evicts it (Galera
+		// may, after its own timeout).
+		before = evictions(t, l, all, sb)
+		b, err := os.ReadFile(filepath.Join(l.Dir, sb, "mysqld.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		stopped := time.Now()
+		labtest.Eventually(t, 30*time.Second, sb+"'s agent finds its stopped node does not answer", func() (bool, string) {
+			var st struct {
+				Reason string `json:"reason"`
+				Detail struct {
+					Snapshot struct {
+						ErrClass string `json:"err_class"`
+					} `json:"snapshot"`
+				} `json:"detail"`
+			}
+			resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Get("http://" + l.Sites[sb].HTTP + "/status")
+			if err != nil {
+				return false, err.Error()
+			}
+			defer resp.Body.Close()
+			if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+				return false, err.Error()
+			}
+			return st.Detail.Snapshot.ErrClass == "timeout", st.Reason
+		})
+		// Watch for 3 s, more than a false claim needs to be acted on (a poll, a gossip round, a
+		// poll): no eviction.
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if n := evictions(t, l, all, sb); n != before {
+				t.Errorf("keyha evicted the member of %s, whose mysqld was only stopped (SIGSTOP): evictions %d -> %d", sb, before, n)
+				break
+			}
+		}
+		syscall.Kill(pid, syscall.SIGCONT)
+		t.Logf("%s stopped for %v: not evicted by keyha", sb, time.Since(stopped).Round(time.Millisecond))
+		l.AllSynced(t, 2*time.Minute)
+		labtest.Eventually(t, 30*time.Second, "every agent names the same writer", func() (bool, string) {
+			names := map[string]string{}
+			for _, s := range all {
+				var st struct {
+					Writer string `json:"writer"`
+				}
+				resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Get("http://" + l.Sites[s].HTTP + "/status")
+				if err != nil {
+					return false, err.Error()
+				}
+				json.NewDecoder(resp.Body).Decode(&st)
+				resp.Body.Close()
+				names[s] = st.Writer
+			}
+			return names["lngs"] != "" && names["lngs"] == names["bari"] && names["bari"] == names["padova"], fmt.Sprint(names)
+		})
 	})
 
 	t.Run("d switchover there and back", func(t *testing.T) {
@@ -268,6 +376,42 @@ func TestOneWriter(t *testing.T) {
 				t.Errorf("after the switchover commits landed on %v", n)
 			}
 			t.Logf("failed attempts during it (each a reconnect): %d; longest gap %v", f1-f0, gap(cs, start, done))
+		}
+	})
+
+	t.Run("e each site's HAProxy restarted under load", func(t *testing.T) {
+		// A writer that is not the first server listed: a restarted HAProxy that trusted its
+		// servers before checking them would send its first connections to lngs.
+		w, _ := agreeOn(t, l, all, "", 10*time.Second)
+		if w == "lngs" {
+			keyha(t, l, "switchover", "--to", "bari")
+			w, _ = agreeOn(t, l, all, "bari", 10*time.Second)
+		}
+		for _, s := range all {
+			start := time.Now()
+			l.Lab(t, "haproxy-restart", s)
+			restarted := time.Now()
+			labtest.Eventually(t, 20*time.Second, "commits through "+s+"'s restarted HAProxy", func() (bool, string) {
+				n := 0
+				cs, _ := c.snapshot()
+				for _, x := range viaOnly(cs, s) {
+					if x.at.After(restarted) {
+						n++
+					}
+				}
+				return n > 10, fmt.Sprint(n)
+			})
+			cs, _ := c.snapshot()
+			via := viaOnly(cs, s)
+			if n := nodesAfter(via, start); len(n) != 1 || n[w] == 0 {
+				t.Errorf("after %s's HAProxy restarted, its commits landed on %v, want only the writer %s", s, n, w)
+			}
+			for _, x := range via {
+				if x.at.After(restarted) {
+					t.Logf("%s's HAProxy restarted: first commit %v after it was started again, on %s", s, x.at.Sub(restarted).Round(time.Millisecond), x.node)
+					break
+				}
+			}
 		}
 	})
 
@@ -487,4 +631,39 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// viaOnly keeps the commits made through one site's HAProxy.
+func viaOnly(cs []commit, via string) []commit {
+	var out []commit
+	for _, c := range cs {
+		if c.via == via {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// evictions sums keyha_galera_evictions_total{result="ok"} over the agents of sites other than gone.
+func evictions(t *testing.T, l *labtest.Lab, sites []string, gone string) int {
+	t.Helper()
+	n := 0
+	for _, s := range sites {
+		if s == gone {
+			continue
+		}
+		resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Get("http://" + l.Sites[s].Metrics + "/metrics")
+		if err != nil {
+			t.Fatalf("metrics of %s's agent: %v", s, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, `keyha_galera_evictions_total{result="ok"} `); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				n += int(f)
+			}
+		}
+	}
+	return n
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyha/keyha/haproxy"
@@ -13,7 +15,7 @@ func haproxyCommand() *cli.Command {
 		Usage: "HAProxy configuration and runtime control",
 		Subcommands: []*cli.Command{{
 			Name:  "config",
-			Usage: "write a site's haproxy.cfg: the galera backend with every site's node, checked by the agents",
+			Usage: "write a site's haproxy.cfg: the galera backend with every site's node, checked by the agents; with --out, also the server-state file that makes every node start DOWN",
 			Flags: []cli.Flag{siteFlag, &cli.StringFlag{Name: "out", Usage: "file to write (atomically); default: standard output"}},
 			Action: func(c *cli.Context) error {
 				cl, err := loadConfig(c)
@@ -28,6 +30,16 @@ func haproxyCommand() *cli.Command {
 				if out == "" {
 					_, err = c.App.Writer.Write(b)
 					return err
+				}
+				// The state file first: a config naming a state file that is missing would start
+				// every server UP.
+				site, _ := cl.Site(c.String("site"))
+				st, err := haproxy.StartState(cl, site.Name, haproxy.ClusterTimings(cl))
+				if err != nil {
+					return err
+				}
+				if err := atomicfile.WriteFile(site.HAProxyState, st, atomicfile.Options{Mode: 0o644}); err != nil {
+					return fmt.Errorf("write HAProxy's server-state file (haproxy_state): %w", err)
 				}
 				return atomicfile.WriteFile(out, b, atomicfile.Options{Mode: 0o644})
 			},

@@ -1,0 +1,185 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/internal/atomicfile"
+	"github.com/keyha/keyha/membership"
+)
+
+// Crash failover without Galera's timeout (galera/evict.go says why). Two halves, both in the poll
+// loop: this site says when its own mysqld is gone, and evicts members other sites say are gone.
+
+// deadUUID is what this site tells the others of its own node: the member UUID it last had, when
+// the process is gone for certain; "" otherwise (running, hung, unreachable: Galera judges).
+func (a *Agent) deadUUID(snap galera.Snapshot) string {
+	if snap.ErrClass == galera.ErrNone && snap.GcommUUID != "" {
+		a.ownUUID = snap.GcommUUID
+		return ""
+	}
+	if snap.Gone {
+		return a.ownUUID
+	}
+	return ""
+}
+
+// evictTheDead evicts, from this node, the members other sites' agents report gone.
+func (a *Agent) evictTheDead(snap galera.Snapshot, peers map[string]membership.Peer) {
+	var claims []galera.DeadClaim
+	for name, p := range peers {
+		if name == a.site.Name || p.Status != "alive" || p.StateErr != "" || p.State.Dead == "" {
+			continue
+		}
+		s, err := a.cluster.Site(name)
+		if err != nil {
+			continue
+		}
+		claims = append(claims, galera.DeadClaim{Site: name, Node: s.NodeName, UUID: p.State.Dead})
+	}
+	now := time.Now()
+	if a.claimSeen == nil {
+		a.loadDead()
+	}
+	for u, t := range a.claimSeen {
+		if now.Sub(t) > 30*24*time.Hour {
+			delete(a.claimSeen, u)
+			delete(a.evictTried, u)
+		}
+	}
+	added := false
+	for _, c := range claims {
+		if _, ok := a.claimSeen[c.UUID]; !ok && galera.ValidUUID(c.UUID) {
+			a.claimSeen[c.UUID], added = now, true
+		}
+	}
+	if added {
+		a.saveDead()
+	}
+	first := a.firstEvictor(peers)
+	evictions := galera.Evictions(snap, claims)
+	for _, e := range evictions {
+		seen := a.claimSeen[e.UUID]
+		// One survivor evicts: two evicting at the same moment were seen to collide, and the view
+		// then took Galera's own 5 s. The others step in if the member is still there a second on.
+		if first != a.site.Name && now.Sub(seen) < evictFallback {
+			continue
+		}
+		if t, ok := a.evictTried[e.UUID]; ok && now.Sub(t) < 3*time.Second {
+			continue // one attempt in flight or just failed: not again at every poll
+		}
+		a.evictTried[e.UUID] = now
+		go a.evict(e)
+	}
+	known := map[string]bool{}
+	for u := range a.claimSeen {
+		known[u] = true
+	}
+	if len(evictions) == 0 && galera.ClearEvictList(snap, known) && now.Sub(a.lastClear) > 3*time.Second {
+		a.lastClear = now
+		go a.clearEvictList(snap.EvictList)
+	}
+}
+
+// clearEvictList empties this node's evict list once what it holds is dead and gone.
+func (a *Agent) clearEvictList(list string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	db, err := a.adminDB()
+	if err == nil {
+		defer db.Close()
+		_, err = db.ExecContext(ctx, galera.ClearEvictStatement)
+	}
+	if err != nil {
+		a.log.Warn("empty the evict list (the next eviction may take Galera's own timeout)", "list", list, "err", err)
+		return
+	}
+	a.log.Info("evict list emptied: its members are dead and out of the view", "list", list)
+}
+
+// evictFallback is how long the other survivors leave the eviction to the first one.
+const evictFallback = time.Second
+
+// firstEvictor is the site that evicts at once: the first of the cluster file whose agent is heard
+// and judges its node healthy (up or drain), not reporting its own mysqld gone.
+func (a *Agent) firstEvictor(peers map[string]membership.Peer) string {
+	for _, s := range a.cluster.Sites {
+		p, ok := peers[s.Name]
+		if !ok || p.Status != "alive" || p.StateErr != "" || p.State.Dead != "" {
+			continue
+		}
+		if p.State.Health == "up" || p.State.Health == "drain" {
+			return s.Name
+		}
+	}
+	return ""
+}
+
+func (a *Agent) evict(e galera.Eviction) {
+	log := a.log.With("site_gone", e.Site, "member", e.UUID)
+	q, err := galera.EvictStatement(e.UUID)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		db, derr := a.adminDB()
+		if err = derr; err == nil {
+			defer db.Close()
+			start := time.Now()
+			if _, err = db.ExecContext(ctx, q); err == nil {
+				log.Info("evicted a member whose process is gone", "reason", e.Reason, "took", time.Since(start))
+				a.metrics.evicted.WithLabelValues("ok").Inc()
+				return
+			}
+		}
+	}
+	log.Warn("evict a member whose process is gone; Galera will expel it after evs.suspect_timeout", "err", err)
+	a.metrics.evicted.WithLabelValues("failed").Inc()
+}
+
+// The member UUIDs reported dead are kept in the state dir, so an agent restarted after an
+// eviction still knows the evict list holds only the dead, and may empty it.
+
+func (a *Agent) deadPath() string {
+	dir := a.cluster.Agent.StateDir
+	if dir == "" {
+		dir = "/var/lib/keyha"
+	}
+	return filepath.Join(dir, "dead-members-"+a.site.Name)
+}
+
+// loadDead reads the UUIDs known dead; a missing or unreadable file leaves the set empty (the
+// list is then not emptied: doubt keeps things as they are).
+func (a *Agent) loadDead() {
+	a.claimSeen, a.evictTried = map[string]time.Time{}, map[string]time.Time{}
+	b, err := os.ReadFile(a.deadPath())
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			a.log.Warn("read the members known dead", "err", err)
+		}
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		u, ts, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if sec, err := strconv.ParseInt(ts, 10, 64); err == nil && galera.ValidUUID(u) {
+			a.claimSeen[u] = time.Unix(sec, 0)
+		}
+	}
+}
+
+func (a *Agent) saveDead() {
+	var b strings.Builder
+	for u, t := range a.claimSeen {
+		fmt.Fprintf(&b, "%s %d\n", u, t.Unix())
+	}
+	if err := atomicfile.WriteFile(a.deadPath(), []byte(b.String()), atomicfile.Options{Mode: 0o644}); err != nil {
+		a.log.Warn("save the members known dead", "err", err)
+	}
+}
