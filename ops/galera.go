@@ -110,6 +110,12 @@ func (k *Controller) Recover(ctx context.Context, o RecoverOptions) error {
 		fmt.Fprintf(k.Out, "  %-8s %s (%s; from %s; safe_to_bootstrap %v)\n", p.Site, p.Position, state, p.Source, p.SafeToBootstrap)
 	}
 	plan, err := galera.PlanRecovery(ps, o.ForceWithout)
+	if err == nil && len(plan.Forced) > 0 {
+		// "Cannot be asked" from here is not "gone": the other agents may still hear it.
+		if err = forcedButHeard(plan.Forced, Fetch(ctx, k.Cluster, 3*time.Second)); err != nil {
+			return fmt.Errorf("refused: %w", err)
+		}
+	}
 	if errors.Is(err, galera.ErrPrimaryExists) && allSyncedPrimary(ps) {
 		fmt.Fprintf(k.Out, "nothing to recover: all %d sites are in a Primary component\n", len(ps))
 		return nil
@@ -359,4 +365,37 @@ func (k *Controller) Maint(ctx context.Context, site string, on bool, reason str
 		what = "in maintenance"
 	}
 	return k.waitState(ctx, site, 10*time.Second, what, func(st AgentStatus) bool { return (st.State == "maint") == on })
+}
+
+// forcedButHeard refuses to leave out a site whose agent the other agents still hear over
+// gossip: it is alive, and only this host cannot reach it (a cut path, a firewall). Its node may
+// hold the most advanced position, or even run a Primary component of its own.
+func forcedButHeard(forced []string, sts []AgentStatus) error {
+	var problems []string
+	for _, f := range forced {
+		var by []string
+		var what string
+		for _, st := range sts {
+			if st.Err != "" || st.Site == f {
+				continue
+			}
+			p, ok := st.Detail.Peers[f]
+			if !ok || p.Status != "alive" {
+				continue
+			}
+			by = append(by, st.Site)
+			if p.StateErr == "" {
+				what = fmt.Sprintf(" (its node: %s, %s, last committed %d)", orDash(p.State.Health), orDash(p.State.NodeState), p.State.LastCommitted)
+			}
+		}
+		if len(by) > 0 {
+			problems = append(problems, fmt.Sprintf("--force-without %s: the agents at %s hear %s's agent alive over gossip%s; "+
+				"it is not gone, this host cannot reach it: fix the path to its HTTP port, or run the command from a host that can",
+				f, strings.Join(by, ", "), f, what))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }

@@ -3,6 +3,8 @@ package ops
 import (
 	"strings"
 	"testing"
+
+	"github.com/keyha/keyha/membership"
 )
 
 func st(site, status, w string) AgentStatus {
@@ -27,6 +29,30 @@ func TestWriterAgreement(t *testing.T) {
 		w, why := Writer(c.in)
 		if w != c.want || !strings.Contains(why, c.why) || (c.why == "" && why != "") {
 			t.Errorf("%s: got %q %q", c.name, w, why)
+		}
+	}
+}
+
+func TestForcedButHeard(t *testing.T) {
+	agent := func(site string, peers map[string]membership.Peer, err string) AgentStatus {
+		var s AgentStatus
+		s.Site, s.Err, s.Detail.Peers = site, err, peers
+		return s
+	}
+	alive := membership.Peer{Site: "padova", Status: "alive", State: membership.State{Site: "padova", Health: "down", LastCommitted: 812}}
+	for _, c := range []struct {
+		name string
+		sts  []AgentStatus
+		want string
+	}{
+		{"nobody hears padova", []AgentStatus{agent("lngs", map[string]membership.Peer{}, ""), agent("bari", nil, ""), agent("padova", nil, "connection refused")}, ""},
+		{"bari hears padova", []AgentStatus{agent("lngs", nil, ""), agent("bari", map[string]membership.Peer{"padova": alive}, ""), agent("padova", nil, "timeout")},
+			"the agents at bari hear padova's agent alive over gossip (its node: down, -, last committed 812)"},
+		{"an agent that cannot be asked does not count", []AgentStatus{agent("bari", map[string]membership.Peer{"padova": alive}, "timeout")}, ""},
+	} {
+		err := forcedButHeard([]string{"padova"}, c.sts)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
 }
