@@ -17,6 +17,7 @@ import (
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/control"
 	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/haproxy"
 	"github.com/keyha/keyha/internal/connerr"
 	"github.com/keyha/keyha/membership"
 )
@@ -30,6 +31,7 @@ import (
 //	POST /galera/start
 //	POST /galera/stop
 //	POST /maint?on=1|0&reason=...
+//	GET  /haproxy/galera   this site's HAProxy's view of the galera backend (its runtime socket)
 type controller struct {
 	a *Agent
 	*guard
@@ -71,6 +73,7 @@ func (a *Agent) controlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /galera/start", c.handle(func(r *http.Request) (any, string, error) { return c.command("start", true) }))
 	mux.HandleFunc("POST /galera/stop", c.handle(func(r *http.Request) (any, string, error) { return c.command("stop", false) }))
 	mux.HandleFunc("POST /maint", c.handle(c.maint))
+	mux.HandleFunc("GET /haproxy/galera", c.handleAs(false, c.haproxyServers))
 	c.keyRoutes(mux)
 }
 
@@ -117,7 +120,11 @@ func (c *guard) handleAs(exclusive bool, f func(r *http.Request) (any, string, e
 		}
 		// Actions outlast the listener's 5 s write timeout.
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(actionTimeout + 10*time.Second))
-		c.log.Info("control action", "path", r.URL.Path, "query", r.URL.RawQuery, "from", r.RemoteAddr)
+		lvl := slog.LevelInfo
+		if r.Method == http.MethodGet {
+			lvl = slog.LevelDebug // reads; a switchover polls them ten times a second
+		}
+		c.log.Log(r.Context(), lvl, "control action", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "from", r.RemoteAddr)
 		res, out, err := f(r)
 		rep.Output = out
 		if err != nil {
@@ -278,4 +285,14 @@ func (c *controller) maint(r *http.Request) (any, string, error) {
 		return nil, "", err
 	}
 	return nil, "", nil
+}
+
+// haproxyServers reads this site's HAProxy's galera backend through its runtime socket, a local
+// path: operator commands elsewhere see every site's HAProxy through the sites' agents.
+func (c *controller) haproxyServers(r *http.Request) (any, string, error) {
+	if c.a.site.HAProxySocket == "" {
+		return nil, "", fmt.Errorf("site %s has no haproxy_socket in the cluster file", c.a.site.Name)
+	}
+	rows, err := haproxy.Runtime{Socket: c.a.site.HAProxySocket}.ShowStat(r.Context(), "galera")
+	return rows, "", err
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,9 +92,9 @@ sites:
 	p := filepath.Join(dir, "haproxy.cfg")
 	os.WriteFile(p, cfg, 0o644)
 
-	var stderr bytes.Buffer
+	stderr := &lockedBuffer{}
 	cmd := exec.Command("haproxy", "-db", "-f", p)
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,4 +141,22 @@ sites:
 			t.Errorf("HAProxy did not take the state file as written: %s", line)
 		}
 	}
+}
+
+// lockedBuffer collects HAProxy's output, written by exec's copying goroutine, read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -20,6 +20,10 @@ const HoldFor = 20 * time.Second
 // up; otherwise it records "no writer" (a hold), waits until the old writer is out of every
 // HAProxy, records the new writer and waits until every HAProxy sends to it alone.
 func Switchover(ctx context.Context, c *config.Cluster, to string, out io.Writer) error {
+	k, err := NewController(c, out)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	target, err := c.Site(to)
 	if err != nil {
@@ -67,7 +71,7 @@ func Switchover(ctx context.Context, c *config.Cluster, to string, out io.Writer
 		return fmt.Errorf("hold the writer: %w", err)
 	}
 	if old != "" {
-		if err := waitHAProxies(ctx, c, func(up []string) bool { return !contains(up, old) }, 10*time.Second); err != nil {
+		if err := k.waitHAProxies(ctx, func(up []string) bool { return !contains(up, old) }, 10*time.Second); err != nil {
 			return fmt.Errorf("%s still in service after the hold (it expires by itself in %s): %w", old, HoldFor, err)
 		}
 	}
@@ -75,7 +79,7 @@ func Switchover(ctx context.Context, c *config.Cluster, to string, out io.Writer
 	if _, err := galera.SetWriter(ctx, db, to, epoch, 0, "switchover", "switchover from "+orDash(old)); err != nil {
 		return fmt.Errorf("record %s as writer (the hold expires by itself in %s): %w", to, HoldFor, err)
 	}
-	if err := waitHAProxies(ctx, c, func(up []string) bool { return len(up) == 1 && up[0] == to }, 15*time.Second); err != nil {
+	if err := k.waitHAProxies(ctx, func(up []string) bool { return len(up) == 1 && up[0] == to }, 15*time.Second); err != nil {
 		return fmt.Errorf("%s recorded as writer, but not every HAProxy sends to it alone yet: %w", to, err)
 	}
 	fmt.Fprintf(out, "done in %s: %s out of every HAProxy after %s, %s the only server UP in every HAProxy\n",
@@ -83,18 +87,22 @@ func Switchover(ctx context.Context, c *config.Cluster, to string, out io.Writer
 	return nil
 }
 
-// waitHAProxies polls every site's HAProxy until ok holds for the list of UP servers of each.
-func waitHAProxies(ctx context.Context, c *config.Cluster, ok func(up []string) bool, timeout time.Duration) error {
+// waitHAProxies polls every site's HAProxy, through that site's agent (which reads its runtime
+// socket), until ok holds for the list of UP servers of each.
+func (k *Controller) waitHAProxies(ctx context.Context, ok func(up []string) bool, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last string
 	for {
 		all := true
 		last = ""
-		for _, s := range c.Sites {
+		for _, s := range k.Cluster.Sites {
 			if s.HAProxySocket == "" {
 				continue
 			}
-			rows, err := haproxy.Runtime{Socket: s.HAProxySocket}.ShowStat(ctx, "galera")
+			var rows []haproxy.ServerStat
+			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			_, err := k.call(cctx, s.Name, "GET", "/haproxy/galera", &rows)
+			cancel()
 			if err != nil {
 				all, last = false, last+" "+err.Error()
 				continue
