@@ -40,6 +40,7 @@ type DRBDAgent struct {
 	actions *prometheus.CounterVec
 	served  func(kind string) func()
 	tracker drbd.Tracker
+	maint   *Maint
 	act     sync.Mutex   // one stack action at a time: the loop's or an operator's
 	minor   atomic.Int64 // the resource's minor + 1, once drbdsetup has named it
 
@@ -53,6 +54,7 @@ type DRBDAgent struct {
 	fence   string // the site this agent fenced
 	ack     string // the fence it holds for another
 	outdone string // the fence it last outdated its disk for
+	inMnt   bool   // an operator holds this site: no automatic promotion
 }
 
 // DRBDDetail is what /status shows in DRBD mode.
@@ -64,7 +66,10 @@ type DRBDDetail struct {
 	Heard    map[string]string `json:"heard"` // site -> the DRBD role its agent reports
 	Fence    string            `json:"fence,omitempty"`
 	Ack      string            `json:"ack,omitempty"`
-	Version  string            `json:"agent_version"`
+	// Maintenance: an operator holds this site (keyha agent maint on): it is never promoted by
+	// the agent nor by a switchover; a Primary keeps serving, and still demotes without a majority.
+	Maintenance bool   `json:"maintenance"`
+	Version     string `json:"agent_version"`
 }
 
 // NewDRBD builds the DRBD-mode agent for one site.
@@ -95,6 +100,7 @@ func NewDRBD(c *config.Cluster, siteName string, log *slog.Logger) (*DRBDAgent, 
 	a.stack.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
 		return a.run(ctx, name, args...)
 	}
+	a.maint = NewMaint(c.Agent.StateDir, site.Name)
 	a.metricsInit()
 	return a, nil
 }
@@ -141,7 +147,7 @@ func (a *DRBDAgent) Report() healthcheck.Report {
 		readErr = a.readErr.Error()
 	}
 	r.Detail = DRBDDetail{Resource: a.res, ReadErr: readErr, DBUp: a.dbUp, Action: a.verdict.Action, Heard: a.heard,
-		Fence: a.fence, Ack: a.ack, Version: Version}
+		Fence: a.fence, Ack: a.ack, Maintenance: a.inMnt, Version: Version}
 	return r
 }
 
@@ -265,9 +271,14 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 	peerLink := res.PeerLink()
 	_, peerHeard := heard[a.peer]
 	gone, nomaj := a.tracker.Observe(time.Now(), peerLink || peerHeard, drbd.Majority(len(heard), len(a.cluster.Sites)))
+	inMnt, merr := a.maint.On()
+	if merr != nil {
+		a.log.Warn("read maintenance flag; keeping the site in maintenance (no promotion)", "err", merr)
+		inMnt = true // doubt about the operator's intent: hold
+	}
 
 	a.mu.Lock()
-	a.res, a.readErr, a.polled, a.dbUp, a.heard = res, err, true, db, heard
+	a.res, a.readErr, a.polled, a.dbUp, a.heard, a.inMnt = res, err, true, db, heard, inMnt
 	a.ack = drbd.NextAck(a.site.Name, a.ack, fences)
 	if a.fence != "" && peerLink && (res.Peers[0].Disk == "UpToDate" || res.Peers[0].Role == "Primary") {
 		a.log.Info("fence lifted: the peer is connected again, UpToDate or Primary", "peer", a.fence)
@@ -275,7 +286,7 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 	}
 	a.mu.Unlock()
 	return drbd.View{Site: a.site.Name, Peer: a.peer, Sites: len(a.cluster.Sites), Local: res, Heard: heard,
-		PeerGoneFor: gone, NoMajorityFor: nomaj, DBUp: db, Planned: planned, FencedBy: drbd.FencedBy(a.site.Name, fences)}, err
+		PeerGoneFor: gone, NoMajorityFor: nomaj, DBUp: db, Planned: planned, FencedBy: drbd.FencedBy(a.site.Name, fences), Maintenance: inMnt}, err
 }
 
 func (a *DRBDAgent) tick(ctx context.Context) {
@@ -379,6 +390,7 @@ func (a *DRBDAgent) outdate(ctx context.Context, v drbd.View) {
 //	POST /drbd/fence?peer=SITE   DRBD's fence-peer handler, through keyha drbd fence-peer
 //	POST /drbd/demote?to=SITE    a switchover's first half, on the Primary
 //	POST /drbd/promote           its second half, on the target
+//	POST /maint?on=1|0&reason=   hold this site: no promotion, automatic or planned
 func (a *DRBDAgent) controlRoutes(mux *http.ServeMux) {
 	g := newGuard(a.site.Name, a.cluster.Gossip.KeyFile, a.log)
 	mux.HandleFunc("POST /drbd/fence", g.handleAs(false, a.fenceReq))
@@ -386,6 +398,12 @@ func (a *DRBDAgent) controlRoutes(mux *http.ServeMux) {
 		return a.planned(r.Context(), r.URL.Query().Get("to"), drbd.Demote)
 	}))
 	mux.HandleFunc("POST /drbd/promote", g.handle(func(r *http.Request) (any, string, error) { return a.planned(r.Context(), a.site.Name, drbd.Promote) }))
+	mux.HandleFunc("POST /maint", g.handle(func(r *http.Request) (any, string, error) {
+		if a.site.Witness {
+			return nil, "", fmt.Errorf("%s is the witness: it holds no data, there is nothing to hold", a.site.Name)
+		}
+		return nil, "", a.maint.Set(r.URL.Query().Get("on") == "1", r.URL.Query().Get("reason"))
+	}))
 }
 
 // fenceReq holds a fence against peer and waits until a majority holds it too.

@@ -87,3 +87,40 @@ func TestDRBDAgentFailsSafe(t *testing.T) {
 		t.Errorf("acted on doubt: %+v", a.verdict)
 	}
 }
+
+// Maintenance holds a DRBD site: set through the signed endpoint's flag, shown in /status, and the
+// Secondary is not promoted while it holds, whatever else the rule would allow.
+func TestDRBDMaintenance(t *testing.T) {
+	a := testDRBDAgent(t, "bari")
+	dir := t.TempDir()
+	a.maint = NewMaint(dir, "bari")
+	a.proc = filepath.Join(dir, "drbd")
+	proc, err := os.ReadFile("../drbd/testdata/proc-disconnected-bari.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(a.proc, proc, 0o644)
+	a.run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		if name == "drbdsetup" {
+			return os.ReadFile("../drbd/testdata/status-disconnected-bari.txt")
+		}
+		return nil, errors.New(name + ": not in this test")
+	}
+	ctx := context.Background()
+	if err := a.maint.Set(true, "disk replacement"); err != nil {
+		t.Fatal(err)
+	}
+	a.tick(ctx)
+	r := a.Report()
+	if d, ok := r.Detail.(DRBDDetail); !ok || !d.Maintenance {
+		t.Errorf("maintenance not shown in /status: %+v", r.Detail)
+	}
+	if !strings.Contains(r.Reason, "in maintenance") || a.verdict.Action != drbd.None {
+		t.Errorf("a Secondary in maintenance: %+v, want no action, saying maintenance", a.verdict)
+	}
+	a.maint.Set(false, "")
+	a.tick(ctx)
+	if strings.Contains(a.Report().Reason, "maintenance") {
+		t.Errorf("still held after maintenance off: %q", a.Report().Reason)
+	}
+}

@@ -149,6 +149,18 @@ func TestDRBDFailover(t *testing.T) {
 	})
 
 	step("d: switchover there and back", func(t *testing.T) {
+		// A Secondary in maintenance is held: a switchover to it is refused before anything moves.
+		if r := l.Keyha(t, nil, "agent", "maint", "on", "--site", "lngs", "--reason", "test"); r.Code != 0 {
+			t.Fatalf("maint on at lngs: %s%s", r.Stdout, r.Stderr)
+		}
+		r := l.Keyha(t, nil, "drbd", "switchover", "--to", "lngs")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "in maintenance") {
+			t.Errorf("switchover to a site in maintenance: exit %d %s%s", r.Code, r.Stdout, r.Stderr)
+		}
+		if r := l.Keyha(t, nil, "agent", "maint", "off", "--site", "lngs"); r.Code != 0 {
+			t.Fatalf("maint off at lngs: %s%s", r.Stdout, r.Stderr)
+		}
+		primaryUp(t, "bari", time.Second)
 		done := make(chan error, 1)
 		journal := filepath.Join(dir, fmt.Sprintf("journal%d", run+1))
 		go func() {

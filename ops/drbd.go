@@ -91,6 +91,9 @@ func (k *Controller) DRBDSwitchover(ctx context.Context, to string, timeout time
 		fmt.Fprintf(k.Out, "%s is already the Primary and up: nothing to do\n", to)
 		return 0, nil
 	}
+	if t := get(to); t.Detail.Maintenance {
+		return 0, fmt.Errorf("refused: %s is in maintenance, it would not be promoted; end it first (keyha agent maint off --site %s)", to, to)
+	}
 	t0 := time.Now()
 	if f := get(from); f.Detail.Resource.Primary() {
 		if r := f.Detail.Resource; !r.PeerLink() || r.Peers[0].Disk != "UpToDate" {
@@ -152,4 +155,22 @@ func poll(ctx context.Context, f func() (bool, string)) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// waitDRBD polls site's agent until cond holds for its report.
+func (k *Controller) waitDRBD(ctx context.Context, site string, timeout time.Duration, what string, cond func(DRBDSite) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := poll(ctx, func() (bool, string) {
+		for _, s := range k.DRBDStatus(ctx) {
+			if s.Site == site {
+				return s.Err == "" && cond(s), s.Err + s.Reason
+			}
+		}
+		return false, "not in the cluster file"
+	})
+	if err != nil {
+		return fmt.Errorf("%s: not %s within %s: %w", site, what, timeout, err)
+	}
+	return nil
 }

@@ -350,9 +350,6 @@ func Desync(ctx context.Context, c *config.Cluster, site string, on bool, out io
 // wherever the operator is: the flag lives in that agent's state dir and survives its restarts.
 // It returns once the agent answers accordingly (HAProxy follows within one agent-check).
 func (k *Controller) Maint(ctx context.Context, site string, on bool, reason string) error {
-	if k.Cluster.Mode == "drbd" {
-		return errors.New("DRBD mode has no maintenance flag yet: move the Primary away with keyha drbd switchover")
-	}
 	flag := "0"
 	if on {
 		flag = "1"
@@ -363,6 +360,10 @@ func (k *Controller) Maint(ctx context.Context, site string, on bool, reason str
 	what := "out of maintenance"
 	if on {
 		what = "in maintenance"
+	}
+	if k.Cluster.Mode == "drbd" {
+		// A DRBD site in maintenance is never promoted; a Primary keeps serving.
+		return k.waitDRBD(ctx, site, 10*time.Second, what, func(s DRBDSite) bool { return s.Detail.Maintenance == on })
 	}
 	return k.waitState(ctx, site, 10*time.Second, what, func(st AgentStatus) bool { return (st.State == "maint") == on })
 }

@@ -53,7 +53,7 @@ func agentCommand() *cli.Command {
 func maintCommand(on bool) *cli.Command {
 	name, usage := "off", "end maintenance: the agent judges the node again"
 	if on {
-		name, usage = "on", "start maintenance: HAProxy puts the node in MAINT at every site"
+		name, usage = "on", "start maintenance: HAProxy puts the node in MAINT at every site (DRBD mode: the site is never promoted, a Primary keeps serving)"
 	}
 	return &cli.Command{
 		Name:  name,
