@@ -2,10 +2,14 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -18,6 +22,7 @@ import (
 	"github.com/keyha/keyha/drbd"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/healthcheck"
+	"github.com/keyha/keyha/internal/atomicfile"
 	"github.com/keyha/keyha/membership"
 )
 
@@ -55,6 +60,57 @@ type DRBDAgent struct {
 	ack     string // the fence it holds for another
 	outdone string // the fence it last outdated its disk for
 	inMnt   bool   // an operator holds this site: no automatic promotion
+	saveMu  sync.Mutex
+	saved   fences // the fence and ack last written to the state dir; under saveMu
+}
+
+// fences is what a DRBD agent keeps across its restarts: the peer it fenced and the fence it holds
+// for another. A witness that forgot, on a restart, the fence it held for a site gone silent would
+// let the fenced side, which wrote nothing since, be promoted over the writes it missed.
+type fences struct {
+	Fence string `json:"fence"`
+	Ack   string `json:"ack"`
+}
+
+func (a *DRBDAgent) fencesPath() string {
+	dir := a.cluster.Agent.StateDir
+	if dir == "" {
+		dir = "/var/lib/keyha"
+	}
+	return filepath.Join(dir, "drbd-fences-"+a.site.Name+".json")
+}
+
+// loadFences restores the fences held before a restart.
+func (a *DRBDAgent) loadFences() {
+	b, err := os.ReadFile(a.fencesPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var f fences
+	if err == nil {
+		err = json.Unmarshal(b, &f)
+	}
+	if err != nil {
+		a.log.Error("cannot restore the DRBD fences held before this start; check the file, or delete it if this site held none", "path", a.fencesPath(), "err", err)
+		return
+	}
+	a.fence, a.ack, a.saved = f.Fence, f.Ack, f
+	if f != (fences{}) {
+		a.log.Warn("DRBD fences restored from the state dir", "fence", f.Fence, "ack", f.Ack)
+	}
+}
+
+// saveFences writes the fences when they changed; called with the values read under a.mu.
+func (a *DRBDAgent) saveFences(f fences) {
+	if f == a.saved {
+		return
+	}
+	b, _ := json.Marshal(f)
+	if err := atomicfile.WriteFile(a.fencesPath(), b, atomicfile.Options{Mode: 0o644}); err != nil {
+		a.log.Error("save the DRBD fences: a restart of this agent would forget them", "err", err)
+		return
+	}
+	a.saved = f
 }
 
 // DRBDDetail is what /status shows in DRBD mode.
@@ -101,6 +157,7 @@ func NewDRBD(c *config.Cluster, siteName string, log *slog.Logger) (*DRBDAgent, 
 		return a.run(ctx, name, args...)
 	}
 	a.maint = NewMaint(c.Agent.StateDir, site.Name)
+	a.loadFences()
 	a.metricsInit()
 	return a, nil
 }
@@ -245,9 +302,6 @@ func (a *DRBDAgent) hear(self string) (map[string]string, drbd.Fences) {
 }
 
 func (a *DRBDAgent) publish() {
-	if a.gossip == nil {
-		return
-	}
 	a.mu.RLock()
 	st := membership.State{Site: a.site.Name, Health: healthcheck.StateDown, Role: a.res.Role, Disk: a.res.Disk, Fence: a.fence, Ack: a.ack,
 		ConfigHash: shortHash(a.cluster.Hash), AgentVersion: Version}
@@ -258,6 +312,13 @@ func (a *DRBDAgent) publish() {
 		st.Role, st.Disk = "", ""
 	}
 	a.mu.RUnlock()
+	// Kept before it is told: what the others hear, a restart must not forget.
+	a.saveMu.Lock()
+	a.saveFences(fences{Fence: st.Fence, Ack: st.Ack})
+	a.saveMu.Unlock()
+	if a.gossip == nil {
+		return
+	}
 	if err := a.gossip.Publish(st); err != nil {
 		a.log.Warn("publish gossip state", "err", err)
 	}

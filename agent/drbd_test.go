@@ -34,6 +34,7 @@ func testDRBDAgent(t *testing.T, site string) *DRBDAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Agent.StateDir = t.TempDir()
 	a, err := NewDRBD(c, site, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -122,5 +123,38 @@ func TestDRBDMaintenance(t *testing.T) {
 	a.tick(ctx)
 	if strings.Contains(a.Report().Reason, "maintenance") {
 		t.Errorf("still held after maintenance off: %q", a.Report().Reason)
+	}
+}
+
+// The fences an agent holds survive its restart: a witness that forgot the fence it held for a
+// site gone silent would let the fenced side be promoted over writes it never saw.
+func TestDRBDFencesSurviveRestart(t *testing.T) {
+	a := testDRBDAgent(t, "padova")
+	a.mu.Lock()
+	a.ack = drbd.AckString("lngs", "bari")
+	a.mu.Unlock()
+	a.publish()
+	b, err := NewDRBD(a.cluster, "padova", a.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.ack != "lngs>bari" {
+		t.Errorf("after a restart the witness holds %q, want lngs>bari", b.ack)
+	}
+	// Lifted fences are forgotten too.
+	b.mu.Lock()
+	b.ack = ""
+	b.mu.Unlock()
+	b.publish()
+	c, _ := NewDRBD(a.cluster, "padova", a.log)
+	if c.ack != "" || c.fence != "" {
+		t.Errorf("a lifted fence came back: fence %q ack %q", c.fence, c.ack)
+	}
+	// A damaged file is said loudly; nothing is made up.
+	os.WriteFile(c.fencesPath(), []byte("{"), 0o644)
+	var logged strings.Builder
+	d, _ := NewDRBD(a.cluster, "padova", slog.New(slog.NewTextHandler(&logged, nil)))
+	if d.ack != "" || !strings.Contains(logged.String(), "cannot restore the DRBD fences") {
+		t.Errorf("damaged fences file: ack %q, log %q", d.ack, logged.String())
 	}
 }
