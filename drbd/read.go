@@ -42,12 +42,10 @@ func ReadLocal(ctx context.Context, run Runner, procPath string) ([]Resource, st
 		if err != nil {
 			return nil, "", err
 		}
-		// /proc/drbd knows minors, not names: take the names from drbdsetup status, in order.
-		if out, err := run(ctx, "drbdsetup", "status"); err == nil {
-			if named, err := ParseStatus(string(out)); err == nil && len(named) == len(rs) {
-				for i := range rs {
-					rs[i].Name = named[i].Name
-				}
+		// /proc/drbd knows minors, not names: drbdsetup status --verbose gives each name's minor.
+		if out, err := run(ctx, "drbdsetup", "status", "--verbose"); err == nil {
+			if named, err := ParseStatus(string(out)); err == nil {
+				nameByMinor(rs, named)
 			}
 		}
 		return rs, "DRBD 8.4: " + procPath, nil
@@ -58,6 +56,26 @@ func ReadLocal(ctx context.Context, run Runner, procPath string) ([]Resource, st
 	}
 	rs, err := ParseStatusJSON(out)
 	return rs, "DRBD 9: drbdsetup status --json", err
+}
+
+// nameByMinor names /proc/drbd's resources from drbdsetup's, matched by minor. Without minors
+// in drbdsetup's answer, only a lone resource is named (by position, it cannot be another):
+// with several, a name matched by order could put one resource's state under another's name.
+func nameByMinor(rs, named []Resource) {
+	byMinor := map[int]string{}
+	for _, n := range named {
+		if n.Minor >= 0 {
+			byMinor[n.Minor] = n.Name
+		}
+	}
+	for i := range rs {
+		if name, ok := byMinor[rs[i].Minor]; ok {
+			rs[i].Name = name
+		}
+	}
+	if len(byMinor) == 0 && len(rs) == 1 && len(named) == 1 {
+		rs[0].Name = named[0].Name
+	}
 }
 
 // Findings are what an operator should know about a resource beyond its state line.

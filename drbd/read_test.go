@@ -12,7 +12,7 @@ import (
 func TestReadLocal84(t *testing.T) {
 	status := read(t, "status-syncing-bari.txt")
 	run := func(ctx context.Context, name string, args ...string) ([]byte, error) {
-		if name == "drbdsetup" && strings.Join(args, " ") == "status" {
+		if name == "drbdsetup" && strings.Join(args, " ") == "status --verbose" {
 			return []byte(status), nil
 		}
 		return nil, errors.New("unexpected " + name)
@@ -26,6 +26,31 @@ func TestReadLocal84(t *testing.T) {
 	}
 	if _, _, err := ReadLocal(context.Background(), run, filepath.Join(t.TempDir(), "none")); err == nil || !strings.Contains(err.Error(), "modprobe drbd") {
 		t.Errorf("no /proc/drbd: %v", err)
+	}
+}
+
+// With several 8.4 resources, names go by minor, never by order: drbdsetup lists r1 (minor 1)
+// before r0 (minor 0) here.
+func TestNameByMinor(t *testing.T) {
+	proc := []Resource{{Minor: 0, Role: "Primary"}, {Minor: 1, Role: "Secondary"}}
+	named, err := ParseStatus("r1 role:Secondary\n  volume:0 minor:1 disk:UpToDate\nr0 role:Primary\n  volume:0 minor:0 disk:UpToDate\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nameByMinor(proc, named)
+	if proc[0].Name != "r0" || proc[1].Name != "r1" {
+		t.Errorf("named %q (minor 0) and %q (minor 1), want r0 and r1", proc[0].Name, proc[1].Name)
+	}
+	// Without minors, two resources stay unnamed (the agent then reports it cannot find its own).
+	two := []Resource{{Minor: 0}, {Minor: 1}}
+	nameByMinor(two, []Resource{{Name: "r1", Minor: -1}, {Name: "r0", Minor: -1}})
+	if two[0].Name != "" || two[1].Name != "" {
+		t.Errorf("named by order: %+v", two)
+	}
+	one := []Resource{{Minor: 0}}
+	nameByMinor(one, []Resource{{Name: "r0", Minor: -1}})
+	if one[0].Name != "r0" {
+		t.Errorf("a lone resource without a minor: %+v", one)
 	}
 }
 
