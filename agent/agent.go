@@ -153,7 +153,7 @@ func (a *Agent) Snapshot() galera.Snapshot {
 // Run polls and serves until ctx is cancelled. Listening failures end it: an agent that cannot
 // answer must not pretend to run (HAProxy's check then fails and the node goes down).
 func (a *Agent) Run(ctx context.Context) error {
-	ls, err := listen(ctx, a.site)
+	ls, err := listen(ctx, a.cluster, a.site)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ type controller struct {
 // guard checks each control request's signature, signs each answer, and runs one exclusive
 // action at a time.
 type guard struct {
+	mtls   bool // the cluster runs TLS: a request must come with a verified client certificate
 	keys   control.Keys
 	verify *control.Verifier
 	site   string
@@ -48,8 +49,9 @@ type guard struct {
 }
 
 // newGuard reads the cluster key; without a usable one every request is refused.
-func newGuard(site, keyFile string, log *slog.Logger) *guard {
-	g := &guard{site: site, log: log}
+func newGuard(c *config.Cluster, site string, log *slog.Logger) *guard {
+	keyFile := c.Gossip.KeyFile
+	g := &guard{site: site, log: log, mtls: c.TLS.On()}
 	if keyFile != "" {
 		k, err := membership.ReadKey(keyFile)
 		if err != nil {
@@ -67,7 +69,7 @@ const actionTimeout = 4 * time.Minute
 const maxControlBody = 16 << 20
 
 func (a *Agent) controlRoutes(mux *http.ServeMux) {
-	c := &controller{a: a, guard: newGuard(a.site.Name, a.cluster.Gossip.KeyFile, a.log)}
+	c := &controller{a: a, guard: newGuard(a.cluster, a.site.Name, a.log)}
 	mux.HandleFunc("GET /galera/position", c.handle(c.position))
 	mux.HandleFunc("POST /galera/bootstrap", c.handle(c.bootstrap))
 	mux.HandleFunc("POST /galera/start", c.handle(func(r *http.Request) (any, string, error) { return c.command("start", true) }))
@@ -104,6 +106,12 @@ func (c *guard) handleAs(exclusive bool, f func(r *http.Request) (any, string, e
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if c.mtls && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+			nonce = control.NonceOf(r.Header.Get(control.Header))
+			c.log.Warn("control request refused: no client certificate of this cluster", "path", r.URL.Path, "from", r.RemoteAddr)
+			code, rep.Error = http.StatusForbidden, "control requests need a client certificate of this cluster (mutual TLS): see tls.operator_cert"
+			return
+		}
 		nonce, err = c.verify.Verify(r.Method, r.URL.RequestURI(), body, r.Header.Get(control.Header), time.Now())
 		if err != nil {
 			nonce = control.NonceOf(r.Header.Get(control.Header))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/control"
 	"github.com/keyha/keyha/membership"
 )
@@ -24,7 +25,7 @@ func TestControlChannel(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g := newGuard("lngs", keyFile, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g := newGuard(&config.Cluster{Gossip: config.Gossip{KeyFile: keyFile}}, "lngs", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	acted := 0
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /galera/bootstrap", g.handle(func(r *http.Request) (any, string, error) {

@@ -177,6 +177,7 @@ func (a *DRBDAgent) metricsInit() {
 	})
 	a.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyha_drbd_actions_total", Help: "promotions and demotions run, by result"}, []string{"action", "result"})
 	a.reg.MustRegister(a.actions)
+	tlsExpiry(a.reg, a.cluster, a.site.Name)
 	a.served = shared(a.reg, "drbd", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.polled && a.readErr == nil })
 }
 
@@ -216,7 +217,7 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 	if err := a.timing.Check(); err != nil {
 		return err
 	}
-	ls, err := listen(ctx, a.site)
+	ls, err := listen(ctx, a.cluster, a.site)
 	if err != nil {
 		return err
 	}
@@ -453,7 +454,7 @@ func (a *DRBDAgent) outdate(ctx context.Context, v drbd.View) {
 //	POST /drbd/promote           its second half, on the target
 //	POST /maint?on=1|0&reason=   hold this site: no promotion, automatic or planned
 func (a *DRBDAgent) controlRoutes(mux *http.ServeMux) {
-	g := newGuard(a.site.Name, a.cluster.Gossip.KeyFile, a.log)
+	g := newGuard(a.cluster, a.site.Name, a.log)
 	mux.HandleFunc("POST /drbd/fence", g.handleAs(false, a.fenceReq))
 	mux.HandleFunc("POST /drbd/demote", g.handle(func(r *http.Request) (any, string, error) {
 		return a.planned(r.Context(), r.URL.Query().Get("to"), drbd.Demote)

@@ -32,13 +32,8 @@ func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_WRITER_MODE=all") }
 
 func status(t *testing.T, l *labtest.Lab, site string) map[string]any {
 	t.Helper()
-	resp, err := http.Get("http://" + l.Sites[site].HTTP + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var m map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+	if err := l.AgentStatus(t, site, &m); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -272,7 +267,8 @@ func TestMaintenanceRoundTripSurvivesRestart(t *testing.T) {
 
 	l.Lab(t, "agent-restart", "padova")
 	labtest.Eventually(t, 10*time.Second, "padova's restarted agent answers maint", func() (bool, string) {
-		resp, err := http.Get("http://" + l.Sites["padova"].HTTP + "/status")
+		hc, base := l.Agent(t, "padova")
+		resp, err := hc.Get(base + "/status")
 		if err != nil {
 			return false, err.Error()
 		}

@@ -6,7 +6,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/pki"
 )
 
 // Metric conventions (docs/agent.md lists every series): names follow Prometheus's, values that
@@ -73,6 +75,7 @@ func newMetrics(a *Agent) *metrics {
 		m.errors.WithLabelValues(string(c))
 	}
 	m.served = shared(m.reg, "galera", func() bool { s := a.Snapshot(); return !s.At.IsZero() && s.ErrClass == galera.ErrNone })
+	tlsExpiry(m.reg, a.cluster, a.site.Name)
 	m.reg.MustRegister(m.polls, m.errors, m.duration, m.evicted, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
 	return m
 }
@@ -102,4 +105,22 @@ func (v *verdictCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(verdictDesc, prometheus.GaugeValue, val, s)
 	}
+}
+
+// tlsExpiry exports when the site's agent certificate expires (read at each scrape, so a renewed
+// file shows at once): alert well before it, every HAProxy's check fails after it.
+func tlsExpiry(reg *prometheus.Registry, c *config.Cluster, site string) {
+	if !c.TLS.On() {
+		return
+	}
+	cert, _ := c.TLS.Agent(site)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "keyha_tls_cert_expiry_timestamp_seconds", Help: "When this site's agent certificate (tls.agent_cert) expires, as a Unix time; 0 when it cannot be read.",
+	}, func() float64 {
+		t, err := pki.Expiry(cert)
+		if err != nil {
+			return 0
+		}
+		return float64(t.Unix())
+	}))
 }

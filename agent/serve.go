@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/healthcheck"
 	"github.com/keyha/keyha/membership"
+	"github.com/keyha/keyha/pki"
 )
 
 // listeners are a site's agent-check, HTTP and metrics listeners; nil where the cluster file
@@ -23,7 +25,7 @@ type listeners struct{ agent, http, metrics net.Listener }
 
 // listen opens them all, or none: a failure to listen ends the agent (an agent that cannot answer
 // must not pretend to run; HAProxy's check then fails and the node goes down).
-func listen(ctx context.Context, s *config.Site) (listeners, error) {
+func listen(ctx context.Context, c *config.Cluster, s *config.Site) (listeners, error) {
 	var ls listeners
 	var lc net.ListenConfig
 	for _, l := range []struct {
@@ -39,6 +41,17 @@ func listen(ctx context.Context, s *config.Site) (listeners, error) {
 			return listeners{}, fmt.Errorf("listen for %s on %s: %w", l.what, l.addr, err)
 		}
 		*l.into = nl
+	}
+	if ls.http != nil && c.TLS.On() {
+		// The HTTP port speaks TLS with the site's certificate: HAProxy's check verifies it, so
+		// a listener without this site's key never makes the node UP.
+		cert, key := c.TLS.Agent(s.Name)
+		cfg, err := pki.ServerConfig(c.TLS.CA, cert, key)
+		if err != nil {
+			ls.close()
+			return listeners{}, fmt.Errorf("TLS for the http port: %w", err)
+		}
+		ls.http = tls.NewListener(ls.http, cfg)
 	}
 	return ls, nil
 }

@@ -32,12 +32,42 @@ type Cluster struct {
 	Writer      Writer      `yaml:"writer"`
 	HAProxy     HAProxy     `yaml:"haproxy"`
 	DRBD        DRBD        `yaml:"drbd"` // mode drbd only
+	TLS         TLS         `yaml:"tls"`
 	Sites       []Site      `yaml:"sites"`
 
 	// Path and Hash are filled by Load: where the file was read from and the SHA-256 of its bytes,
 	// which agents compare to find a site whose file differs.
 	Path string `yaml:"-"`
 	Hash string `yaml:"-"`
+}
+
+// TLS names the cluster PKI's files (keyha pki). With a CA set, every agent serves its HTTP port
+// over TLS with its site's certificate, HAProxy's HTTP check verifies it, and control requests
+// need a client certificate of the cluster. "{site}" in a path is replaced by the site's name,
+// so one cluster file serves hosts that keep each site's files apart (the lab) and hosts that
+// keep one certificate in one place.
+type TLS struct {
+	CA           string `yaml:"ca"`
+	AgentCert    string `yaml:"agent_cert"`
+	AgentKey     string `yaml:"agent_key"`
+	OperatorCert string `yaml:"operator_cert"` // what operator commands present
+	OperatorKey  string `yaml:"operator_key"`
+}
+
+// On reports whether the agents speak TLS.
+func (t TLS) On() bool { return t.CA != "" }
+
+// Agent returns site's certificate and key paths.
+func (t TLS) Agent(site string) (cert, key string) {
+	return strings.ReplaceAll(t.AgentCert, "{site}", site), strings.ReplaceAll(t.AgentKey, "{site}", site)
+}
+
+// Scheme is the agents' HTTP scheme.
+func (t TLS) Scheme() string {
+	if t.On() {
+		return "https"
+	}
+	return "http"
 }
 
 // Credentials names files in my.cnf form ([client] user=, password=), mode 0600. Passwords live
@@ -345,6 +375,9 @@ func (c *Cluster) Validate() error {
 	}
 	if err != nil {
 		return err
+	}
+	if t := c.TLS; t.On() && (t.AgentCert == "" || t.AgentKey == "" || t.OperatorCert == "" || t.OperatorKey == "") {
+		return errors.New("tls: with a ca, give agent_cert, agent_key, operator_cert and operator_key too (keyha pki issue writes them)")
 	}
 	if c.Gossip.KeyFile == "" && (c.Mode == "drbd" || c.Writer.Mode == "single" && len(c.Sites) > 1) {
 		return fmt.Errorf("gossip.key_file: missing; in mode %s the agents' gossip decides %s, so it must be encrypted and "+

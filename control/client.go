@@ -14,7 +14,10 @@ import (
 // Client calls agents' control endpoints.
 type Client struct {
 	Keys Keys
-	HTTP *http.Client
+	// Agent, when set, gives the HTTP client for a site's agent and its base URL (https with the
+	// cluster's certificates); otherwise HTTP (or the default client) goes in clear to addr.
+	Agent func(site string) (*http.Client, string, error)
+	HTTP  *http.Client
 }
 
 // Error is an agent's refusal or failure, as it explained it.
@@ -48,13 +51,19 @@ func (c *Client) CallBody(ctx context.Context, site, addr, method, uri string, b
 		}
 		raw = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+uri, bytes.NewReader(raw))
+	hc, base := c.HTTP, "http://"+addr
+	if c.Agent != nil {
+		var err error
+		if hc, base, err = c.Agent(site); err != nil {
+			return Reply{}, fmt.Errorf("reach the agent at %s: %w", site, err)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+uri, bytes.NewReader(raw))
 	if err != nil {
 		return Reply{}, err
 	}
 	sig, nonce := Sign(c.Keys.Control, site, method, uri, raw, time.Now())
 	req.Header.Set(Header, sig)
-	hc := c.HTTP
 	if hc == nil {
 		// Agents are reached directly, never through an operator's HTTP_PROXY.
 		hc = &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{Proxy: nil}}

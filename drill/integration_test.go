@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,7 +48,8 @@ func TestCrossSiteTokens(t *testing.T) {
 	// The agent reports its site's Keystone (checked every 2 s).
 	var last string
 	labtest.Eventually(t, 30*time.Second, "bari's agent reports its Keystone up", func() (bool, string) {
-		resp, err := (&http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil}}).Get("http://" + l.Sites["bari"].HTTP + "/status")
+		hc, base := l.Agent(t, "bari")
+		resp, err := hc.Get(base + "/status")
 		if err != nil {
 			return false, err.Error()
 		}

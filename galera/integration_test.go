@@ -23,6 +23,7 @@ import (
 	"github.com/keyha/keyha/internal/labtest"
 	"github.com/keyha/keyha/load"
 	"github.com/keyha/keyha/membership"
+	"github.com/keyha/keyha/pki"
 )
 
 func TestMain(m *testing.M) { labtest.Main(m) }
@@ -262,8 +263,28 @@ func TestRecoverRefusals(t *testing.T) {
 	// An unsigned or wrongly signed request cannot stop a node.
 	wrong, _ := control.Sign(control.Derive([]byte("not-the-cluster-key-0123456789ab")).Control, "lngs", "POST", "/galera/stop", nil, time.Now())
 	for _, sig := range []string{"", wrong} {
-		if code, body := send(t, l.Sites["lngs"].HTTP, "POST", "/galera/stop", sig, nil); code != http.StatusForbidden {
+		if code, body := send(t, l, "lngs", "POST", "/galera/stop", sig, nil); code != http.StatusForbidden {
 			t.Errorf("control request signed %q: HTTP %d %s, want 403", sig, code, body)
+		}
+	}
+	// Signed with the cluster key but without a client certificate of the cluster: refused too.
+	if c := l.Cluster(t); c.TLS.On() {
+		cfg, err := pki.ClientConfig(c.TLS.CA, "", "", "lngs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := membership.ReadKey(c.Gossip.KeyFile)
+		sig, _ := control.Sign(control.Derive(key).Control, "lngs", "GET", "/galera/position", nil, time.Now())
+		req, _ := http.NewRequest("GET", "https://"+l.Sites["lngs"].HTTP+"/galera/position", nil)
+		req.Header.Set(control.Header, sig)
+		resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, TLSClientConfig: cfg}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "client certificate") {
+			t.Errorf("a signed request without a client certificate: HTTP %d %s, want 403", resp.StatusCode, b)
 		}
 	}
 	// A request captured on the path acts once, at the site it was signed for, with its own body.
@@ -274,10 +295,10 @@ func TestRecoverRefusals(t *testing.T) {
 	keys := control.Derive(key)
 	sig, _ := control.Sign(keys.Control, "lngs", "GET", "/galera/position", nil, time.Now())
 	// Its body swapped on the way: refused, before the genuine one arrives.
-	if code, body := send(t, l.Sites["lngs"].HTTP, "GET", "/galera/position", sig, []byte(`{}`)); code != http.StatusForbidden || !strings.Contains(body, "bad signature") {
+	if code, body := send(t, l, "lngs", "GET", "/galera/position", sig, []byte(`{}`)); code != http.StatusForbidden || !strings.Contains(body, "bad signature") {
 		t.Errorf("a request with its body changed: HTTP %d %s, want 403 and a bad signature", code, body)
 	}
-	if code, body := send(t, l.Sites["lngs"].HTTP, "GET", "/galera/position", sig, nil); code != http.StatusOK {
+	if code, body := send(t, l, "lngs", "GET", "/galera/position", sig, nil); code != http.StatusOK {
 		t.Fatalf("a signed request: HTTP %d %s, want 200", code, body)
 	}
 	for _, c := range []struct {
@@ -288,7 +309,7 @@ func TestRecoverRefusals(t *testing.T) {
 		{"replayed", "lngs", nil, "replay"},
 		{"redirected to bari", "bari", nil, "bad signature"},
 	} {
-		if code, body := send(t, l.Sites[c.site].HTTP, "GET", "/galera/position", sig, c.body); code != http.StatusForbidden || !strings.Contains(body, c.want) {
+		if code, body := send(t, l, c.site, "GET", "/galera/position", sig, c.body); code != http.StatusForbidden || !strings.Contains(body, c.want) {
 			t.Errorf("a captured request %s: HTTP %d %s, want 403 and %q", c.what, code, body, c.want)
 		}
 	}
@@ -340,16 +361,17 @@ func TestRecoverRefusals(t *testing.T) {
 }
 
 // send makes one control request with a given signature header and returns the status and body.
-func send(t *testing.T, addr, method, uri, sig string, body []byte) (int, string) {
+func send(t *testing.T, l *labtest.Lab, site, method, uri, sig string, body []byte) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+addr+uri, bytes.NewReader(body))
+	hc, base := l.Agent(t, site)
+	req, err := http.NewRequest(method, base+uri, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sig != "" {
 		req.Header.Set(control.Header, sig)
 	}
-	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

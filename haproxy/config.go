@@ -79,6 +79,8 @@ frontend galera_db
 
 # One server per site. The HTTP check asks that site's keyha agent (/health: 200 only when the
 # node may take traffic), so a dead or unreachable agent takes its server out: never up on doubt.
+# With the cluster's TLS, the check verifies the agent's certificate (the cluster CA, the site's
+# name): a listener without that site's key never makes its node UP.
 # The agent-check carries drain, maint, weight and the reason shown in "show stat".
 # on-marked-down shutdown-sessions closes connections to a node the moment it is marked down.
 backend galera
@@ -88,7 +90,7 @@ backend galera
     http-check expect status 200
     default-server inter {{.T.CheckInter}} fastinter 500ms downinter 1s fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
 {{- range .Servers}}
-    server {{.Name}} {{.Addr}}{{if .HasCheck}} check addr {{.CheckHost}} port {{.CheckPort}}{{end}}{{if .HasAgent}} agent-check agent-addr {{.AgentHost}} agent-port {{.AgentPort}} agent-inter {{$.T.AgentInter}}{{end}}
+    server {{.Name}} {{.Addr}}{{if .HasCheck}} check addr {{.CheckHost}} port {{.CheckPort}}{{if $.CA}} check-ssl verify required ca-file {{$.CA}} verifyhost {{.Name}}{{end}}{{end}}{{if .HasAgent}} agent-check agent-addr {{.AgentHost}} agent-port {{.AgentPort}} agent-inter {{$.T.AgentInter}}{{end}}
 {{- end}}
 {{- if .Keystone}}
 
@@ -161,7 +163,7 @@ func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err = cfgTemplate.Execute(&b, map[string]any{
-		"Site": site, "Cluster": c.Name, "Socket": me.HAProxySocket, "State": me.HAProxyState, "Bind": me.HAProxyDB, "T": t, "Servers": servers,
+		"Site": site, "Cluster": c.Name, "Socket": me.HAProxySocket, "State": me.HAProxyState, "CA": c.TLS.CA, "Bind": me.HAProxyDB, "T": t, "Servers": servers,
 		"Keystone": ks, "KeystoneFront": me.Keystone.Front,
 	})
 	return b.Bytes(), err

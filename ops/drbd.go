@@ -49,9 +49,9 @@ func (s DRBDSite) ready(peer string) (bool, string) {
 
 // DRBDStatus asks every site's agent for its report, in parallel.
 func (k *Controller) DRBDStatus(ctx context.Context) []DRBDSite {
-	return fetchEach(ctx, k.Cluster, 3*time.Second, func(ctx context.Context, client *http.Client, s config.Site) DRBDSite {
+	return fetchEach(ctx, k.Cluster, 3*time.Second, func(ctx context.Context, ac agentConn, s config.Site) DRBDSite {
 		st := DRBDSite{}
-		if err := getStatus(ctx, client, s, &st); err != nil {
+		if err := getStatus(ctx, ac, s, &st); err != nil {
 			st.Err = err.Error()
 		}
 		st.Site = s.Name

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/keyha/keyha/control"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/membership"
+	"github.com/keyha/keyha/pki"
 )
 
 // Controller drives the agents' control endpoints for the Galera operator commands.
@@ -33,7 +35,8 @@ func NewController(c *config.Cluster, out io.Writer) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Controller{Cluster: c, Client: &control.Client{Keys: control.Derive(key)}, Out: out}, nil
+	return &Controller{Cluster: c, Client: &control.Client{Keys: control.Derive(key),
+		Agent: func(site string) (*http.Client, string, error) { return pki.AgentClient(c, site, 5*time.Minute) }}, Out: out}, nil
 }
 
 func (k *Controller) call(ctx context.Context, site, method, uri string, out any) (control.Reply, error) {

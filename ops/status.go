@@ -6,7 +6,6 @@ package ops
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/membership"
+	"github.com/keyha/keyha/pki"
 	"github.com/keyha/keyha/writer"
 )
 
@@ -38,6 +38,8 @@ type AgentStatus struct {
 		Config   string                     `json:"config_hash"`
 	} `json:"detail"`
 	Err string `json:"error,omitempty"` // the agent could not be asked
+	// CertExpires is when the certificate the agent presented expires (TLS only).
+	CertExpires time.Time `json:"cert_expires,omitzero"`
 }
 
 // Fetch asks every site's agent for its status, in parallel, each within timeout.
@@ -45,26 +47,34 @@ func Fetch(ctx context.Context, c *config.Cluster, timeout time.Duration) []Agen
 	return fetchEach(ctx, c, timeout, fetchOne)
 }
 
-// fetchEach runs one per site, in parallel, with a client whose requests last at most timeout.
-func fetchEach[T any](ctx context.Context, c *config.Cluster, timeout time.Duration, one func(context.Context, *http.Client, config.Site) T) []T {
+// agentConn is how to reach one site's agent: a client, the base URL, or why there is none.
+type agentConn struct {
+	client *http.Client
+	base   string
+	err    error
+}
+
+// fetchEach runs one per site, in parallel, with a connection to that site's agent whose
+// requests last at most timeout.
+func fetchEach[T any](ctx context.Context, c *config.Cluster, timeout time.Duration, one func(context.Context, agentConn, config.Site) T) []T {
 	out := make([]T, len(c.Sites))
 	var wg sync.WaitGroup
-	// Agents are reached directly: an operator's HTTP_PROXY must not stand in between.
-	client := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil}}
 	for i, s := range c.Sites {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = one(ctx, client, s)
+			var ac agentConn
+			ac.client, ac.base, ac.err = pki.AgentClient(c, s.Name, timeout)
+			out[i] = one(ctx, ac, s)
 		}()
 	}
 	wg.Wait()
 	return out
 }
 
-func fetchOne(ctx context.Context, client *http.Client, s config.Site) AgentStatus {
+func fetchOne(ctx context.Context, ac agentConn, s config.Site) AgentStatus {
 	st := AgentStatus{}
-	if err := getStatus(ctx, client, s, &st); err != nil {
+	if err := getStatus(ctx, ac, s, &st); err != nil {
 		st.Err = err.Error()
 	}
 	st.Site = s.Name
@@ -72,19 +82,22 @@ func fetchOne(ctx context.Context, client *http.Client, s config.Site) AgentStat
 }
 
 // getStatus asks a site's agent for its /status and decodes the answer into v.
-func getStatus(ctx context.Context, client *http.Client, s config.Site, v any) error {
-	if s.HTTP == "" {
-		return errors.New("no http address in the cluster file")
+func getStatus(ctx context.Context, ac agentConn, s config.Site, v any) error {
+	if ac.err != nil {
+		return ac.err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.HTTP+"/status", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ac.base+"/status", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := client.Do(req)
+	resp, err := ac.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("ask agent at %s: %v", s.HTTP, err)
 	}
 	defer resp.Body.Close()
+	if st, ok := v.(*AgentStatus); ok && resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		st.CertExpires = resp.TLS.PeerCertificates[0].NotAfter
+	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
 		return fmt.Errorf("decode agent status from %s: %v", s.HTTP, err)
 	}
@@ -144,6 +157,7 @@ func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 			sn.ClusterSize, s.Health, orDash(role), sn.LastCommitted, peerStatus(gossip, s.Site), cfg, s.Reason)
 	}
 	tw.Flush()
+	printCerts(w, sts, time.Now())
 	printRTT(w, sts)
 	if wr, why := Writer(sts); why != "" {
 		fmt.Fprintln(w, "writer: UNDECIDED:", why)
@@ -151,6 +165,25 @@ func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 		fmt.Fprintln(w, "writer: none")
 	} else {
 		fmt.Fprintln(w, "writer:", wr)
+	}
+}
+
+// printCerts says when the agents' TLS certificates expire, warning within 30 days.
+func printCerts(w io.Writer, sts []AgentStatus, now time.Time) {
+	var parts []string
+	for _, s := range sts {
+		if s.CertExpires.IsZero() {
+			continue
+		}
+		left := s.CertExpires.Sub(now)
+		p := fmt.Sprintf("%s %s (%d days)", s.Site, s.CertExpires.Format(time.DateOnly), int(left.Hours()/24))
+		if left < 30*24*time.Hour {
+			p += " RENEW: keyha pki issue --site " + s.Site
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) > 0 {
+		fmt.Fprintln(w, "agent certificates expire:", strings.Join(parts, ", "))
 	}
 }
 

@@ -3,6 +3,7 @@ package ops
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyha/keyha/membership"
 )
@@ -54,5 +55,15 @@ func TestForcedButHeard(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
+	}
+}
+
+func TestPrintCerts(t *testing.T) {
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	printCerts(&b, []AgentStatus{{Site: "lngs", CertExpires: now.Add(400 * 24 * time.Hour)}, {Site: "bari", CertExpires: now.Add(10 * 24 * time.Hour)}, {Site: "padova"}}, now)
+	want := "agent certificates expire: lngs 2027-12-30 (400 days), bari 2026-12-05 (10 days) RENEW: keyha pki issue --site bari\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }

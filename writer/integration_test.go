@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/internal/labtest"
+	"github.com/keyha/keyha/pki"
 )
 
 func TestMain(m *testing.M) { labtest.Main(m) }
@@ -259,7 +262,7 @@ func TestOneWriter(t *testing.T) {
 		}
 	})
 
-	t.Run("c a standby's mysqld killed, another stopped", func(t *testing.T) {
+	t.Run("c a standby's mysqld killed", func(t *testing.T) {
 		w, _ := agreeOn(t, l, all, "", 10*time.Second)
 		sb := "padova"
 		if w == sb {
@@ -293,60 +296,15 @@ func TestOneWriter(t *testing.T) {
 		l.Lab(t, "start", sb)
 		l.AllSynced(t, 2*time.Minute)
 
-		// SIGSTOP: the process is alive, its port still accepts: keyha never evicts it (Galera
-		// may, after its own timeout).
-		before = evictions(t, l, all, sb)
-		b, err := os.ReadFile(filepath.Join(l.Dir, sb, "mysqld.pid"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
-		stopped := time.Now()
-		labtest.Eventually(t, 30*time.Second, sb+"'s agent finds its stopped node does not answer", func() (bool, string) {
-			var st struct {
-				Reason string `json:"reason"`
-				Detail struct {
-					Snapshot struct {
-						ErrClass string `json:"err_class"`
-					} `json:"snapshot"`
-				} `json:"detail"`
-			}
-			resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Get("http://" + l.Sites[sb].HTTP + "/status")
-			if err != nil {
-				return false, err.Error()
-			}
-			defer resp.Body.Close()
-			if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-				return false, err.Error()
-			}
-			return st.Detail.Snapshot.ErrClass == "timeout", st.Reason
-		})
-		// Watch for 3 s, more than a false claim needs to be acted on (a poll, a gossip round, a
-		// poll): no eviction.
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			if n := evictions(t, l, all, sb); n != before {
-				t.Errorf("keyha evicted the member of %s, whose mysqld was only stopped (SIGSTOP): evictions %d -> %d", sb, before, n)
-				break
-			}
-		}
-		syscall.Kill(pid, syscall.SIGCONT)
-		t.Logf("%s stopped for %v: not evicted by keyha", sb, time.Since(stopped).Round(time.Millisecond))
-		l.AllSynced(t, 2*time.Minute)
 		labtest.Eventually(t, 30*time.Second, "every agent names the same writer", func() (bool, string) {
 			names := map[string]string{}
 			for _, s := range all {
 				var st struct {
 					Writer string `json:"writer"`
 				}
-				resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Get("http://" + l.Sites[s].HTTP + "/status")
-				if err != nil {
+				if err := l.AgentStatus(t, s, &st); err != nil {
 					return false, err.Error()
 				}
-				json.NewDecoder(resp.Body).Decode(&st)
-				resp.Body.Close()
 				names[s] = st.Writer
 			}
 			return names["lngs"] != "" && names["lngs"] == names["bari"] && names["bari"] == names["padova"], fmt.Sprint(names)
@@ -558,7 +516,15 @@ type agentStatus struct {
 
 func readStatus(l *labtest.Lab, site string) (agentStatus, error) {
 	var st agentStatus
-	resp, err := http.Get("http://" + l.Sites[site].HTTP + "/status")
+	c, err := config.Load(l.Config)
+	if err != nil {
+		return st, err
+	}
+	hc, base, err := pki.AgentClient(c, site, 5*time.Second)
+	if err != nil {
+		return st, err
+	}
+	resp, err := hc.Get(base + "/status")
 	if err != nil {
 		return st, err
 	}
@@ -666,4 +632,131 @@ func evictions(t *testing.T, l *labtest.Lab, sites []string, gone string) int {
 		}
 	}
 	return n
+}
+
+// impostor answers on a site's agent addresses as a fake agent would: "up ready" on the
+// agent-check port and HTTP 200 to anything, in clear (it has no key of the cluster).
+const impostor = `
+import http.server, socket, sys, threading
+ah, ap, hh, hp = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b'{"state":"up"}')
+    def log_message(self, *a): pass
+def agent():
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind((ah, ap)); l.listen(64)
+    while True:
+        c, _ = l.accept(); c.sendall(b"up ready 100%\n"); c.close()
+threading.Thread(target=agent, daemon=True).start()
+http.server.HTTPServer((hh, hp), H).serve_forever()
+`
+
+// With a standby's agent stopped, an impostor on its addresses answering "up" and HTTP 200 never
+// gets the standby a single connection: HAProxy's check verifies the agent's TLS certificate.
+func TestImpostorAgent(t *testing.T) {
+	l := labtest.Get(t)
+	if !l.Cluster(t).TLS.On() {
+		labtest.SkipOrFail(t, "the lab runs without TLS (no keyha binary?)")
+	}
+	w, _ := agreeOn(t, l, all, "", 30*time.Second)
+	sb := "padova"
+	if w == sb {
+		sb = "bari"
+	}
+	c := startClient(t, l)
+	defer c.halt()
+	b, err := os.ReadFile(filepath.Join(l.Dir, sb, "agent.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	syscall.Kill(pid, syscall.SIGTERM)
+	labtest.Eventually(t, 10*time.Second, sb+"'s agent gone", func() (bool, string) { return syscall.Kill(pid, 0) != nil, "" })
+	defer l.Lab(t, "agent-restart", sb)
+
+	ah, ap, _ := net.SplitHostPort(l.Sites[sb].Agent)
+	hh, hp, _ := net.SplitHostPort(l.Sites[sb].HTTP)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", l.Sites[sb].Namespace, "python3", "-c", impostor, ah, ap, hh, hp)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr // an *os.File: no copying goroutine
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); cmd.Wait() }()
+	// The impostor answers in clear: a plain client would take its word.
+	labtest.Eventually(t, 10*time.Second, "the impostor answers 200 in clear", func() (bool, string) {
+		resp, err := (&http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}).Get("http://" + l.Sites[sb].HTTP + "/health")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
+	start := time.Now()
+	// Watch for 6 s, several checks (inter 1 s, rise 2): the standby never comes UP anywhere.
+	for time.Since(start) < 6*time.Second {
+		for _, s := range all {
+			if r, err := l.Server(s, sb); err == nil && strings.HasPrefix(r.Status, "UP") {
+				t.Fatalf("%s's HAProxy has %s %s (check %s %s) with an impostor for its agent", s, sb, r.Status, r.CheckStatus, r.CheckDesc)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cs, _ := c.snapshot()
+	if n := nodesAfter(cs, start); n[sb] > 0 || n[w] == 0 {
+		t.Errorf("commits while the impostor answered: %v, want all on %s", n, w)
+	}
+	r, _ := l.Server("lngs", sb)
+	t.Logf("impostor on %s's agent addresses for %v: %s stayed %s in every HAProxy (lngs's check: %s %s); commits %v",
+		sb, time.Since(start).Round(time.Millisecond), sb, r.Status, r.CheckStatus, r.CheckDesc, nodesAfter(cs, start))
+}
+
+// A stopped (SIGSTOP) node is alive and its port still accepts: keyha never evicts it; Galera may,
+// after its own timeout. Last in the package: the stall it causes moves the writer around.
+func TestStoppedNodeNotEvicted(t *testing.T) {
+	l := labtest.Get(t)
+	l.AllSynced(t, 2*time.Minute)
+	w, _ := agreeOn(t, l, all, "", 30*time.Second)
+	sb := "padova"
+	if w == sb {
+		sb = "bari"
+	}
+	// SIGSTOP: the process is alive, its port still accepts: keyha never evicts it (Galera
+	// may, after its own timeout).
+	before := evictions(t, l, all, sb)
+	b, err := os.ReadFile(filepath.Join(l.Dir, sb, "mysqld.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	labtest.Eventually(t, 30*time.Second, sb+"'s agent finds its stopped node does not answer", func() (bool, string) {
+		var st struct {
+			Reason string `json:"reason"`
+			Detail struct {
+				Snapshot struct {
+					ErrClass string `json:"err_class"`
+				} `json:"snapshot"`
+			} `json:"detail"`
+		}
+		if err := l.AgentStatus(t, sb, &st); err != nil {
+			return false, err.Error()
+		}
+		return st.Detail.Snapshot.ErrClass == "timeout", st.Reason
+	})
+	// Watch for 3 s, more than a false claim needs to be acted on (a poll, a gossip round, a
+	// poll): no eviction.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if n := evictions(t, l, all, sb); n != before {
+			t.Errorf("keyha evicted the member of %s, whose mysqld was only stopped (SIGSTOP): evictions %d -> %d", sb, before, n)
+			break
+		}
+	}
+	syscall.Kill(pid, syscall.SIGCONT)
+	t.Logf("%s stopped for %v: not evicted by keyha", sb, time.Since(stopped).Round(time.Millisecond))
+	l.AllSynced(t, 2*time.Minute)
 }

@@ -90,6 +90,7 @@ func newApp() *cli.App {
 			galeraCommand(),
 			drillCommand(),
 			keystoneCommand(),
+			pkiCommand(),
 		},
 	}
 }

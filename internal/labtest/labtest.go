@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/haproxy"
+	"github.com/keyha/keyha/pki"
 )
 
 // Sites are the lab's sites, in priority order.
@@ -320,6 +322,29 @@ func (l *Lab) Cluster(t testing.TB) *config.Cluster {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Agent returns a client for site's agent and its base URL: https with the lab's operator
+// certificate when the lab runs TLS (it does with the keyha binary).
+func (l *Lab) Agent(t testing.TB, site string) (*http.Client, string) {
+	t.Helper()
+	hc, base, err := pki.AgentClient(l.Cluster(t), site, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hc, base
+}
+
+// AgentStatus decodes site's agent's /status into v.
+func (l *Lab) AgentStatus(t testing.TB, site string, v any) error {
+	t.Helper()
+	hc, base := l.Agent(t, site)
+	resp, err := hc.Get(base + "/status")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // DB opens a connection pool to addr (a site's SQL or HAProxy address) with one of the lab's
