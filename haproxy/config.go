@@ -179,8 +179,9 @@ const (
 // StartState renders the server-state file the site's HAProxy loads at each start: every server
 // of the galera backend DOWN, one successful check short of UP. HAProxy otherwise starts every
 // server UP until its first check, and "balance first" would send the first connections to
-// whichever node is listed first, writer or not. Only the writer's HTTP check passes (a standby's
-// agent answers 503), so only the writer comes UP, at its first check.
+// whichever node is listed first, writer or not. From this state a server needs a passing HTTP
+// check (the agent's certificate, the node's health) and no "down" from its agent-check: a
+// standby's agent answers down, so only the writer comes UP.
 func StartState(c *config.Cluster, site string, t Timings) ([]byte, error) {
 	if _, err := c.Site(site); err != nil {
 		return nil, err
