@@ -28,7 +28,8 @@ func CheckConfig(ctx context.Context, c *config.Cluster, out io.Writer) error {
 	}
 	wg.Wait()
 	var maxRTT time.Duration
-	for _, st := range Fetch(ctx, c, 3*time.Second) {
+	sts := Fetch(ctx, c, 3*time.Second)
+	for _, st := range sts {
 		for _, p := range st.Detail.Peers {
 			maxRTT = max(maxRTT, p.RTT)
 		}
@@ -39,7 +40,7 @@ func CheckConfig(ctx context.Context, c *config.Cluster, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "largest round trip between sites (agents' gossip): %s\n", rtt)
 	errs := 0
-	for _, f := range galera.JudgeSettings(nodes, maxRTT) {
+	for _, f := range append(galera.JudgeSettings(nodes, maxRTT), judgeLinks(c, nodes, sts, time.Now())...) {
 		where := ""
 		if f.Site != "" {
 			where = f.Site + ": "
@@ -88,4 +89,27 @@ func readSettings(ctx context.Context, s config.Site, cred config.Credential) ga
 		n.ClusterSize, _ = strconv.Atoi(size)
 	}
 	return n
+}
+
+// judgeLinks reports the links between sites that travel in clear (ERROR: the WAN is nobody's)
+// and agent certificates that expire within 30 days (WARN).
+func judgeLinks(c *config.Cluster, nodes []galera.NodeSettings, sts []AgentStatus, now time.Time) []galera.Finding {
+	var out []galera.Finding
+	if !c.TLS.On() {
+		out = append(out, galera.Finding{Level: "ERROR", What: "the agents' HTTP port (HAProxy's checks, operator commands, control requests) crosses sites in clear: set up the cluster PKI and the tls section (docs/tls.md)"})
+	}
+	for _, n := range nodes {
+		if n.Err != "" {
+			continue
+		}
+		if !strings.EqualFold(n.Provider["socket.ssl"], "yes") && n.Provider["socket.ssl_cert"] == "" {
+			out = append(out, galera.Finding{Level: "ERROR", Site: n.Site, What: "Galera replication and IST cross sites in clear (no socket.ssl_cert in wsrep_provider_options): keyha does not set it up yet; carry the group traffic over a private link or a VPN (docs/tls.md)"})
+		}
+	}
+	for _, st := range sts {
+		if !st.CertExpires.IsZero() && st.CertExpires.Sub(now) < 30*24*time.Hour {
+			out = append(out, galera.Finding{Level: "WARN", Site: st.Site, What: fmt.Sprintf("its agent certificate expires %s: keyha pki issue --site %s", st.CertExpires.Format(time.DateOnly), st.Site)})
+		}
+	}
+	return out
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/membership"
 )
 
@@ -65,5 +67,37 @@ func TestPrintCerts(t *testing.T) {
 	want := "agent certificates expire: lngs 2027-12-30 (400 days), bari 2026-12-05 (10 days) RENEW: keyha pki issue --site bari\n"
 	if b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+func TestJudgeLinks(t *testing.T) {
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	clear := &config.Cluster{}
+	tlsOn := &config.Cluster{TLS: config.TLS{CA: "/ca.crt"}}
+	plain := galera.NodeSettings{Site: "lngs", Provider: map[string]string{"gmcast.segment": "1"}}
+	ssl := galera.NodeSettings{Site: "lngs", Provider: map[string]string{"socket.ssl_cert": "/c.pem"}}
+	soon := []AgentStatus{{Site: "bari", CertExpires: now.Add(5 * 24 * time.Hour)}}
+	for _, c := range []struct {
+		name  string
+		c     *config.Cluster
+		nodes []galera.NodeSettings
+		sts   []AgentStatus
+		want  []string
+	}{
+		{"all in clear", clear, []galera.NodeSettings{plain}, nil, []string{"ERROR  the agents' HTTP", "ERROR lngs Galera replication"}},
+		{"everything encrypted", tlsOn, []galera.NodeSettings{ssl}, nil, nil},
+		{"a certificate expiring", tlsOn, []galera.NodeSettings{ssl}, soon, []string{"WARN bari its agent certificate expires 2026-11-30"}},
+		{"a node that could not be read is judged elsewhere", tlsOn, []galera.NodeSettings{{Site: "padova", Err: "refused"}}, nil, nil},
+	} {
+		got := judgeLinks(c.c, c.nodes, c.sts, now)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: %+v, want %d findings", c.name, got, len(c.want))
+			continue
+		}
+		for i, f := range got {
+			if line := f.Level + " " + f.Site + " " + f.What; !strings.HasPrefix(line, c.want[i]) {
+				t.Errorf("%s: %q, want it to start with %q", c.name, line, c.want[i])
+			}
+		}
 	}
 }
