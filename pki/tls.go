@@ -116,7 +116,9 @@ func AgentClient(c *config.Cluster, site string, timeout time.Duration) (*http.C
 	if s.HTTP == "" {
 		return nil, "", fmt.Errorf("site %s has no agent http address in the cluster file", site)
 	}
-	tr := &http.Transport{Proxy: nil}
+	// One connection per request: callers make a client per call, and idle connections of
+	// dropped transports would pile up at the agents.
+	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
 	if c.TLS.On() {
 		cfg, err := ClientConfig(c.TLS.CA, c.TLS.OperatorCert, c.TLS.OperatorKey, site)
 		if err != nil {
