@@ -760,3 +760,30 @@ func TestStoppedNodeNotEvicted(t *testing.T) {
 	t.Logf("%s stopped for %v: not evicted by keyha", sb, time.Since(stopped).Round(time.Millisecond))
 	l.AllSynced(t, 2*time.Minute)
 }
+
+// Operator commands work from a host that is none of the sites: only the cluster file, the key,
+// the admin credential and the operator's certificates are there; every site's HAProxy is read
+// through its agent, maintenance goes through the signed endpoint.
+func TestOperatorFromAnywhere(t *testing.T) {
+	l := labtest.Get(t)
+	l.AllSynced(t, 2*time.Minute)
+	w, _ := agreeOn(t, l, all, "", 30*time.Second)
+	if r := l.Operator(t, "status"); r.Code != 0 || !strings.Contains(r.Stdout, "writer: "+w) {
+		t.Fatalf("status from the operator host: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	to := "bari"
+	if w == to {
+		to = "lngs"
+	}
+	r := l.Operator(t, "switchover", "--to", to)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "the only server UP in every HAProxy") {
+		t.Fatalf("switchover from the operator host: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	t.Logf("switchover from the operator host: %s", strings.TrimSpace(r.Stdout))
+	agreeOn(t, l, all, to, 10*time.Second)
+	for _, on := range []string{"on", "off"} {
+		if r := l.Operator(t, "agent", "maint", on, "--site", w); r.Code != 0 {
+			t.Fatalf("maint %s from the operator host: exit %d\n%s%s", on, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+}

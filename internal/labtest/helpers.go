@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,4 +67,56 @@ func (l *Lab) AllSynced(t testing.TB, timeout time.Duration) time.Duration {
 		}
 		return strings.Count(out, "Synced     Primary      3") == len(Sites), fmt.Sprint(out)
 	})
+}
+
+// operatorScript runs keyha in a mount namespace of its own where the lab's folder holds only the
+// files named in KEEP (the operator's: cluster file, key, credentials, certificates): the sites'
+// sockets, logs and state are out of sight, as on an operator host that is none of the sites.
+const operatorScript = `set -e
+[ -d "$LABDIR" ] || { echo "operator namespace: no lab dir $LABDIR" >&2; exit 96; }
+keep=$(mktemp -d)
+trap 'rm -rf "$keep"' EXIT
+printf '%s\n' "$KEEP" | while IFS= read -r f; do
+  [ -z "$f" ] || { mkdir -p "$keep$(dirname "$f")" && cp -p "$f" "$keep$f"; }
+done
+mount -t tmpfs -o mode=755 keyha-operator "$LABDIR"
+cp -a "$keep$LABDIR/." "$LABDIR/"
+for s in lngs bari padova; do
+  if [ -e "$LABDIR/$s" ]; then echo "operator namespace: $LABDIR/$s is visible" >&2; exit 97; fi
+done
+"$BIN" "$@"
+`
+
+// Operator runs keyha as from an operator host that is none of the sites: see operatorScript.
+func (l *Lab) Operator(t testing.TB, args ...string) Run {
+	t.Helper()
+	c := l.Cluster(t)
+	keep := []string{l.Config, c.Gossip.KeyFile, c.Credentials.Admin, c.TLS.CA, c.TLS.OperatorCert, c.TLS.OperatorKey}
+	bin := filepath.Join(t.TempDir(), "keyha")
+	b, err := os.ReadFile(l.Bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", operatorScript, "operator"}, args...)...)
+	cmd.Env = append(os.Environ(), "KEYHA_CONFIG="+l.Config, "LABDIR="+l.Dir, "BIN="+bin, "KEEP="+strings.Join(keep, "\n"))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run keyha %s as an operator: %v", strings.Join(args, " "), err)
+	}
+	if code == 96 || code == 97 {
+		t.Fatalf("the operator's namespace: %s", errb.String())
+	}
+	return Run{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }
