@@ -27,9 +27,7 @@ type Poller interface {
 
 // Agent holds the latest snapshot of its node and judges it on every check.
 type Agent struct {
-	cluster *config.Cluster
-	site    *config.Site
-	policy  galera.Policy
+	cur     atomic.Pointer[conf] // replaced whole by Reload
 	poller  Poller
 	maint   *Maint
 	log     *slog.Logger
@@ -55,9 +53,35 @@ type Agent struct {
 	nodeName string          // the node's wsrep_node_name last judged; the poll loop's alone
 	decision writer.Decision // written by the poll loop under mu, read by Report
 	peers    map[string]membership.Peer
+	pending  string // a changed cluster file not taken, and why (Reload)
 
 	keystone *keystoneWatch // nil when the site has no keystone.api
 }
+
+// conf is what the agent takes from the cluster file; Reload swaps it whole, so a reader that
+// takes it once sees one file.
+type conf struct {
+	cluster *config.Cluster
+	site    *config.Site
+	policy  galera.Policy
+}
+
+func newConf(c *config.Cluster, siteName string) (*conf, error) {
+	site, err := c.Site(siteName)
+	if err != nil {
+		return nil, err
+	}
+	return &conf{cluster: c, site: site, policy: galera.Policy{
+		AvailableWhenDonor: c.Agent.AvailableWhenDonor,
+		StaleAfter:         c.Agent.StaleAfter,
+		Weighting:          true,
+		RecvQueueHigh:      1000,
+		FlowControlHigh:    0.5,
+	}}, nil
+}
+
+// cfg returns the cluster file in force.
+func (a *Agent) cfg() *conf { return a.cur.Load() }
 
 // Detail is what /status shows beyond the verdict.
 type Detail struct {
@@ -68,6 +92,7 @@ type Detail struct {
 	Config   string                     `json:"config_hash"`
 	Keystone *KeystoneCheck             `json:"keystone,omitempty"`
 	Problem  string                     `json:"config_problem,omitempty"` // what in the cluster file does not match the node
+	Pending  string                     `json:"config_pending,omitempty"` // a changed file the agent could not take, and why
 }
 
 // nameProblem says what is wrong when the node's wsrep_node_name is not the one the cluster file
@@ -82,26 +107,19 @@ func nameProblem(site *config.Site, snap galera.Snapshot) string {
 
 // New builds the agent for one site of the cluster.
 func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
-	site, err := c.Site(siteName)
+	cf, err := newConf(c, siteName)
 	if err != nil {
 		return nil, err
 	}
+	site := cf.site
 	a := &Agent{
-		cluster: c,
-		site:    site,
-		policy: galera.Policy{
-			AvailableWhenDonor: c.Agent.AvailableWhenDonor,
-			StaleAfter:         c.Agent.StaleAfter,
-			Weighting:          true,
-			RecvQueueHigh:      1000,
-			FlowControlHigh:    0.5,
-		},
 		maint:   NewMaint(c.Agent.StateDir, site.Name),
 		log:     log.With("site", site.Name),
 		now:     time.Now,
 		started: time.Now(),
 		single:  c.Writer.Mode == "single" && site.GossipAt != "" && len(c.Sites) > 1,
 	}
+	a.cur.Store(cf)
 	a.poller = newCredPoller(site.SQL, c.Credentials.Monitor, c.Agent.PollTimeout, a.log)
 	a.keystone = newKeystoneWatch(site.Keystone.API)
 	a.metrics = newMetrics(a)
@@ -115,16 +133,18 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 // so a poller that stopped answering turns into "stale", then down, by itself.
 func (a *Agent) Report() healthcheck.Report {
 	a.mu.RLock()
-	snap, inMnt, d, peers := a.snap, a.inMnt, a.decision, a.peers
+	snap, inMnt, d, peers, pending := a.snap, a.inMnt, a.decision, a.peers, a.pending
 	a.mu.RUnlock()
-	v := galera.Judge(snap, a.policy, inMnt, a.now())
-	r := healthcheck.Report{Site: a.site.Name, State: string(v.State), Health: string(v.State), Weight: v.Weight, Reason: v.Reason}
-	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(a.cluster.Hash), Keystone: a.keystone.Last(), Problem: nameProblem(a.site, snap)}
+	cf := a.cfg()
+	v := galera.Judge(snap, cf.policy, inMnt, a.now())
+	r := healthcheck.Report{Site: cf.site.Name, State: string(v.State), Health: string(v.State), Weight: v.Weight, Reason: v.Reason}
+	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(cf.cluster.Hash), Keystone: a.keystone.Last(),
+		Problem: nameProblem(cf.site, snap), Pending: pending}
 	if a.single {
 		det.Decision, det.Peers = &d, peers
 		r.Writer = d.Writer
 		if v.State == galera.Up {
-			if d.Writer == a.site.Name {
+			if d.Writer == cf.site.Name {
 				r.Role = "writer"
 				r.Reason = "writer: " + v.Reason
 			} else {
@@ -153,21 +173,22 @@ func (a *Agent) Snapshot() galera.Snapshot {
 // Run polls and serves until ctx is cancelled. Listening failures end it: an agent that cannot
 // answer must not pretend to run (HAProxy's check then fails and the node goes down).
 func (a *Agent) Run(ctx context.Context) error {
-	ls, err := listen(ctx, a.cluster, a.site)
+	cf := a.cfg()
+	ls, err := listen(ctx, cf.cluster, cf.site)
 	if err != nil {
 		return err
 	}
 	defer ls.close()
 	if a.single {
-		if a.gossip, err = startGossip(ctx, a.cluster, a.site, a.log, a.metrics.reg); err != nil {
+		if a.gossip, err = startGossip(ctx, cf.cluster, cf.site, a.log, a.metrics.reg); err != nil {
 			return err
 		}
 	}
-	a.log.Info("agent started", "sql", a.site.SQL, "agent", a.site.Agent, "http", a.site.HTTP, "metrics", a.site.Metrics,
-		"poll_interval", a.cluster.Agent.PollInterval, "poll_timeout", a.cluster.Agent.PollTimeout)
+	a.log.Info("agent started", "sql", cf.site.SQL, "agent", cf.site.Agent, "http", cf.site.HTTP, "metrics", cf.site.Metrics,
+		"poll_interval", cf.cluster.Agent.PollInterval, "poll_timeout", cf.cluster.Agent.PollTimeout, "config", shortHash(cf.cluster.Hash))
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { every(ctx, a.cluster.Agent.PollInterval, a.pollOnce); return nil })
+	g.Go(func() error { every(ctx, cf.cluster.Agent.PollInterval, a.pollOnce); return nil })
 	if a.keystone != nil {
 		g.Go(func() error { a.keystone.run(ctx, 2*time.Second); return nil })
 	}
@@ -193,7 +214,8 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	a.mu.Unlock()
 
 	now := a.now()
-	v := galera.Judge(snap, a.policy, inMnt, now)
+	cf := a.cfg()
+	v := galera.Judge(snap, cf.policy, inMnt, now)
 	changed := v.State != a.last.State || v.Reason != a.last.Reason && v.State != galera.Up
 	a.last = v
 	prev := a.decision // written only by this loop: no lock needed to read it here
@@ -202,14 +224,14 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	}
 	if snap.NodeName != "" && snap.NodeName != a.nodeName {
 		a.nodeName = snap.NodeName
-		if p := nameProblem(a.site, snap); p != "" {
+		if p := nameProblem(cf.site, snap); p != "" {
 			a.log.Error("cluster file does not match the node", "problem", p)
 		}
 	}
 	if !a.single || a.gossip == nil {
 		return
 	}
-	st := a.gossipState(snap, v, prev.Writer)
+	st := a.gossipState(cf, snap, v, prev.Writer)
 	if st.Dead = a.deadUUID(snap); st.Dead != "" && a.lastDead != st.Dead {
 		a.log.Warn("this site's mysqld is gone (its port refuses connections): telling the other sites to evict its member", "member", st.Dead)
 	}
@@ -219,15 +241,15 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	}
 	peers := a.gossip.Peers()
 	a.evictTheDead(snap, peers)
-	d := a.decide(snap, v, peers, now)
+	d := a.decide(cf, snap, v, peers, now)
 	a.mu.Lock()
 	a.decision, a.peers = d, peers
 	a.mu.Unlock()
 	if d.Writer != prev.Writer {
 		a.log.Info("writer", "writer", d.Writer, "was", prev.Writer, "reason", d.Reason)
 	}
-	if d.Record && snap.Designated.Site != a.site.Name {
-		a.record(snap, d.Reason)
+	if d.Record && snap.Designated.Site != cf.site.Name {
+		a.record(cf, snap, d.Reason)
 	}
 }
 

@@ -104,7 +104,7 @@ func run(b *testing.B, clients int, pace time.Duration, db *sql.DB, check func()
 // client per check, at 1, 10 and 100 concurrent clients, on the lab's bari node.
 func BenchmarkCheck(b *testing.B) {
 	l := labtest.Get(b)
-	db := l.DB(b, l.Sites["bari"].SQL, "admin")
+	db := l.DB(b, l.Sites["bari"].SQL, "lab")
 	agent := func() error { return agentCheck(l.Sites["bari"].Agent) }
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("agent/closed-loop/clients=%d", n), func(b *testing.B) { run(b, n, 0, db, agent) })

@@ -69,7 +69,7 @@ const actionTimeout = 4 * time.Minute
 const maxControlBody = 16 << 20
 
 func (a *Agent) controlRoutes(mux *http.ServeMux) {
-	c := &controller{a: a, guard: newGuard(a.cluster, a.site.Name, a.log)}
+	c := &controller{a: a, guard: newGuard(a.cfg().cluster, a.cfg().site.Name, a.log)}
 	mux.HandleFunc("GET /galera/position", c.handle(c.position))
 	mux.HandleFunc("POST /galera/bootstrap", c.handle(c.bootstrap))
 	mux.HandleFunc("POST /galera/start", c.handle(func(r *http.Request) (any, string, error) { return c.command("start", true) }))
@@ -149,11 +149,11 @@ func (c *guard) handleAs(exclusive bool, f func(r *http.Request) (any, string, e
 // sqlState reads the node's wsrep position over SQL; ok is false when mysqld refuses the
 // connection (it is not running), err when it could not tell (it may be hung).
 func (c *controller) sqlState(ctx context.Context) (st map[string]string, running bool, err error) {
-	cred, err := config.ReadCredential(c.a.cluster.Credentials.Monitor)
+	cred, err := config.ReadCredential(c.a.cfg().cluster.Credentials.Monitor)
 	if err != nil {
 		return nil, false, err
 	}
-	db, err := galera.Open(c.a.site.SQL, cred, 2*time.Second, 3*time.Second, nil)
+	db, err := galera.Open(c.a.cfg().site.SQL, cred, 2*time.Second, 3*time.Second, nil)
 	if err != nil {
 		return nil, false, err
 	}
@@ -180,7 +180,7 @@ func (c *controller) sqlState(ctx context.Context) (st map[string]string, runnin
 func (c *controller) position(r *http.Request) (any, string, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), actionTimeout)
 	defer cancel()
-	p := galera.SitePosition{Site: c.a.site.Name, Priority: c.a.site.Priority}
+	p := galera.SitePosition{Site: c.a.cfg().site.Name, Priority: c.a.cfg().site.Priority}
 	st, running, err := c.sqlState(ctx)
 	if err != nil {
 		return nil, "", fmt.Errorf("is mysqld running? %w", err)
@@ -191,10 +191,10 @@ func (c *controller) position(r *http.Request) (any, string, error) {
 		fmt.Sscan(st["wsrep_last_committed"], &p.Seqno)
 		return p, "", nil
 	}
-	if c.a.site.Datadir == "" {
+	if c.a.cfg().site.Datadir == "" {
 		return nil, "", errors.New("the cluster file names no datadir for this site: grastate.dat cannot be read")
 	}
-	g, err := galera.ReadGraState(c.a.site.Datadir)
+	g, err := galera.ReadGraState(c.a.cfg().site.Datadir)
 	if err != nil {
 		return nil, "", err
 	}
@@ -230,11 +230,11 @@ func (c *controller) bootstrap(r *http.Request) (any, string, error) {
 		if !running {
 			return nil, "", errors.New("pc.bootstrap needs a running node, and mysqld is not running here")
 		}
-		cred, err := config.ReadCredential(c.a.cluster.Credentials.Admin)
+		cred, err := config.ReadCredential(c.a.cfg().cluster.Credentials.Admin)
 		if err != nil {
 			return nil, "", err
 		}
-		db, err := galera.Open(c.a.site.SQL, cred, 2*time.Second, 10*time.Second, nil)
+		db, err := galera.Open(c.a.cfg().site.SQL, cred, 2*time.Second, 10*time.Second, nil)
 		if err != nil {
 			return nil, "", err
 		}
@@ -247,7 +247,7 @@ func (c *controller) bootstrap(r *http.Request) (any, string, error) {
 		if running {
 			return nil, "", errors.New("mysqld is running here: a new cluster is bootstrapped from a stopped node (use pc.bootstrap for a running one)")
 		}
-		if err := galera.SetSafeToBootstrap(c.a.site.Datadir); err != nil {
+		if err := galera.SetSafeToBootstrap(c.a.cfg().site.Datadir); err != nil {
 			return nil, "", err
 		}
 		out, err := c.run(ctx, "bootstrap")
@@ -273,10 +273,10 @@ func (c *controller) command(name string, refuseRunning bool) (any, string, erro
 }
 
 func (c *controller) run(ctx context.Context, name string) (string, error) {
-	cmds := c.a.site.Commands
+	cmds := c.a.cfg().site.Commands
 	line := map[string]string{"start": cmds.Start, "stop": cmds.Stop, "bootstrap": cmds.Bootstrap, "recover": cmds.Recover}[name]
 	if line == "" {
-		return "", fmt.Errorf("the cluster file sets no commands.%s for site %s", name, c.a.site.Name)
+		return "", fmt.Errorf("the cluster file sets no commands.%s for site %s", name, c.a.cfg().site.Name)
 	}
 	t0 := time.Now()
 	out, err := exec.CommandContext(ctx, "sh", "-c", line).CombinedOutput()
@@ -298,9 +298,9 @@ func (c *controller) maint(r *http.Request) (any, string, error) {
 // haproxyServers reads this site's HAProxy's galera backend through its runtime socket, a local
 // path: operator commands elsewhere see every site's HAProxy through the sites' agents.
 func (c *controller) haproxyServers(r *http.Request) (any, string, error) {
-	if c.a.site.HAProxySocket == "" {
-		return nil, "", fmt.Errorf("site %s has no haproxy_socket in the cluster file", c.a.site.Name)
+	if c.a.cfg().site.HAProxySocket == "" {
+		return nil, "", fmt.Errorf("site %s has no haproxy_socket in the cluster file", c.a.cfg().site.Name)
 	}
-	rows, err := haproxy.Runtime{Socket: c.a.site.HAProxySocket}.ShowStat(r.Context(), "galera")
+	rows, err := haproxy.Runtime{Socket: c.a.cfg().site.HAProxySocket}.ShowStat(r.Context(), "galera")
 	return rows, "", err
 }

@@ -73,11 +73,7 @@ type fences struct {
 }
 
 func (a *DRBDAgent) fencesPath() string {
-	dir := a.cluster.Agent.StateDir
-	if dir == "" {
-		dir = "/var/lib/keyha"
-	}
-	return filepath.Join(dir, "drbd-fences-"+a.site.Name+".json")
+	return filepath.Join(a.cluster.Agent.StateDir, "drbd-fences-"+a.site.Name+".json")
 }
 
 // loadFences restores the fences held before a restart.

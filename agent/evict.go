@@ -36,10 +36,10 @@ func (a *Agent) deadUUID(snap galera.Snapshot) string {
 func (a *Agent) evictTheDead(snap galera.Snapshot, peers map[string]membership.Peer) {
 	var claims []galera.DeadClaim
 	for name, p := range peers {
-		if name == a.site.Name || p.Status != "alive" || p.StateErr != "" || p.State.Dead == "" {
+		if name == a.cfg().site.Name || p.Status != "alive" || p.StateErr != "" || p.State.Dead == "" {
 			continue
 		}
-		s, err := a.cluster.Site(name)
+		s, err := a.cfg().cluster.Site(name)
 		if err != nil {
 			continue
 		}
@@ -70,7 +70,7 @@ func (a *Agent) evictTheDead(snap galera.Snapshot, peers map[string]membership.P
 		seen := a.claimSeen[e.UUID]
 		// One survivor evicts: two evicting at the same moment were seen to collide, and the view
 		// then took Galera's own 5 s. The others step in if the member is still there a second on.
-		if first != a.site.Name && now.Sub(seen) < evictFallback {
+		if first != a.cfg().site.Name && now.Sub(seen) < evictFallback {
 			continue
 		}
 		if t, ok := a.evictTried[e.UUID]; ok && now.Sub(t) < 3*time.Second {
@@ -93,7 +93,7 @@ func (a *Agent) evictTheDead(snap galera.Snapshot, peers map[string]membership.P
 func (a *Agent) clearEvictList(list string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	db, err := a.adminDB()
+	db, err := adminDB(a.cfg())
 	if err == nil {
 		defer db.Close()
 		_, err = db.ExecContext(ctx, galera.ClearEvictStatement)
@@ -111,7 +111,7 @@ const evictFallback = time.Second
 // firstEvictor is the site that evicts at once: the first of the cluster file whose agent is heard
 // and judges its node healthy (up or drain), not reporting its own mysqld gone.
 func (a *Agent) firstEvictor(peers map[string]membership.Peer) string {
-	for _, s := range a.cluster.Sites {
+	for _, s := range a.cfg().cluster.Sites {
 		p, ok := peers[s.Name]
 		if !ok || p.Status != "alive" || p.StateErr != "" || p.State.Dead != "" {
 			continue
@@ -129,7 +129,7 @@ func (a *Agent) evict(e galera.Eviction) {
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		db, derr := a.adminDB()
+		db, derr := adminDB(a.cfg())
 		if err = derr; err == nil {
 			defer db.Close()
 			start := time.Now()
@@ -148,11 +148,7 @@ func (a *Agent) evict(e galera.Eviction) {
 // eviction still knows the evict list holds only the dead, and may empty it.
 
 func (a *Agent) deadPath() string {
-	dir := a.cluster.Agent.StateDir
-	if dir == "" {
-		dir = "/var/lib/keyha"
-	}
-	return filepath.Join(dir, "dead-members-"+a.site.Name)
+	return filepath.Join(a.cfg().cluster.Agent.StateDir, "dead-members-"+a.cfg().site.Name)
 }
 
 // loadDead reads the UUIDs known dead; a missing or unreadable file leaves the set empty (the

@@ -87,7 +87,7 @@ func TestDesyncDrainsEverywhere(t *testing.T) {
 // transfer donor): the agent drains it.
 func TestReadLockDrains(t *testing.T) {
 	l := labtest.Get(t)
-	db := l.DB(t, l.Sites["padova"].SQL, "admin")
+	db := l.DB(t, l.Sites["padova"].SQL, "lab")
 	ctx := context.Background()
 	conn, err := db.Conn(ctx)
 	if err != nil {

@@ -24,9 +24,9 @@ func (c *controller) keyRoutes(mux *http.ServeMux) {
 }
 
 func (c *controller) repos() (keystone.Repos, error) {
-	k := c.a.site.Keystone
+	k := c.a.cfg().site.Keystone
 	if k.FernetKeys == "" && k.CredentialKeys == "" {
-		return nil, fmt.Errorf("site %s names no keystone key repositories (keystone.fernet_keys, keystone.credential_keys)", c.a.site.Name)
+		return nil, fmt.Errorf("site %s names no keystone key repositories (keystone.fernet_keys, keystone.credential_keys)", c.a.cfg().site.Name)
 	}
 	r := keystone.Repos{}
 	if k.FernetKeys != "" {

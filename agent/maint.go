@@ -15,11 +15,8 @@ import (
 // survives agent restarts and reboots (when the state dir is on disk).
 type Maint struct{ path string }
 
-// NewMaint returns the flag of a site; an empty dir means the default /var/lib/keyha.
+// NewMaint returns the flag of a site, kept in dir (the cluster file's agent.state_dir).
 func NewMaint(dir, site string) *Maint {
-	if dir == "" {
-		dir = "/var/lib/keyha"
-	}
 	return &Maint{path: filepath.Join(dir, "maint-"+site)}
 }
 

@@ -50,6 +50,7 @@ type metrics struct {
 	errors   *prometheus.CounterVec
 	duration prometheus.Histogram
 	evicted  *prometheus.CounterVec
+	reloads  *prometheus.CounterVec
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -68,6 +69,12 @@ func newMetrics(a *Agent) *metrics {
 		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyha_galera_evictions_total", Help: "Members this agent evicted from the group (evs.evict) because their site's agent reported the process gone, by result (ok, failed).",
 		}, []string{"result"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyha_config_reloads_total", Help: "Cluster-file reloads (SIGHUP), by result: ok (taken), unchanged, invalid (kept the running file), restart (a key that needs a restart changed; kept the running file).",
+		}, []string{"result"}),
+	}
+	for _, r := range []string{"ok", "unchanged", "invalid", "restart"} {
+		m.reloads.WithLabelValues(r)
 	}
 	m.evicted.WithLabelValues("ok")
 	m.evicted.WithLabelValues("failed")
@@ -75,8 +82,8 @@ func newMetrics(a *Agent) *metrics {
 		m.errors.WithLabelValues(string(c))
 	}
 	m.served = shared(m.reg, "galera", func() bool { s := a.Snapshot(); return !s.At.IsZero() && s.ErrClass == galera.ErrNone })
-	tlsExpiry(m.reg, a.cluster, a.site.Name)
-	m.reg.MustRegister(m.polls, m.errors, m.duration, m.evicted, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
+	tlsExpiry(m.reg, a.cfg().cluster, a.cfg().site.Name)
+	m.reg.MustRegister(m.polls, m.errors, m.duration, m.evicted, m.reloads, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
 	return m
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +184,26 @@ func TestNodeNameMismatchIsShown(t *testing.T) {
 		}
 		if c.want != "" && !strings.Contains(got, "sites (bari).node_name") {
 			t.Errorf("problem %q does not name the key to fix", got)
+		}
+	}
+}
+
+// Every series an agent exports has one row in docs/agent.md.
+func TestEverySeriesDocumented(t *testing.T) {
+	raw, err := os.ReadFile("../docs/agent.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	for mode, reg := range map[string]*prometheus.Registry{"galera": testGaleraAgent(t, "bari").Metrics(), "drbd": testDRBDAgent(t, "bari").reg} {
+		for name := range gather(t, reg) {
+			if !strings.HasPrefix(name, "keyha_") {
+				continue // go_*, process_* and mysqld_exporter's mysql_* are documented as families
+			}
+			row := "\n| `" + name
+			if n := strings.Count(doc, row+"`") + strings.Count(doc, row+"{"); n != 1 {
+				t.Errorf("%s (%s mode): %d rows in docs/agent.md, want 1", name, mode, n)
+			}
 		}
 	}
 }

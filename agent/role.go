@@ -16,11 +16,11 @@ import (
 var Version = "dev"
 
 // gossipState is what this agent tells the others after a poll.
-func (a *Agent) gossipState(snap galera.Snapshot, health galera.Verdict, w string) membership.State {
+func (a *Agent) gossipState(cf *conf, snap galera.Snapshot, health galera.Verdict, w string) membership.State {
 	st := membership.State{
-		Site: a.site.Name, Health: string(health.State), NodeState: snap.LocalStateComment, Writer: w,
+		Site: cf.site.Name, Health: string(health.State), NodeState: snap.LocalStateComment, Writer: w,
 		LastCommitted: snap.LastCommitted, ClusterUUID: snap.ClusterStateUUID, ConfID: snap.ClusterConfID,
-		ConfigHash: shortHash(a.cluster.Hash), AgentVersion: Version,
+		ConfigHash: shortHash(cf.cluster.Hash), Decision: cf.cluster.Decision(), AgentVersion: Version,
 	}
 	for _, m := range snap.Members {
 		st.View = append(st.View, m.Name)
@@ -36,9 +36,10 @@ func shortHash(h string) string {
 }
 
 // decide builds writer.Input from this agent's snapshot, its own verdict and the gossip, and runs
-// the pure decision. Doubt (no view, no designated row, a peer's config differing) never makes
-// this node the writer.
-func (a *Agent) decide(snap galera.Snapshot, health galera.Verdict, peers map[string]membership.Peer, now time.Time) writer.Decision {
+// the pure decision. Doubt (no view, no designated row) never makes this node the writer. A peer
+// running another cluster file still reports its node's health truly; only a file that decides
+// differently (writer.Input.Differ) holds back the choice of a new writer.
+func (a *Agent) decide(cf *conf, snap galera.Snapshot, health galera.Verdict, peers map[string]membership.Peer, now time.Time) writer.Decision {
 	if snap.ClusterStatus != "Primary" || snap.ErrClass != galera.ErrNone {
 		return writer.Decision{Reason: "this node is not in the Primary component: it cannot know the writer"}
 	}
@@ -46,18 +47,22 @@ func (a *Agent) decide(snap galera.Snapshot, health galera.Verdict, peers map[st
 		return writer.Decision{Reason: "cannot read the designated writer: " + snap.DesignatedErr}
 	}
 	in := writer.Input{
-		Me: a.site.Name, Designated: snap.Designated.Site, HoldActive: snap.Designated.HoldActive,
-		Failback: a.cluster.Writer.Failback,
+		Me: cf.site.Name, Designated: snap.Designated.Site, HoldActive: snap.Designated.HoldActive,
+		Failback: cf.cluster.Writer.Failback,
 	}
-	graceOver := now.Sub(a.started) > a.cluster.Writer.Grace
-	for _, s := range a.cluster.Sites {
+	graceOver := now.Sub(a.started) > cf.cluster.Writer.Grace
+	mine := cf.cluster.Decision()
+	for _, s := range cf.cluster.Sites {
 		ws := writer.Site{Name: s.Name, Priority: s.Priority, InView: snap.InView(s.NodeName)}
-		if s.Name == a.site.Name {
+		if s.Name == cf.site.Name {
 			ws.Known, ws.Healthy = true, health.State == galera.Up
 		} else if p, ok := peers[s.Name]; ok {
+			alive := p.Status == "alive" && p.StateErr == ""
 			ws.Known = true
-			ws.Healthy = p.Status == "alive" && p.StateErr == "" && p.State.Health == string(galera.Up) &&
-				p.State.ConfigHash == shortHash(a.cluster.Hash)
+			ws.Healthy = alive && p.State.Health == string(galera.Up)
+			if alive && p.State.Decision != "" && p.State.Decision != mine { // "": no state heard yet
+				in.Differ = append(in.Differ, s.Name)
+			}
 		} else {
 			ws.Known = graceOver
 		}
@@ -68,7 +73,7 @@ func (a *Agent) decide(snap galera.Snapshot, health galera.Verdict, peers map[st
 
 // record makes this site the designated writer in keyha.writer, in the background: it is the
 // successor, and recording it keeps the choice sticky. At most one attempt runs at a time.
-func (a *Agent) record(snap galera.Snapshot, reason string) {
+func (a *Agent) record(cf *conf, snap galera.Snapshot, reason string) {
 	if !a.recording.CompareAndSwap(false, true) {
 		return
 	}
@@ -81,16 +86,16 @@ func (a *Agent) record(snap galera.Snapshot, reason string) {
 		defer a.recording.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		db, err := a.adminDB()
+		db, err := adminDB(cf)
 		if err != nil {
 			a.log.Warn("record this site as writer", "err", err)
 			return
 		}
 		defer db.Close()
-		epoch, err := galera.SetWriter(ctx, db, a.site.Name, snap.Designated.Epoch, 0, a.site.Name, reason)
+		epoch, err := galera.SetWriter(ctx, db, cf.site.Name, snap.Designated.Epoch, 0, cf.site.Name, reason)
 		switch {
 		case errors.Is(err, galera.ErrEpochMoved):
-			a.log.Info("writer record moved meanwhile; deciding again", "site", a.site.Name)
+			a.log.Info("writer record moved meanwhile; deciding again", "site", cf.site.Name)
 		case err != nil:
 			a.log.Warn("record this site as writer", "err", err)
 		default:
@@ -99,15 +104,15 @@ func (a *Agent) record(snap galera.Snapshot, reason string) {
 	}()
 }
 
-func (a *Agent) adminDB() (*sql.DB, error) {
-	if a.cluster.Credentials.Admin == "" {
+func adminDB(cf *conf) (*sql.DB, error) {
+	if cf.cluster.Credentials.Admin == "" {
 		return nil, errors.New("credentials.admin is not set: the agent needs it to record the writer")
 	}
-	c, err := config.ReadCredential(a.cluster.Credentials.Admin)
+	c, err := config.ReadCredential(cf.cluster.Credentials.Admin)
 	if err != nil {
 		return nil, err
 	}
-	db, err := galera.Open(a.site.SQL, c, 5*time.Second, 5*time.Second, nil)
+	db, err := galera.Open(cf.site.SQL, c, 5*time.Second, 5*time.Second, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ type Agent struct {
 
 // Gossip configures the memberlist cluster between the sites' agents.
 type Gossip struct {
-	Preset  string `yaml:"preset"`   // wan (default), lan, local
+	Preset  string `yaml:"preset"`   // lan (default), wan, local
 	KeyFile string `yaml:"key_file"` // 16, 24 or 32 raw bytes or base64 of them; empty: no encryption
 }
 
@@ -189,7 +189,7 @@ type Commands struct {
 // DefaultAgent returns the agent settings used where the file is silent: a poll every 500 ms with a
 // 1 s deadline, and a snapshot older than 3 s never trusted.
 func DefaultAgent() Agent {
-	return Agent{PollInterval: 500 * time.Millisecond, PollTimeout: time.Second, StaleAfter: 3 * time.Second}
+	return Agent{PollInterval: 500 * time.Millisecond, PollTimeout: time.Second, StaleAfter: 3 * time.Second, StateDir: "/var/lib/keyha"}
 }
 
 // Load reads, decodes and validates the cluster file at path.
@@ -235,7 +235,7 @@ func (c *Cluster) applyDefaults() {
 		c.Mode = "galera"
 	}
 	if c.Gossip.Preset == "" {
-		c.Gossip.Preset = "wan"
+		c.Gossip.Preset = "lan" // its 500 ms probe timeout fits RTTs up to ~100 ms: a country or a continent
 	}
 	if c.Writer.Mode == "" {
 		c.Writer.Mode = "single"
@@ -286,6 +286,9 @@ func (c *Cluster) applyDefaults() {
 	}
 	if c.Agent.StaleAfter == 0 {
 		c.Agent.StaleAfter = d.StaleAfter
+	}
+	if c.Agent.StateDir == "" {
+		c.Agent.StateDir = d.StateDir
 	}
 }
 

@@ -32,7 +32,7 @@ func TestParseGood(t *testing.T) {
 	if got := c.SiteNames(); strings.Join(got, ",") != "lngs,bari" {
 		t.Errorf("sites %v", got)
 	}
-	if c.Mode != "galera" || c.Gossip.Preset != "wan" || c.Agent.PollInterval != DefaultAgent().PollInterval {
+	if c.Mode != "galera" || c.Gossip.Preset != "lan" || c.Agent.StateDir != "/var/lib/keyha" || c.Agent.PollInterval != DefaultAgent().PollInterval {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	if len(c.Hash) != 64 {

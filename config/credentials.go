@@ -82,3 +82,17 @@ func unquote(v string) string {
 	}
 	return v
 }
+
+// Credential reads the credential file the cluster file names for role (monitor, admin, app),
+// saying which key and file an error is about, so a command that needs SQL says what it reads.
+func (c *Cluster) Credential(role string) (Credential, error) {
+	path := map[string]string{"monitor": c.Credentials.Monitor, "admin": c.Credentials.Admin, "app": c.Credentials.App}[role]
+	if path == "" {
+		return Credential{}, fmt.Errorf("credentials.%s is not set in the cluster file: this command reads SQL as the %s account (docs/deploy.md)", role, role)
+	}
+	cred, err := ReadCredential(path)
+	if err != nil {
+		return Credential{}, fmt.Errorf("credentials.%s (%s): %w", role, path, err)
+	}
+	return cred, nil
+}

@@ -275,16 +275,16 @@ func (p *prober) last(site string) time.Time {
 }
 
 func newProber(t *testing.T, l *labtest.Lab) *prober {
-	admin := l.DB(t, l.Sites["lngs"].HAProxyDB, "admin")
+	lab := l.DB(t, l.Sites["lngs"].HAProxyDB, "lab")
 	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS keyha_probe", "CREATE TABLE IF NOT EXISTS keyha_probe.w (id BIGINT AUTO_INCREMENT PRIMARY KEY, site VARCHAR(16), at DATETIME(3))"} {
-		if _, err := admin.Exec(q); err != nil {
+		if _, err := lab.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &prober{cancel: cancel, ok: map[string]int{}, lastOK: map[string]time.Time{}}
 	dbs := map[string]*sql.DB{}
-	cred, err := config.ReadCredential(filepath.Join(l.Dir, "secrets", "admin.cnf"))
+	cred, err := config.ReadCredential(filepath.Join(l.Dir, "secrets", "lab.cnf"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -332,7 +332,7 @@ func finalCross(ctx context.Context, clients map[string]*Keystone, sites []strin
 // the node catch up (wsrep_sync_wait), and folds them into one digest per node.
 func keystoneChecksums(ctx context.Context, cl *config.Cluster) map[string]string {
 	out := map[string]string{}
-	cred, err := config.ReadCredential(cl.Credentials.App)
+	cred, err := cl.Credential("app")
 	for _, s := range cl.Sites {
 		sum := ""
 		if err == nil {

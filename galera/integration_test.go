@@ -78,8 +78,8 @@ var recoveredIn = regexp.MustCompile(`recovered: 3 sites Synced in one Primary c
 
 func recoverCluster(t *testing.T, l *labtest.Lab, wantBootstrap, wantMethod string) float64 {
 	t.Helper()
-	r := l.Keyha(t, nil, "galera", "recover")
-	t.Logf("keyha galera recover:\n%s%s", r.Stdout, r.Stderr)
+	r := l.Operator(t, "galera", "recover") // from a host that is none of the sites
+	t.Logf("keyha galera recover (as an operator):\n%s%s", r.Stdout, r.Stderr)
 	if r.Code != 0 {
 		t.Fatalf("recover failed (exit %d)", r.Code)
 	}
@@ -119,7 +119,7 @@ func TestRecoverFromMostAdvanced(t *testing.T) {
 	l.AllSynced(t, 2*time.Minute)
 	journal := filepath.Join(t.TempDir(), "journal")
 	stop := background(t, l, journal, "--via", "bari", "--retry-for", "2s")
-	bari := l.DB(t, l.Sites["bari"].SQL, "admin")
+	bari := l.DB(t, l.Sites["bari"].SQL, "lab")
 	committed := func() int64 {
 		n, _ := strconv.ParseInt(l.Status(t, bari, "wsrep_last_committed"), 10, 64)
 		return n
@@ -163,7 +163,7 @@ func TestRecoverPartitionedEverywhere(t *testing.T) {
 	dbs := map[string]*sql.DB{}
 	pids := map[string]string{}
 	for _, s := range labtest.Sites {
-		dbs[s] = l.DB(t, l.Sites[s].SQL, "admin")
+		dbs[s] = l.DB(t, l.Sites[s].SQL, "lab")
 		b, _ := os.ReadFile(filepath.Join(l.Dir, s, "mysqld.pid"))
 		pids[s] = strings.TrimSpace(string(b))
 	}
@@ -233,7 +233,7 @@ func TestRollingRestart(t *testing.T) {
 	journal := filepath.Join(t.TempDir(), "journal")
 	stop := background(t, l, journal, "--retry-for", "60s")
 	t0 := time.Now()
-	r := l.Keyha(t, nil, "galera", "rolling-restart")
+	r := l.Operator(t, "galera", "rolling-restart") // from a host that is none of the sites
 	took := time.Since(t0)
 	rep := stop()
 	t.Logf("rolling restart (writer was %s) in %.1fs:\n%s%s", w, took.Seconds(), r.Stdout, r.Stderr)

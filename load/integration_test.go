@@ -98,7 +98,7 @@ func TestLoadUnderFaults(t *testing.T) {
 // plantedLoss deletes acknowledged rows at one node only, without replication, and changes a
 // payload at another: the check must fail and name both sites.
 func plantedLoss(t *testing.T, l *labtest.Lab, journal string) {
-	bari := l.DB(t, l.Sites["bari"].SQL, "admin")
+	bari := l.DB(t, l.Sites["bari"].SQL, "lab")
 	conn, err := bari.Conn(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func plantedLoss(t *testing.T, l *labtest.Lab, journal string) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	padova := l.DB(t, l.Sites["padova"].SQL, "admin")
+	padova := l.DB(t, l.Sites["padova"].SQL, "lab")
 	pc, err := padova.Conn(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ type State struct {
 	ConfID        int64    `json:"c,omitempty"`  // wsrep_cluster_conf_id
 	View          []string `json:"m,omitempty"`  // node names in this node's Galera view
 	ConfigHash    string   `json:"ch,omitempty"` // first 12 hex digits of the cluster file's SHA-256
+	Decision      string   `json:"dd,omitempty"` // config.Cluster.Decision of the file the agent runs
 	AgentVersion  string   `json:"av,omitempty"`
 	// Dead: the member UUID this site's node last had, sent only when the agent knows its mysqld
 	// process is gone (its port refuses connections); the others may evict that member at once.

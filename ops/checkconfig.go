@@ -17,7 +17,7 @@ import (
 // between sites, judges them (galera.JudgeSettings) and prints the findings. It fails when a
 // finding is an ERROR.
 func CheckConfig(ctx context.Context, c *config.Cluster, out io.Writer) error {
-	cred, err := config.ReadCredential(c.Credentials.Monitor)
+	cred, err := c.Credential("monitor")
 	if err != nil {
 		return err
 	}

@@ -327,7 +327,7 @@ func Desync(ctx context.Context, c *config.Cluster, site string, on bool, out io
 	if err != nil {
 		return err
 	}
-	cred, err := config.ReadCredential(c.Credentials.Admin)
+	cred, err := c.Credential("admin")
 	if err != nil {
 		return err
 	}

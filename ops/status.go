@@ -36,6 +36,7 @@ type AgentStatus struct {
 		Peers    map[string]membership.Peer `json:"gossip"`
 		Version  string                     `json:"agent_version"`
 		Config   string                     `json:"config_hash"`
+		Pending  string                     `json:"config_pending"`
 	} `json:"detail"`
 	Err string `json:"error,omitempty"` // the agent could not be asked
 	// CertExpires is when the certificate the agent presented expires (TLS only).
@@ -149,14 +150,15 @@ func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 		if role == "writer" {
 			role = "WRITER"
 		}
-		cfg := "same"
-		if s.Detail.Config != want {
-			cfg = "DIFFERS"
+		cfg := s.Detail.Config
+		if cfg == want {
+			cfg += " (this)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Site, orDash(sn.LocalStateComment), orDash(sn.ClusterStatus),
 			sn.ClusterSize, s.Health, orDash(role), sn.LastCommitted, peerStatus(gossip, s.Site), cfg, s.Reason)
 	}
 	tw.Flush()
+	printVersions(w, want, sts)
 	printCerts(w, sts, time.Now())
 	printRTT(w, sts)
 	if wr, why := Writer(sts); why != "" {
@@ -244,4 +246,27 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printVersions says which cluster file each site runs when they differ (a rollout in progress,
+// or a site forgotten), and any file an agent was given but could not take.
+func printVersions(w io.Writer, mine string, sts []AgentStatus) {
+	at := map[string][]string{}
+	for _, s := range sts {
+		if s.Err == "" {
+			at[s.Detail.Config] = append(at[s.Detail.Config], s.Site)
+		}
+		if s.Err == "" && s.Detail.Pending != "" {
+			fmt.Fprintf(w, "%s: %s\n", s.Site, s.Detail.Pending)
+		}
+	}
+	if len(at) < 2 {
+		return
+	}
+	var parts []string
+	for h, sites := range at {
+		parts = append(parts, fmt.Sprintf("%s at %s", h, strings.Join(sites, ", ")))
+	}
+	sort.Strings(parts)
+	fmt.Fprintf(w, "cluster file: %d versions running: %s (this host's: %s)\n", len(at), strings.Join(parts, "; "), mine)
 }

@@ -101,3 +101,29 @@ func TestJudgeLinks(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintVersions(t *testing.T) {
+	st := func(site, hash, pending string) AgentStatus {
+		var s AgentStatus
+		s.Site, s.Detail.Config, s.Detail.Pending = site, hash, pending
+		return s
+	}
+	for _, c := range []struct {
+		name string
+		sts  []AgentStatus
+		want string
+	}{
+		{"one version: nothing to say", []AgentStatus{st("lngs", "aaa", ""), st("bari", "aaa", "")}, ""},
+		{"a rollout half-way", []AgentStatus{st("lngs", "bbb", ""), st("bari", "aaa", ""), st("padova", "aaa", "")},
+			"cluster file: 2 versions running: aaa at bari, padova; bbb at lngs (this host's: bbb)\n"},
+		{"a file not taken", []AgentStatus{st("lngs", "aaa", "cluster file ccc changes gossip.preset: restart the agent")},
+			"lngs: cluster file ccc changes gossip.preset: restart the agent\n"},
+		{"an agent not answering is not a version", []AgentStatus{st("lngs", "aaa", ""), {Site: "bari", Err: "refused"}}, ""},
+	} {
+		var b strings.Builder
+		printVersions(&b, "bbb", c.sts)
+		if b.String() != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, b.String(), c.want)
+		}
+	}
+}

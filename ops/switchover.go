@@ -50,7 +50,7 @@ func Switchover(ctx context.Context, c *config.Cluster, to string, out io.Writer
 	case tst.Detail.Snapshot.RecvQueue > 16:
 		return fmt.Errorf("refused: %s is not caught up: %d write-sets wait in its receive queue", to, tst.Detail.Snapshot.RecvQueue)
 	}
-	cred, err := config.ReadCredential(c.Credentials.Admin)
+	cred, err := c.Credential("admin")
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package writer
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Hold is the designated value that means "no writer": set by a switchover between taking the
@@ -31,6 +32,10 @@ type Input struct {
 	HoldActive bool   // Designated == Hold and its expiry has not passed
 	Failback   bool   // move back to a higher-priority site when it is eligible again
 	Sites      []Site
+	// Differ names the sites whose agents run a cluster file that decides differently (other
+	// priorities, failback, node names: a rollout in progress). They could pick another successor
+	// from the same facts, so until they agree the designated writer is kept and no other chosen.
+	Differ []string
 }
 
 // Decision names the writer ("" for none) and whether this agent should record itself as the
@@ -61,6 +66,13 @@ func Decide(in Input) Decision {
 		if sites[i].Name == in.Designated {
 			designated = &sites[i]
 		}
+	}
+	if len(in.Differ) > 0 {
+		why := fmt.Sprintf("the cluster file at %s decides the writer differently", strings.Join(in.Differ, ", "))
+		if designated != nil && designated.eligible() {
+			return Decision{Writer: designated.Name, Reason: "designated writer, healthy; " + why + ": no failback or successor until the files agree"}
+		}
+		return Decision{Reason: why + ": no successor until every site runs the same file"}
 	}
 	// The successor: the best eligible site, provided no better site is in the view with unknown
 	// health (it may be healthy: do not claim over it).

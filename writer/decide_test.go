@@ -45,6 +45,10 @@ func TestDecide(t *testing.T) {
 			}
 		})}, "", false, "no eligible"},
 		{"designated unknown site name", Input{Me: "bari", Designated: "milano", Sites: sites(nil)}, "lngs", false, "no designated"},
+		{"files differ: the healthy designated writer is kept", Input{Me: "padova", Designated: "bari", Differ: []string{"lngs"}, Sites: sites(nil)}, "bari", false, "no failback or successor"},
+		{"files differ: no failback", Input{Me: "lngs", Designated: "bari", Failback: true, Differ: []string{"padova"}, Sites: sites(nil)}, "bari", false, "designated"},
+		{"files differ: no successor", Input{Me: "bari", Designated: "lngs", Differ: []string{"padova"}, Sites: sites(func(m map[string]*Site) { m["lngs"].Healthy = false })}, "", false, "decides the writer differently"},
+		{"files differ: no first writer", Input{Me: "lngs", Differ: []string{"bari"}, Sites: sites(nil)}, "", false, "no successor until"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := Decide(c.in)

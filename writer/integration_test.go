@@ -438,7 +438,7 @@ func TestSwitchoverHoldInAnyTimeZone(t *testing.T) {
 	l := labtest.Get(t)
 	setZone := func(zone string) {
 		for _, s := range all {
-			if _, err := l.DB(t, l.Sites[s].SQL, "admin").ExecContext(context.Background(), "SET GLOBAL time_zone = '"+zone+"'"); err != nil {
+			if _, err := l.DB(t, l.Sites[s].SQL, "lab").ExecContext(context.Background(), "SET GLOBAL time_zone = '"+zone+"'"); err != nil {
 				t.Fatalf("time zone %s at %s: %v", zone, s, err)
 			}
 			// The agents' pooled sessions took the zone at connect time: a restart opens new ones.

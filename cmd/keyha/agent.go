@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,12 +35,16 @@ func agentCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				defer onHangup(func() {
+					log.Error("SIGHUP: the DRBD agent does not reload its cluster file; restart it to take a change (docs/deploy.md)")
+				})()
 				return a.Run(c.Context)
 			}
 			a, err := agent.New(cl, c.String("site"), log)
 			if err != nil {
 				return err
 			}
+			defer onHangup(func() { _ = a.Reload() })() // systemctl reload; Reload logs what it did
 			return a.Run(c.Context)
 		},
 		Subcommands: []*cli.Command{{
@@ -72,4 +79,22 @@ func maintCommand(on bool) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// onHangup calls reload on every SIGHUP until the returned stop is called.
+func onHangup(reload func()) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				reload()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }

@@ -125,10 +125,7 @@ func loadApp(c *cli.Context) (*config.Cluster, config.Credential, error) {
 	if err != nil {
 		return nil, config.Credential{}, err
 	}
-	if cl.Credentials.App == "" {
-		return nil, config.Credential{}, fmt.Errorf("%s: credentials.app is not set: the harness writes as the application user", cl.Path)
-	}
-	cred, err := config.ReadCredential(cl.Credentials.App)
+	cred, err := cl.Credential("app")
 	return cl, cred, err
 }
 

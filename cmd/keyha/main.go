@@ -91,6 +91,7 @@ func newApp() *cli.App {
 			drillCommand(),
 			keystoneCommand(),
 			pkiCommand(),
+			grantsCommand(),
 		},
 	}
 }

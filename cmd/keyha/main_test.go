@@ -162,3 +162,24 @@ func TestDevNullIsNoTerminal(t *testing.T) {
 		t.Fatal("isTerminal(/dev/null) = true")
 	}
 }
+
+// An unsafe cluster file is refused, naming the key to fix, by `config check` and by the agent.
+func TestUnsafeClusterFileRefused(t *testing.T) {
+	base := "cluster: t\ncredentials: {monitor: /nonexistent/monitor.cnf}\ngossip: {key_file: /nonexistent/k}\nsites:\n" +
+		"  - {name: lngs, sql: 127.0.0.1:1, gossip: 127.0.0.1:2}\n"
+	for _, c := range []struct{ name, site, want string }{
+		{"a site without gossip", "  - {name: bari, sql: 127.0.0.1:3}\n", "sites[1] (bari).gossip: missing"},
+		{"a node name that cannot match", "  - {name: bari, sql: 127.0.0.1:3, gossip: 127.0.0.1:4, node_name: lngs}\n", "sites[1] (bari).node_name"},
+	} {
+		f := t.TempDir() + "/keyha.yaml"
+		if err := os.WriteFile(f, []byte(base+c.site), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"config", "check"}, {"agent", "--site", "bari"}} {
+			_, errOut, code := run(append([]string{"--config", f}, args...)...)
+			if code != 1 || !strings.Contains(errOut, c.want) {
+				t.Errorf("%s: keyha %v: exit %d, %q; want 1 naming %s", c.name, args, code, errOut, c.want)
+			}
+		}
+	}
+}

@@ -30,6 +30,13 @@ func (l *Lab) Keyha(t testing.TB, env []string, args ...string) Run {
 	cmd := exec.CommandContext(ctx, l.Bin, args...)
 	cmd.Dir = l.Root
 	cmd.Env = append(append(os.Environ(), "KEYHA_CONFIG="+l.Config, "KEYHA_LAB_SCRIPT="+l.Root+"/scripts/lab", "KEYHA_BIN="+l.Bin), env...)
+	return runCmd(t, cmd, "keyha "+strings.Join(args, " "))
+}
+
+// runCmd runs cmd and returns what it printed and its exit code; it fails the test only if cmd
+// cannot run at all.
+func runCmd(t testing.TB, cmd *exec.Cmd, what string) Run {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -39,7 +46,7 @@ func (l *Lab) Keyha(t testing.TB, env []string, args ...string) Run {
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("run keyha %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("run %s: %v", what, err)
 	}
 	return Run{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }
@@ -104,19 +111,9 @@ func (l *Lab) Operator(t testing.TB, args ...string) Run {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", operatorScript, "operator"}, args...)...)
 	cmd.Env = append(os.Environ(), "KEYHA_CONFIG="+l.Config, "LABDIR="+l.Dir, "BIN="+bin, "KEEP="+strings.Join(keep, "\n"))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	var ee *exec.ExitError
-	code := 0
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run keyha %s as an operator: %v", strings.Join(args, " "), err)
+	r := runCmd(t, cmd, "keyha "+strings.Join(args, " ")+" as an operator")
+	if r.Code == 96 || r.Code == 97 {
+		t.Fatalf("the operator's namespace: %s", r.Stderr)
 	}
-	if code == 96 || code == 97 {
-		t.Fatalf("the operator's namespace: %s", errb.String())
-	}
-	return Run{Stdout: out.String(), Stderr: errb.String(), Code: code}
+	return r
 }

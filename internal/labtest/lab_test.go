@@ -62,7 +62,7 @@ func TestLabLifecycle(t *testing.T) {
 	}
 	db := map[string]*sql.DB{}
 	for _, s := range Sites {
-		db[s] = l.DB(t, l.Sites[s].SQL, "admin")
+		db[s] = l.DB(t, l.Sites[s].SQL, "lab")
 	}
 
 	t.Run("replicates", func(t *testing.T) {

@@ -348,7 +348,7 @@ func (l *Lab) AgentStatus(t testing.TB, site string, v any) error {
 }
 
 // DB opens a connection pool to addr (a site's SQL or HAProxy address) with one of the lab's
-// credentials ("admin", "monitor", "app").
+// credentials ("lab": all powers, for faults and checks; "admin", "monitor", "app": keyha's least-privilege accounts).
 func (l *Lab) DB(t testing.TB, addr, cred string) *sql.DB {
 	t.Helper()
 	c, err := config.ReadCredential(filepath.Join(l.Dir, "secrets", cred+".cnf"))

@@ -97,62 +97,10 @@ drbd_vmroot() {
     for s in "${DRBD_SITES[@]}"; do echo "  on $s { address ${IP[$s]}:7789; }"; done
     echo '}'
   } >"$etc/drbd.conf"
-  cat >"$etc/my.cnf" <<'EOF'
-[mysqld]
-datadir=/srv/db/data
-socket=/run/mysqld/mysqld.sock
-pid-file=/run/mysqld/mysqld.pid
-port=3306
-bind-address=0.0.0.0
-skip-name-resolve
-lc-messages-dir=/usr/share/mysql
-character-sets-dir=/usr/share/mysql/charsets
-log-error=/var/log/mysqld.err
-innodb_buffer_pool_size=64M
-innodb_log_file_size=32M
-innodb_flush_log_at_trx_commit=1
-innodb_flush_method=O_DIRECT
-max_connections=200
-EOF
-  cat >"$etc/db-start" <<'EOF'
-#!/bin/sh
-# Start MariaDB on the DRBD filesystem and wait until it takes connections (the stack bounds it).
-mariadbd --defaults-file=/etc/keyha/my.cnf --user=root </dev/null >>/var/log/mysqld.out 2>&1 &
-echo $! >/run/mysqld/keyha.pid
-while :; do
-  [ -S /run/mysqld/mysqld.sock ] && exit 0
-  p=$(cat /run/mysqld/keyha.pid)
-  [ -e "/proc/$p/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" || { tail -n 5 /var/log/mysqld.err; exit 1; }
-  sleep 0.1
-done
-EOF
-  cat >"$etc/db-stop" <<'EOF'
-#!/bin/sh
-# Stop MariaDB. With DRBD's I/O frozen (a Primary cut off, its fence refused) a clean shutdown
-# cannot write: kill it at once, and only then resume I/O, so that a write completing now can
-# never be acknowledged to a client. (The VM's init does not reap orphans: a zombie is gone.)
-alive() { [ -e "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
-frozen() { grep -q ' [ABC] s' /proc/drbd; }
-p=$(cat /run/mysqld/keyha.pid 2>/dev/null)
-if [ -n "$p" ] && alive "$p"; then
-  if frozen; then
-    kill -9 "$p"
-  else
-    kill -TERM "$p"
-    i=0; while alive "$p" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -9 "$p" 2>/dev/null
-  fi
-fi
-if frozen; then drbdadm resume-io r0; fi
-while [ -n "$p" ] && alive "$p"; do sleep 0.1; done
-rm -f /run/mysqld/mysqld.sock
-exit 0
-EOF
-  cat >"$etc/fence-peer" <<FENCE
-#!/bin/sh
-# DRBD's fence-peer handler: keyha's exit code (4: a majority holds the fence) is DRBD's answer.
-/bin/keyha --config $DIR/keyha.yaml drbd fence-peer --site "\$(hostname)" >/dev/ttyS0 2>&1
-FENCE
+  # What an operator installs in /etc/keyha at each data site (docs/drbd.md): the same files.
+  # shellcheck disable=SC2153 # ROOT is scripts/lab's, which sources this file
+  cp "$ROOT/deploy/drbd/my.cnf" "$ROOT/deploy/drbd/db-start" "$ROOT/deploy/drbd/db-stop" "$ROOT/deploy/drbd/fence-peer" "$etc/"
+  cp "$DIR/keyha.yaml" "$etc/keyha.yaml"
   chmod 755 "$etc/db-start" "$etc/db-stop" "$etc/fence-peer"
   for s in "${DRBD_SITES[@]}"; do
     "$KEYHA" --config "$DIR/keyha.yaml" haproxy config --site "$s" --out "$etc/haproxy-$s.cfg"
@@ -173,11 +121,10 @@ drbd_seed() {
   [[ -S $d/sock ]] || die "the seed mariadbd did not start: see $d/err.log"
   {
     echo "DROP USER IF EXISTS ''@'localhost';"
-    local who
-    for who in admin monitor app; do echo "CREATE USER keyha_$who@'%' IDENTIFIED BY '$(secret_pw "$who")';"; done
-    echo "GRANT ALL PRIVILEGES ON *.* TO keyha_admin@'%' WITH GRANT OPTION;"
-    echo "GRANT ALL PRIVILEGES ON \`keyha\\_%\`.* TO keyha_app@'%';"
-    echo "GRANT ALL PRIVILEGES ON keystone.* TO keyha_app@'%';"
+    echo "CREATE USER keyha_lab@'%' IDENTIFIED BY '$(secret_pw lab)';"
+    echo "GRANT ALL PRIVILEGES ON *.* TO keyha_lab@'%' WITH GRANT OPTION;"
+    # keyha's and Keystone's accounts, with their least privileges (DRBD mode: no Galera's).
+    "$KEYHA" --config "$DIR/keyha.yaml" grants --keystone "$DIR/secrets/keystone.cnf"
   } | mariadb --no-defaults -S "$d/sock" -u root
   mariadb-admin --no-defaults -S "$d/sock" -u root shutdown
   while kill -0 "$p" 2>/dev/null; do sleep 0.1; done

@@ -1,0 +1,116 @@
+package agent
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/membership"
+)
+
+// A reload takes a file that changes only what may change while running, and keeps the running
+// file, saying why, when the new one is invalid or changes what needs a restart.
+func TestReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyha.yaml")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(galeraCluster)
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(c, "bari", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := a.cfg().cluster
+
+	for _, tc := range []struct {
+		name, file, result, pending string
+		taken                       bool
+	}{
+		{"the same file", galeraCluster, "unchanged", "", false},
+		{"a priority", strings.Replace(galeraCluster, "{name: padova,", "{name: padova, priority: 50,", 1), "ok", "", true},
+		{"broken YAML", "cluster: [", "invalid", "decode YAML", false},
+		{"a gossip address", strings.Replace(galeraCluster, "127.0.0.1:4", "127.0.0.1:7", 1), "restart", "sites (bari).gossip", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := a.cfg().cluster
+			write(tc.file)
+			err := a.Reload()
+			if (err == nil) != (tc.pending == "") {
+				t.Errorf("Reload() = %v", err)
+			}
+			if got := a.cfg().cluster != before; got != tc.taken {
+				t.Errorf("file taken = %v, want %v", got, tc.taken)
+			}
+			p := a.Report().Detail.(Detail).Pending
+			if !strings.Contains(p, tc.pending) || (tc.pending == "") != (p == "") {
+				t.Errorf("config_pending %q, want it to name %q", p, tc.pending)
+			}
+			if got := counter(t, a, tc.result); got < 1 {
+				t.Errorf("keyha_config_reloads_total{result=%q} = %v", tc.result, got)
+			}
+		})
+	}
+	if a.cfg().cluster == first {
+		t.Error("the first file is still in force")
+	}
+	if p, _ := a.cfg().cluster.Site("padova"); p.Priority != 50 {
+		t.Errorf("padova's priority %d after the reloads, want 50 (the last file taken)", p.Priority)
+	}
+}
+
+func counter(t *testing.T, a *Agent, result string) float64 {
+	t.Helper()
+	for _, m := range gather(t, a.Metrics())["keyha_config_reloads_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "result" && l.GetValue() == result {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no keyha_config_reloads_total{result=%q}", result)
+	return 0
+}
+
+// A peer whose file decides the writer differently holds back a new writer but not the
+// designated one; a peer whose file differs elsewhere changes nothing.
+func TestDecideWithOtherFiles(t *testing.T) {
+	a := testGaleraAgent(t, "bari")
+	cf := a.cfg()
+	other, err := config.Parse([]byte(strings.Replace(galeraCluster, "{name: padova,", "{name: padova, priority: 50,", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := []galera.Member{{Name: "lngs"}, {Name: "bari"}, {Name: "padova"}}
+	peer := func(site, health, decision string) membership.Peer {
+		return membership.Peer{Status: "alive", State: membership.State{Site: site, Health: health, Decision: decision, ConfigHash: "whatever"}}
+	}
+	for _, tc := range []struct {
+		name, designated, lngs, padovaDecision, writer, reason string
+	}{
+		{"same decision, other hash", "lngs", "up", cf.cluster.Decision(), "lngs", "designated writer, healthy"},
+		{"differ: designated kept", "lngs", "up", other.Decision(), "lngs", "no failback or successor"},
+		{"differ: no successor", "lngs", "down", other.Decision(), "", "decides the writer differently"},
+		{"same: successor", "lngs", "down", cf.cluster.Decision(), "bari", "successor"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := galera.Snapshot{ClusterStatus: "Primary", Members: members, Designated: galera.WriterRow{Site: tc.designated}}
+			peers := map[string]membership.Peer{"lngs": peer("lngs", tc.lngs, cf.cluster.Decision()), "padova": peer("padova", "up", tc.padovaDecision)}
+			d := a.decide(cf, snap, galera.Verdict{State: galera.Up}, peers, a.started)
+			if d.Writer != tc.writer || !strings.Contains(d.Reason, tc.reason) {
+				t.Errorf("decision %+v, want writer %q, reason with %q", d, tc.writer, tc.reason)
+			}
+		})
+	}
+}

@@ -1,0 +1,43 @@
+package grants
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSQL(t *testing.T) {
+	accts := []Account{
+		{Role: "monitor", User: "keyha_monitor", Password: "p'w\\x"},
+		{Role: "admin", User: "keyha_admin", Password: "a"},
+		{Role: "app", User: "keyha_app", Password: "b"},
+	}
+	got, err := SQL(accts, []string{"%", "localhost"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`CREATE USER IF NOT EXISTS 'keyha_monitor'@'%' IDENTIFIED BY 'p\'w\\x';`,
+		`GRANT SELECT ON mysql.wsrep_cluster_members TO 'keyha_monitor'@'localhost';`,
+		`GRANT SUPER ON *.* TO 'keyha_admin'@'%';`,
+		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER ON `keyha\\_%`.* TO 'keyha_app'@'%';",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %s in\n%s", want, got)
+		}
+	}
+	for _, never := range []string{"ALL PRIVILEGES ON *.*", "GRANT OPTION", "ALL PRIVILEGES ON keystone.*", "INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER ON keystone"} {
+		if strings.Contains(got, never) {
+			t.Errorf("%q granted:\n%s", never, got)
+		}
+	}
+	drbd, _ := SQL(accts, []string{"%"}, false)
+	if strings.Contains(drbd, "wsrep") || strings.Contains(drbd, "SUPER") {
+		t.Errorf("DRBD mode grants Galera's privileges:\n%s", drbd)
+	}
+	if _, err := SQL([]Account{{Role: "dba", User: "x", Password: "y"}}, []string{"%"}, true); err == nil || !strings.Contains(err.Error(), "no role") {
+		t.Errorf("unknown role: %v", err)
+	}
+	if _, err := SQL([]Account{{Role: "app", User: "x"}}, []string{"%"}, true); err == nil {
+		t.Error("an empty password was accepted")
+	}
+}
