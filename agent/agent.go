@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/healthcheck"
 	"github.com/keyha/keyha/membership"
+	"github.com/keyha/keyha/pki"
 	"github.com/keyha/keyha/writer"
 )
 
@@ -120,8 +122,14 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 		single:  c.Writer.Mode == "single" && site.GossipAt != "" && len(c.Sites) > 1,
 	}
 	a.cur.Store(cf)
-	a.poller = newCredPoller(site.SQL, c.Credentials.Monitor, c.Agent.PollTimeout, a.log)
-	a.keystone = newKeystoneWatch(site.Keystone.API)
+	a.poller = newCredPoller(c, site.SQL, c.Agent.PollTimeout, a.log)
+	var ktls *tls.Config
+	if c.TLS.On() && site.Keystone.API != "" {
+		if ktls, err = pki.ClientConfig(c.TLS.CA, "", "", site.Name); err != nil {
+			return nil, fmt.Errorf("TLS for the Keystone check: %w", err)
+		}
+	}
+	a.keystone = newKeystoneWatch(site.Keystone.API, ktls)
 	a.metrics = newMetrics(a)
 	if a.keystone != nil {
 		a.metrics.reg.MustRegister(keystoneCollector{a.keystone})

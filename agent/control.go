@@ -149,7 +149,7 @@ func (c *guard) handleAs(exclusive bool, f func(r *http.Request) (any, string, e
 // sqlState reads the node's wsrep position over SQL; ok is false when mysqld refuses the
 // connection (it is not running), err when it could not tell (it may be hung).
 func (c *controller) sqlState(ctx context.Context) (st map[string]string, running bool, err error) {
-	cred, err := config.ReadCredential(c.a.cfg().cluster.Credentials.Monitor)
+	cred, err := c.a.cfg().cluster.Credential("monitor")
 	if err != nil {
 		return nil, false, err
 	}
@@ -230,7 +230,7 @@ func (c *controller) bootstrap(r *http.Request) (any, string, error) {
 		if !running {
 			return nil, "", errors.New("pc.bootstrap needs a running node, and mysqld is not running here")
 		}
-		cred, err := config.ReadCredential(c.a.cfg().cluster.Credentials.Admin)
+		cred, err := c.a.cfg().cluster.Credential("admin")
 		if err != nil {
 			return nil, "", err
 		}

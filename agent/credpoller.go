@@ -18,14 +18,15 @@ type credPoller struct {
 	addr, path string
 	timeout    time.Duration
 	log        *slog.Logger
+	cluster    *config.Cluster // its tls section: the poll's TLS (restart-only keys)
 
 	mu     sync.Mutex
 	poller *galera.Poller
 	mtime  time.Time
 }
 
-func newCredPoller(addr, path string, timeout time.Duration, log *slog.Logger) *credPoller {
-	return &credPoller{addr: addr, path: path, timeout: timeout, log: log}
+func newCredPoller(c *config.Cluster, addr string, timeout time.Duration, log *slog.Logger) *credPoller {
+	return &credPoller{cluster: c, addr: addr, path: c.Credentials.Monitor, timeout: timeout, log: log}
 }
 
 func (c *credPoller) Poll(ctx context.Context) galera.Snapshot {
@@ -47,7 +48,7 @@ func (c *credPoller) current() (*galera.Poller, error) {
 	if c.poller != nil && st.ModTime().Equal(c.mtime) {
 		return c.poller, nil
 	}
-	cred, err := config.ReadCredential(c.path)
+	cred, err := c.cluster.ReadCredential(c.path) // with the cluster's TLS
 	if err != nil {
 		c.drop()
 		return nil, err

@@ -263,7 +263,7 @@ func (a *DRBDAgent) read(ctx context.Context) (drbd.Resource, error) {
 
 // ping reports whether the database answers SELECT 1 within the poll timeout.
 func (a *DRBDAgent) ping(ctx context.Context) bool {
-	cred, err := config.ReadCredential(a.cluster.Credentials.Monitor)
+	cred, err := a.cluster.Credential("monitor")
 	if err != nil {
 		a.log.Warn("read the monitor credentials", "err", err)
 		return false

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,13 +31,19 @@ type keystoneWatch struct {
 	last   KeystoneCheck
 }
 
-func newKeystoneWatch(api string) *keystoneWatch {
+// newKeystoneWatch checks the site's Keystone at api: over TLS, verified as the site's, when tc
+// is set (the cluster runs TLS: Keystone serves the site's certificate).
+func newKeystoneWatch(api string, tc *tls.Config) *keystoneWatch {
 	if api == "" {
 		return nil
 	}
-	return &keystoneWatch{url: "http://" + api + "/v3",
+	scheme := "http://"
+	if tc != nil {
+		scheme = "https://"
+	}
+	return &keystoneWatch{url: scheme + api + "/v3",
 		// Keystone on a busy host can take seconds for GET /v3; a check is not a race.
-		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}}
+		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, TLSClientConfig: tc}}}
 }
 
 func (k *keystoneWatch) run(ctx context.Context, every time.Duration) {

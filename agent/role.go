@@ -6,7 +6,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/membership"
 	"github.com/keyha/keyha/writer"
@@ -108,7 +107,7 @@ func adminDB(cf *conf) (*sql.DB, error) {
 	if cf.cluster.Credentials.Admin == "" {
 		return nil, errors.New("credentials.admin is not set: the agent needs it to record the writer")
 	}
-	c, err := config.ReadCredential(cf.cluster.Credentials.Admin)
+	c, err := cf.cluster.Credential("admin")
 	if err != nil {
 		return nil, err
 	}

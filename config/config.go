@@ -52,6 +52,17 @@ type TLS struct {
 	AgentKey     string `yaml:"agent_key"`
 	OperatorCert string `yaml:"operator_cert"` // what operator commands present
 	OperatorKey  string `yaml:"operator_key"`
+	// HAProxyPEM is the site's certificate and key in one file, for HAProxy's TLS bind of the
+	// Keystone API front; required with a ca when a site has keystone.front.
+	HAProxyPEM string `yaml:"haproxy_pem"`
+}
+
+// Bundle returns site's certificate-and-key file for HAProxy ("" without TLS).
+func (t TLS) Bundle(site string) string {
+	if !t.On() {
+		return ""
+	}
+	return strings.ReplaceAll(t.HAProxyPEM, "{site}", site)
 }
 
 // On reports whether the agents speak TLS.
@@ -381,6 +392,14 @@ func (c *Cluster) Validate() error {
 	}
 	if t := c.TLS; t.On() && (t.AgentCert == "" || t.AgentKey == "" || t.OperatorCert == "" || t.OperatorKey == "") {
 		return errors.New("tls: with a ca, give agent_cert, agent_key, operator_cert and operator_key too (keyha pki issue writes them)")
+	}
+	if t := c.TLS; t.On() && t.HAProxyPEM == "" {
+		for _, s := range c.Sites {
+			if s.Keystone.Front != "" {
+				return fmt.Errorf("tls.haproxy_pem: missing; with a ca, site %s's Keystone front (keystone.front) serves TLS: "+
+					"give the file holding each site's certificate and key ({site}.crt and {site}.key, concatenated)", s.Name)
+			}
+		}
 	}
 	if c.Gossip.KeyFile == "" && (c.Mode == "drbd" || c.Writer.Mode == "single" && len(c.Sites) > 1) {
 		return fmt.Errorf("gossip.key_file: missing; in mode %s the agents' gossip decides %s, so it must be encrypted and "+

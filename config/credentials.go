@@ -3,15 +3,20 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 )
 
-// Credential is a user and password read from a my.cnf-style file.
+// Credential is a user and password read from a my.cnf-style file, and the TLS its connections
+// use (nil: in clear), which Cluster.ReadCredential sets from the cluster file's tls section.
 type Credential struct {
 	User     string
 	Password string
+	TLS      *tls.Config
 }
 
 // String never shows the password, so a Credential can be logged by mistake without harm.
@@ -90,9 +95,53 @@ func (c *Cluster) Credential(role string) (Credential, error) {
 	if path == "" {
 		return Credential{}, fmt.Errorf("credentials.%s is not set in the cluster file: this command reads SQL as the %s account (docs/deploy.md)", role, role)
 	}
-	cred, err := ReadCredential(path)
+	cred, err := c.ReadCredential(path)
 	if err != nil {
 		return Credential{}, fmt.Errorf("credentials.%s (%s): %w", role, path, err)
 	}
 	return cred, nil
+}
+
+// ReadCredential reads a credential file; with a tls section its connections go over TLS,
+// verified against the cluster CA.
+func (c *Cluster) ReadCredential(path string) (Credential, error) {
+	cred, err := ReadCredential(path)
+	if err != nil || !c.TLS.On() {
+		return cred, err
+	}
+	if cred.TLS, err = SQLTLS(c.TLS.CA); err != nil {
+		return Credential{}, err
+	}
+	return cred, nil
+}
+
+// SQLTLS is the TLS of a connection to a node: the server's certificate must chain to the cluster
+// CA. Its name is not checked, because through HAProxy (TCP passthrough) any site's node may
+// answer an address: what counts is that it holds a certificate of this cluster.
+func SQLTLS(caFile string) (*tls.Config, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls.ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("tls.ca %s: no PEM certificate in it", caFile)
+	}
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // the chain is verified below, the name deliberately not
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the database server presented no certificate")
+			}
+			opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool()}
+			for _, ic := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(ic)
+			}
+			if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+				return fmt.Errorf("the database server's certificate is not of this cluster: %w", err)
+			}
+			return nil
+		},
+	}, nil
 }

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/internal/labtest"
 	"github.com/keyha/keyha/load"
@@ -284,7 +283,7 @@ func newProber(t *testing.T, l *labtest.Lab) *prober {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &prober{cancel: cancel, ok: map[string]int{}, lastOK: map[string]time.Time{}}
 	dbs := map[string]*sql.DB{}
-	cred, err := config.ReadCredential(filepath.Join(l.Dir, "secrets", "lab.cnf"))
+	cred, err := l.Cluster(t).ReadCredential(filepath.Join(l.Dir, "secrets", "lab.cnf"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,11 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	for _, s := range c.Cluster.Sites {
 		if s.Keystone.Front != "" {
 			sites = append(sites, s.Name)
-			clients[s.Name] = NewKeystone(s.Keystone.Front)
+			tc, err := KeystoneTLS(c.Cluster, s.Name)
+			if err != nil {
+				return nil, fmt.Errorf("TLS for %s's Keystone: %w", s.Name, err)
+			}
+			clients[s.Name] = NewKeystone(s.Keystone.Front, tc)
 		}
 	}
 	if len(sites) < 2 {

@@ -25,9 +25,9 @@ func TestCrossSiteTokens(t *testing.T) {
 		t.Fatalf("scripts/lab info lacks Keystone: %+v", l)
 	}
 	ctx := t.Context()
-	issuer := drill.NewKeystone(l.Sites["lngs"].Keystone)
+	issuer := keystoneClient(t, l, "lngs")
 	for _, s := range []string{"bari", "padova"} {
-		k := drill.NewKeystone(l.Sites[s].Keystone)
+		k := keystoneClient(t, l, s)
 		own, err := k.Issue(ctx, "admin", l.KeystoneAdminPassword)
 		if err != nil {
 			t.Fatalf("issue at %s: %v", s, err)
@@ -139,4 +139,14 @@ func TestDrill(t *testing.T) {
 			t.Fatalf("the picture is not well-formed: %v", err)
 		}
 	}
+}
+
+// keystoneClient is a client of site's Keystone front, over TLS when the lab runs it.
+func keystoneClient(t *testing.T, l *labtest.Lab, site string) *drill.Keystone {
+	t.Helper()
+	tc, err := drill.KeystoneTLS(l.Cluster(t), site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return drill.NewKeystone(l.Sites[site].Keystone, tc)
 }

@@ -3,11 +3,15 @@ package drill
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/pki"
 )
 
 // Keystone is a client of one site's Keystone API (its HAProxy front).
@@ -16,9 +20,22 @@ type Keystone struct {
 	HTTP *http.Client
 }
 
-// NewKeystone returns a client with short timeouts that never goes through an HTTP proxy.
-func NewKeystone(addr string) *Keystone {
-	return &Keystone{URL: "http://" + addr, HTTP: &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}}}
+// NewKeystone returns a client with short timeouts that never goes through an HTTP proxy; over
+// TLS when tc is set.
+func NewKeystone(addr string, tc *tls.Config) *Keystone {
+	scheme := "http://"
+	if tc != nil {
+		scheme = "https://"
+	}
+	return &Keystone{URL: scheme + addr, HTTP: &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, TLSClientConfig: tc}}}
+}
+
+// KeystoneTLS is the TLS of a client of site's Keystone front: nil when the cluster runs in clear.
+func KeystoneTLS(c *config.Cluster, site string) (*tls.Config, error) {
+	if !c.TLS.On() {
+		return nil, nil
+	}
+	return pki.ClientConfig(c.TLS.CA, "", "", site)
 }
 
 // Issue gets a project-scoped token for user (domain Default) with password.

@@ -50,9 +50,14 @@ func Privileges(role string, galera bool) []Grant {
 type Grant struct{ What, On, Why string }
 
 // SQL returns the statements that create each account at every host pattern (or set its password
-// if it exists) and grant it its privileges. Passwords appear only in this SQL, meant for a pipe
-// into the mariadb client, never a command line.
-func SQL(accounts []Account, hosts []string, galera bool) (string, error) {
+// if it exists) and grant it its privileges; with requireSSL the account may connect only over
+// TLS. Passwords appear only in this SQL, meant for a pipe into the mariadb client, never a
+// command line.
+func SQL(accounts []Account, hosts []string, galera, requireSSL bool) (string, error) {
+	require := " REQUIRE NONE"
+	if requireSSL {
+		require = " REQUIRE SSL"
+	}
 	var b strings.Builder
 	b.WriteString("-- keyha: the least privileges of each account (keyha grants); run as root on one node.\n")
 	for _, a := range accounts {
@@ -65,7 +70,7 @@ func SQL(accounts []Account, hosts []string, galera bool) (string, error) {
 		for _, h := range hosts {
 			who := quote(a.User) + "@" + quote(h)
 			fmt.Fprintf(&b, "CREATE USER IF NOT EXISTS %s IDENTIFIED BY %s;\n", who, quote(a.Password))
-			fmt.Fprintf(&b, "ALTER USER %s IDENTIFIED BY %s;\n", who, quote(a.Password))
+			fmt.Fprintf(&b, "ALTER USER %s IDENTIFIED BY %s%s;\n", who, quote(a.Password), require)
 			for _, g := range Privileges(a.Role, galera) {
 				fmt.Fprintf(&b, "GRANT %s ON %s TO %s; -- %s\n", g.What, g.On, who, g.Why)
 			}

@@ -11,7 +11,7 @@ func TestSQL(t *testing.T) {
 		{Role: "admin", User: "keyha_admin", Password: "a"},
 		{Role: "app", User: "keyha_app", Password: "b"},
 	}
-	got, err := SQL(accts, []string{"%", "localhost"}, true)
+	got, err := SQL(accts, []string{"%", "localhost"}, true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,6 +19,7 @@ func TestSQL(t *testing.T) {
 		`CREATE USER IF NOT EXISTS 'keyha_monitor'@'%' IDENTIFIED BY 'p\'w\\x';`,
 		`GRANT SELECT ON mysql.wsrep_cluster_members TO 'keyha_monitor'@'localhost';`,
 		`GRANT SUPER ON *.* TO 'keyha_admin'@'%';`,
+		`ALTER USER 'keyha_admin'@'localhost' IDENTIFIED BY 'a' REQUIRE SSL;`,
 		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER ON `keyha\\_%`.* TO 'keyha_app'@'%';",
 	} {
 		if !strings.Contains(got, want) {
@@ -30,14 +31,14 @@ func TestSQL(t *testing.T) {
 			t.Errorf("%q granted:\n%s", never, got)
 		}
 	}
-	drbd, _ := SQL(accts, []string{"%"}, false)
-	if strings.Contains(drbd, "wsrep") || strings.Contains(drbd, "SUPER") {
+	drbd, _ := SQL(accts, []string{"%"}, false, false)
+	if strings.Contains(drbd, "wsrep") || strings.Contains(drbd, "SUPER") || !strings.Contains(drbd, "REQUIRE NONE") {
 		t.Errorf("DRBD mode grants Galera's privileges:\n%s", drbd)
 	}
-	if _, err := SQL([]Account{{Role: "dba", User: "x", Password: "y"}}, []string{"%"}, true); err == nil || !strings.Contains(err.Error(), "no role") {
+	if _, err := SQL([]Account{{Role: "dba", User: "x", Password: "y"}}, []string{"%"}, true, false); err == nil || !strings.Contains(err.Error(), "no role") {
 		t.Errorf("unknown role: %v", err)
 	}
-	if _, err := SQL([]Account{{Role: "app", User: "x"}}, []string{"%"}, true); err == nil {
+	if _, err := SQL([]Account{{Role: "app", User: "x"}}, []string{"%"}, true, false); err == nil {
 		t.Error("an empty password was accepted")
 	}
 }

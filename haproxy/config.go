@@ -95,10 +95,12 @@ backend galera
 {{- if .Keystone}}
 
 # Keystone's API: this site's Keystone first, the other sites' as backups, each checked on
-# Keystone itself (GET /v3 answers 200 only when Keystone can serve).
+# Keystone itself (GET /v3 answers 200 only when Keystone can serve). With the cluster's TLS, the
+# front serves the site's certificate and every Keystone is reached over TLS, verified by name:
+# tokens and passwords never cross a link in clear.
 frontend keystone_api
     mode http
-    bind {{.KeystoneFront}}
+    bind {{.KeystoneFront}}{{if .Bundle}} ssl crt {{.Bundle}}{{end}}
     timeout client 60s
     default_backend keystone
 
@@ -109,7 +111,7 @@ backend keystone
     http-check expect status 200
     default-server inter {{.T.CheckInter}} fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
 {{- range .Keystone}}
-    server {{.Name}} {{.Addr}} check{{if .Backup}} backup{{end}}
+    server {{.Name}} {{.Addr}} check{{if $.CA}} ssl verify required ca-file {{$.CA}} verifyhost {{.Name}}{{end}}{{if .Backup}} backup{{end}}
 {{- end}}
 {{- end}}
 `))
@@ -164,7 +166,7 @@ func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
 	var b bytes.Buffer
 	err = cfgTemplate.Execute(&b, map[string]any{
 		"Site": site, "Cluster": c.Name, "Socket": me.HAProxySocket, "State": me.HAProxyState, "CA": c.TLS.CA, "Bind": me.HAProxyDB, "T": t, "Servers": servers,
-		"Keystone": ks, "KeystoneFront": me.Keystone.Front,
+		"Keystone": ks, "KeystoneFront": me.Keystone.Front, "Bundle": c.TLS.Bundle(site),
 	})
 	return b.Bytes(), err
 }

@@ -14,7 +14,8 @@ func grantsCommand() *cli.Command {
 		Name:  "grants",
 		Usage: "print the SQL that creates keyha's database accounts with their least privileges (pipe it into mariadb as root, on one node)",
 		Description: "Users and passwords come from the credential files the cluster file names (credentials.monitor, admin, app)\n" +
-			"and from --keystone. The SQL holds the passwords: pipe it, do not keep it (docs/deploy.md).",
+			"and from --keystone. With a tls section the accounts REQUIRE SSL. The SQL holds the passwords: pipe it, do not keep it\n" +
+			"(docs/deploy.md).",
 		Flags: []cli.Flag{
 			listFlag("host", "HOST: host patterns the accounts may connect from", "%"),
 			&cli.StringFlag{Name: "keystone", Usage: "Keystone's credential file (my.cnf form): grant its account Keystone's schema"},
@@ -37,7 +38,7 @@ func grantsCommand() *cli.Command {
 				}
 				accts = append(accts, grants.Account{Role: a.role, User: cred.User, Password: cred.Password})
 			}
-			sql, err := grants.SQL(accts, list(c, "host"), cl.Mode != "drbd")
+			sql, err := grants.SQL(accts, list(c, "host"), cl.Mode != "drbd", cl.TLS.On())
 			if err != nil {
 				return err
 			}

@@ -351,7 +351,7 @@ func (l *Lab) AgentStatus(t testing.TB, site string, v any) error {
 // credentials ("lab": all powers, for faults and checks; "admin", "monitor", "app": keyha's least-privilege accounts).
 func (l *Lab) DB(t testing.TB, addr, cred string) *sql.DB {
 	t.Helper()
-	c, err := config.ReadCredential(filepath.Join(l.Dir, "secrets", cred+".cnf"))
+	c, err := l.Cluster(t).ReadCredential(filepath.Join(l.Dir, "secrets", cred+".cnf")) // TLS when the lab has it
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,8 +51,18 @@ drbd:
       up: /etc/keyha/db-start
       down: /etc/keyha/db-stop
       timeout: 60s
-sites:
 EOF
+  if [[ -f $DIR/tls/ca.crt ]]; then
+    cat <<EOF >>"$DIR/keyha.yaml"
+tls:
+  ca: $DIR/tls/ca.crt
+  agent_cert: $DIR/tls/{site}.crt
+  agent_key: $DIR/tls/{site}.key
+  operator_cert: $DIR/tls/operator-lab.crt
+  operator_key: $DIR/tls/operator-lab.key
+EOF
+  fi
+  echo "sites:" >>"$DIR/keyha.yaml"
   local s
   for s in "${SITES[@]}"; do
     local ip=${IP[$s]}
@@ -75,6 +85,36 @@ EOF
   done
 }
 
+# The cluster PKI: the agents serve TLS, HAProxy verifies them, MariaDB takes clients over TLS only
+# (deploy/drbd/my.cnf). The DRBD lab always runs it: its my.cnf is the deployed one.
+drbd_pki() {
+  local s f
+  "$KEYHA" pki init --dir "$DIR/tls" --cluster "$CLUSTER" >/dev/null
+  for s in "${SITES[@]}"; do "$KEYHA" --config "$DIR/keyha.yaml" pki issue --dir "$DIR/tls" --site "$s" >/dev/null; done
+  "$KEYHA" pki issue --dir "$DIR/tls" --operator lab >/dev/null
+  drbd_write_cluster_file
+  # The lab's mariadb client reaches the Primary through HAProxy too: TLS, not verified by name.
+  for f in "$DIR"/secrets/*.cnf; do printf 'ssl-ca=%s\n' "$DIR/tls/ca.crt" >>"$f"; done
+}
+
+# The WireGuard tunnel between the two data sites that carries DRBD's replication: one key pair
+# per site, made here; each site's wg0 knows the other as its only peer.
+wg_ip() { echo "10.78.0.${IP[$1]##*.}"; }
+drbd_wireguard() { # ETC
+  command -v wg >/dev/null || die "wireguard-tools is not installed: run scripts/setup"
+  local etc=$1 s o
+  (umask 077; for s in "${DRBD_SITES[@]}"; do wg genkey >"$etc/wg-$s.key"; done)
+  for s in "${DRBD_SITES[@]}"; do wg pubkey <"$etc/wg-$s.key" >"$etc/wg-$s.pub"; done
+  for s in "${DRBD_SITES[@]}"; do
+    for o in "${DRBD_SITES[@]}"; do
+      [[ $o != "$s" ]] || continue
+      (umask 077; printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n\n[Peer]\nPublicKey = %s\nEndpoint = %s:51820\nAllowedIPs = %s/32\n' \
+        "$(cat "$etc/wg-$s.key")" "$(cat "$etc/wg-$o.pub")" "${IP[$o]}" "$(wg_ip "$o")" >"$etc/wg-$s.conf")
+    done
+    echo "$(wg_ip "$s")/24" >"$etc/wg-$s.addr"
+  done
+}
+
 # What the VMs carry besides the binaries: the cluster file and secrets at the host's paths, and
 # /etc/keyha with DRBD's config, MariaDB's, the database scripts and the seed datadir.
 drbd_vmroot() {
@@ -82,6 +122,16 @@ drbd_vmroot() {
   rm -rf "$root"; mkdir -p "$etc" "$root$DIR/secrets" "$root$DIR/state"
   cp "$DIR/keyha.yaml" "$root$DIR/keyha.yaml"
   cp -a "$DIR/secrets/." "$root$DIR/secrets/"
+  # The cluster PKI at the cluster file's paths (agents, HAProxy's checks, the fence-peer handler)
+  # and each data site's certificate for MariaDB (init-drbdsite installs its own as node.*).
+  mkdir -p "$root$DIR/tls" "$etc/tls"
+  cp -a "$DIR/tls/." "$root$DIR/tls/"
+  cp "$DIR/tls/ca.crt" "$etc/tls/ca.crt"
+  for s in "${DRBD_SITES[@]}"; do cp "$DIR/tls/$s.crt" "$DIR/tls/$s.key" "$etc/tls/"; done
+  local drbd_secret
+  drbd_secret=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+  drbd_wireguard "$etc"
+  (umask 077
   {
     echo 'global { usage-count no; }'
     echo 'resource r0 {'
@@ -91,12 +141,15 @@ drbd_vmroot() {
     # majority holds the fence; without it, nothing it writes is acknowledged.
     echo '  disk { fencing resource-and-stonith; resync-rate 100M; c-plan-ahead 0; }'
     echo '  handlers { fence-peer "/etc/keyha/fence-peer"; }'
-    # A dead peer is noticed within ping-int + ping-timeout (3 s + 1 s).
+    # A dead peer is noticed within ping-int + ping-timeout (3 s + 1 s). The peers prove they hold
+    # the shared secret (cram-hmac-alg): a stranger on the link cannot be DRBD's peer.
     echo '  net { ping-int 3; ping-timeout 10; timeout 20; connect-int 3;'
+    echo "        cram-hmac-alg sha256; shared-secret \"$drbd_secret\";"
     echo '        after-sb-0pri disconnect; after-sb-1pri disconnect; after-sb-2pri disconnect; }'
-    for s in "${DRBD_SITES[@]}"; do echo "  on $s { address ${IP[$s]}:7789; }"; done
+    # Replication inside WireGuard: the addresses are the tunnel's.
+    for s in "${DRBD_SITES[@]}"; do echo "  on $s { address $(wg_ip "$s"):7789; }"; done
     echo '}'
-  } >"$etc/drbd.conf"
+  } >"$etc/drbd.conf")
   # What an operator installs in /etc/keyha at each data site (docs/drbd.md): the same files.
   # shellcheck disable=SC2153 # ROOT is scripts/lab's, which sources this file
   cp "$ROOT/deploy/drbd/my.cnf" "$ROOT/deploy/drbd/db-start" "$ROOT/deploy/drbd/db-stop" "$ROOT/deploy/drbd/fence-peer" "$etc/"
@@ -216,6 +269,8 @@ drbd_up() { # [WAN_PROFILE]
   write_secrets
   for s in "${SITES[@]}"; do mkdir -p "$DIR/$s"; done
   drbd_write_cluster_file
+  step "create the cluster PKI" "see the error above"
+  drbd_pki
   step "seed the datadir and build the VMs' image" "see the lines above; scripts/setup brings what the image needs"
   drbd_seed
   drbd_vmroot
