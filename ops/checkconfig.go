@@ -65,7 +65,7 @@ func readSettings(ctx context.Context, s config.Site, cred config.Credential) ga
 	}
 	defer db.Close()
 	names := []string{"wsrep_provider_options", "wsrep_cluster_name", "wsrep_sst_method", "binlog_format", "innodb_autoinc_lock_mode",
-		"wsrep_provider", "wsrep_slave_threads", "wsrep_sync_wait", "default_storage_engine"}
+		"wsrep_provider", "wsrep_slave_threads", "wsrep_sync_wait", "default_storage_engine", "require_secure_transport", "have_ssl"}
 	q := "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME IN ('" +
 		strings.ToUpper(strings.Join(names, "','")) + "')"
 	rows, err := db.QueryContext(ctx, q)
@@ -103,7 +103,13 @@ func judgeLinks(c *config.Cluster, nodes []galera.NodeSettings, sts []AgentStatu
 			continue
 		}
 		if !strings.EqualFold(n.Provider["socket.ssl"], "yes") && n.Provider["socket.ssl_cert"] == "" {
-			out = append(out, galera.Finding{Level: "ERROR", Site: n.Site, What: "Galera replication and IST cross sites in clear (no socket.ssl_cert in wsrep_provider_options): keyha does not set it up yet; carry the group traffic over a private link or a VPN (docs/tls.md)"})
+			out = append(out, galera.Finding{Level: "ERROR", Site: n.Site, What: "Galera replication and IST cross sites in clear (no socket.ssl_cert in wsrep_provider_options): give the node its site certificate (docs/tls.md)"})
+		}
+		switch {
+		case !strings.EqualFold(n.Vars["have_ssl"], "YES"):
+			out = append(out, galera.Finding{Level: "ERROR", Site: n.Site, What: "its clients (HAProxy's, the agents', Keystone's) connect in clear: the node has no TLS (ssl_cert, ssl_key, ssl_ca; docs/tls.md)"})
+		case !strings.EqualFold(n.Vars["require_secure_transport"], "ON"):
+			out = append(out, galera.Finding{Level: "ERROR", Site: n.Site, What: "the node accepts clients in clear: set require_secure_transport=ON (docs/tls.md)"})
 		}
 	}
 	for _, st := range sts {

@@ -74,8 +74,9 @@ func TestJudgeLinks(t *testing.T) {
 	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 	clear := &config.Cluster{}
 	tlsOn := &config.Cluster{TLS: config.TLS{CA: "/ca.crt"}}
-	plain := galera.NodeSettings{Site: "lngs", Provider: map[string]string{"gmcast.segment": "1"}}
-	ssl := galera.NodeSettings{Site: "lngs", Provider: map[string]string{"socket.ssl_cert": "/c.pem"}}
+	plain := galera.NodeSettings{Site: "lngs", Provider: map[string]string{"gmcast.segment": "1"}, Vars: map[string]string{"have_ssl": "DISABLED", "require_secure_transport": "OFF"}}
+	ssl := galera.NodeSettings{Site: "lngs", Provider: map[string]string{"socket.ssl_cert": "/c.pem"}, Vars: map[string]string{"have_ssl": "YES", "require_secure_transport": "ON"}}
+	optional := galera.NodeSettings{Site: "bari", Provider: ssl.Provider, Vars: map[string]string{"have_ssl": "YES", "require_secure_transport": "OFF"}}
 	soon := []AgentStatus{{Site: "bari", CertExpires: now.Add(5 * 24 * time.Hour)}}
 	for _, c := range []struct {
 		name  string
@@ -84,7 +85,8 @@ func TestJudgeLinks(t *testing.T) {
 		sts   []AgentStatus
 		want  []string
 	}{
-		{"all in clear", clear, []galera.NodeSettings{plain}, nil, []string{"ERROR  the agents' HTTP", "ERROR lngs Galera replication"}},
+		{"all in clear", clear, []galera.NodeSettings{plain}, nil, []string{"ERROR  the agents' HTTP", "ERROR lngs Galera replication", "ERROR lngs its clients"}},
+		{"TLS offered, not required", tlsOn, []galera.NodeSettings{optional}, nil, []string{"ERROR bari the node accepts clients in clear"}},
 		{"everything encrypted", tlsOn, []galera.NodeSettings{ssl}, nil, nil},
 		{"a certificate expiring", tlsOn, []galera.NodeSettings{ssl}, soon, []string{"WARN bari its agent certificate expires 2026-11-30"}},
 		{"a node that could not be read is judged elsewhere", tlsOn, []galera.NodeSettings{{Site: "padova", Err: "refused"}}, nil, nil},
