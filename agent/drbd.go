@@ -56,10 +56,11 @@ type DRBDAgent struct {
 	dbUp    bool
 	verdict drbd.Verdict
 	heard   map[string]string
-	fence   string // the site this agent fenced
-	ack     string // the fence it holds for another
-	outdone string // the fence it last outdated its disk for
-	inMnt   bool   // an operator holds this site: no automatic promotion
+	fence   string    // the site this agent fenced
+	ack     string    // the fence it holds for another
+	outdone string    // the fence it last outdated its disk for
+	inMnt   bool      // an operator holds this site: no automatic promotion
+	link    drbd.Link // how the replication link is protected (read once a minute)
 	saveMu  sync.Mutex
 	saved   fences // the fence and ack last written to the state dir; under saveMu
 }
@@ -120,8 +121,9 @@ type DRBDDetail struct {
 	Ack      string            `json:"ack,omitempty"`
 	// Maintenance: an operator holds this site (keyha agent maint on): it is never promoted by
 	// the agent nor by a switchover; a Primary keeps serving, and still demotes without a majority.
-	Maintenance bool   `json:"maintenance"`
-	Version     string `json:"agent_version"`
+	Maintenance bool       `json:"maintenance"`
+	Version     string     `json:"agent_version"`
+	Link        *drbd.Link `json:"link,omitempty"` // data sites: DRBD's authentication, and whether WireGuard carries the link
 }
 
 // NewDRBD builds the DRBD-mode agent for one site.
@@ -200,8 +202,13 @@ func (a *DRBDAgent) Report() healthcheck.Report {
 	if a.readErr != nil {
 		readErr = a.readErr.Error()
 	}
-	r.Detail = DRBDDetail{Resource: a.res, ReadErr: readErr, DBUp: a.dbUp, Action: a.verdict.Action, Heard: a.heard,
+	d := DRBDDetail{Resource: a.res, ReadErr: readErr, DBUp: a.dbUp, Action: a.verdict.Action, Heard: a.heard,
 		Fence: a.fence, Ack: a.ack, Maintenance: a.inMnt, Version: Version}
+	if !a.site.Witness {
+		l := a.link
+		d.Link = &l
+	}
+	r.Detail = d
 	return r
 }
 
@@ -226,10 +233,24 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error { every(ctx, a.cluster.Agent.PollInterval, a.tick); return nil })
+	if !a.site.Witness {
+		eg.Go(func() error { every(ctx, time.Minute, a.readLink); return nil })
+	}
 	ls.serve(ctx, eg, a, a.log, a.served, a.reg, a.controlRoutes)
 	err = eg.Wait()
 	a.log.Info("agent stopped")
 	return err
+}
+
+// readLink reads how the replication link is protected (keyha drbd check-config judges it): off
+// the poll loop, since drbdsetup can be slow on a busy node.
+func (a *DRBDAgent) readLink(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	l := drbd.ReadLink(ctx, a.run, a.cluster.DRBD.Resource)
+	a.mu.Lock()
+	a.link = l
+	a.mu.Unlock()
 }
 
 // read returns the configured resource as DRBD reports it here.

@@ -24,6 +24,18 @@ import (
 // MariaDB on it, padova the witness. TestRealDRBD (vm_test.go) boots VMs of its own beside it.
 func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_MODE=drbd") }
 
+// Every link between sites is protected, as the agents see it: check-config finds nothing in
+// clear (the agents over TLS, DRBD's replication inside WireGuard, its peers authenticated).
+func TestDRBDLinksProtected(t *testing.T) {
+	l := labtest.Get(t)
+	var r labtest.Run
+	labtest.Eventually(t, 90*time.Second, "keyha drbd check-config finds no link in clear", func() (bool, string) {
+		r = l.Keyha(t, nil, "drbd", "check-config")
+		return r.Code == 0 && strings.Contains(r.Stdout, "no link between sites in clear"), r.Stdout + r.Stderr
+	})
+	t.Logf("keyha drbd check-config:\n%s", r.Stdout)
+}
+
 // TestDRBDFailover is issue 9's acceptance, in one run because each step starts from where the
 // last one left the lab, with the load harness writing through every site's HAProxy:
 // (a) the Primary's VM dies: the other side takes over, no acknowledged row lost;

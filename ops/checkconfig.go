@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/drbd"
 	"github.com/keyha/keyha/galera"
 )
 
@@ -39,8 +40,13 @@ func CheckConfig(ctx context.Context, c *config.Cluster, out io.Writer) error {
 		rtt = maxRTT.Round(100 * time.Microsecond).String()
 	}
 	fmt.Fprintf(out, "largest round trip between sites (agents' gossip): %s\n", rtt)
+	return printFindings(out, append(galera.JudgeSettings(nodes, maxRTT), judgeLinks(c, nodes, sts, time.Now())...))
+}
+
+// printFindings writes one line per finding and fails when one is an ERROR.
+func printFindings(out io.Writer, fs []galera.Finding) error {
 	errs := 0
-	for _, f := range append(galera.JudgeSettings(nodes, maxRTT), judgeLinks(c, nodes, sts, time.Now())...) {
+	for _, f := range fs {
 		where := ""
 		if f.Site != "" {
 			where = f.Site + ": "
@@ -53,7 +59,33 @@ func CheckConfig(ctx context.Context, c *config.Cluster, out io.Writer) error {
 	if errs > 0 {
 		return fmt.Errorf("check-config: %d errors", errs)
 	}
+	fmt.Fprintln(out, "OK    no link between sites in clear")
 	return nil
+}
+
+// DRBDCheckConfig is check-config for DRBD mode: every link between sites is judged as each
+// agent reports it. ERROR for the agents' HTTP without TLS, a data site whose replication is not
+// carried by WireGuard or whose DRBD peers do not authenticate, and an agent that cannot be asked.
+func (k *Controller) DRBDCheckConfig(ctx context.Context, out io.Writer) error {
+	return printFindings(out, judgeDRBDLinks(k.Cluster, k.DRBDStatus(ctx)))
+}
+
+func judgeDRBDLinks(c *config.Cluster, sts []DRBDSite) []galera.Finding {
+	var out []galera.Finding
+	if !c.TLS.On() {
+		out = append(out, galera.Finding{Level: "ERROR", What: "the agents' HTTP port (HAProxy's checks, operator commands, control requests, fence votes) crosses sites in clear: set up the cluster PKI and the tls section (docs/tls.md)"})
+	}
+	for _, s := range sts {
+		switch {
+		case s.Err != "":
+			out = append(out, galera.Finding{Level: "ERROR", Site: s.Site, What: "its agent cannot be asked: " + s.Err})
+		case s.Detail.Link != nil:
+			for _, what := range drbd.JudgeLink(*s.Detail.Link) {
+				out = append(out, galera.Finding{Level: "ERROR", Site: s.Site, What: what})
+			}
+		}
+	}
+	return out
 }
 
 func readSettings(ctx context.Context, s config.Site, cred config.Credential) galera.NodeSettings {

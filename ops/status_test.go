@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/drbd"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/membership"
 )
@@ -126,6 +127,39 @@ func TestPrintVersions(t *testing.T) {
 		printVersions(&b, "bbb", c.sts)
 		if b.String() != c.want {
 			t.Errorf("%s: got %q, want %q", c.name, b.String(), c.want)
+		}
+	}
+}
+
+func TestJudgeDRBDLinks(t *testing.T) {
+	tlsOn := &config.Cluster{TLS: config.TLS{CA: "/ca.crt"}}
+	site := func(name string, l *drbd.Link) DRBDSite {
+		s := DRBDSite{Site: name}
+		s.Detail.Link = l
+		return s
+	}
+	safe := &drbd.Link{Auth: "sha256", Peer: "10.78.0.2:7789", Dev: "wg0", WireGuard: true}
+	bare := &drbd.Link{Peer: "10.77.0.2:7789", Dev: "eth0"}
+	for _, c := range []struct {
+		name string
+		c    *config.Cluster
+		sts  []DRBDSite
+		want []string
+	}{
+		{"all protected; the witness has no link", tlsOn, []DRBDSite{site("lngs", safe), site("bari", safe), site("padova", nil)}, nil},
+		{"a bare link, agents in clear", &config.Cluster{}, []DRBDSite{site("lngs", bare)},
+			[]string{"ERROR  the agents' HTTP", "ERROR lngs DRBD replication to 10.77.0.2:7789 crosses in clear", "ERROR lngs DRBD's peers do not authenticate"}},
+		{"an agent not answering", tlsOn, []DRBDSite{{Site: "bari", Err: "refused"}}, []string{"ERROR bari its agent cannot be asked"}},
+	} {
+		got := judgeDRBDLinks(c.c, c.sts)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: %+v, want %d findings", c.name, got, len(c.want))
+			continue
+		}
+		for i, f := range got {
+			if line := f.Level + " " + f.Site + " " + f.What; !strings.HasPrefix(line, c.want[i]) {
+				t.Errorf("%s: %q, want it to start with %q", c.name, line, c.want[i])
+			}
 		}
 	}
 }

@@ -104,6 +104,16 @@ func drbdCommand() *cli.Command {
 				return nil
 			},
 		}, {
+			Name:  "check-config",
+			Usage: "report every link between sites in clear: the agents' HTTP without TLS, DRBD's replication outside WireGuard or without cram-hmac",
+			Action: func(c *cli.Context) error {
+				k, err := drbdController(c)
+				if err != nil {
+					return err
+				}
+				return k.DRBDCheckConfig(c.Context, c.App.Writer)
+			},
+		}, {
 			Name:  "sites",
 			Usage: "every site's agent: DRBD role, disk, link, whether HAProxy may send traffic there, fences",
 			Action: func(c *cli.Context) error {

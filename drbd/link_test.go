@@ -1,0 +1,67 @@
+package drbd
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+const show84 = `resource r0 {
+    options {
+    }
+    net {
+        cram-hmac-alg       "sha256";
+        shared-secret       "s3cret";
+        after-sb-0pri       disconnect;
+    }
+    _remote_host {
+        address			ipv4 10.78.0.2:7789;
+    }
+    _this_host {
+        address			ipv4 10.78.0.1:7789;
+        volume 0 {
+            device			minor 0;
+        }
+    }
+}
+`
+
+func TestReadLink(t *testing.T) {
+	for _, c := range []struct {
+		name, show, route, link string
+		want                    []string
+	}{
+		{"WireGuard and cram-hmac", show84, "10.78.0.2 dev wg0 src 10.78.0.1 uid 0", "4: wg0: <POINTOPOINT,NOARP,UP> mtu 1420\n    link/none  promiscuity 0\n    wireguard addrgenmode none", nil},
+		{"the bare link", strings.Replace(show84, "10.78.0.2", "10.77.0.2", 1), "10.77.0.2 dev eth0 src 10.77.0.1", "2: eth0: <BROADCAST> mtu 1500\n    link/ether 52:54:00:00:00:01", []string{"crosses in clear (routed through eth0"}},
+		{"no authentication", strings.Replace(show84, `cram-hmac-alg       "sha256";`, "", 1), "10.78.0.2 dev wg0", "wireguard", []string{"do not authenticate"}},
+		{"unreadable", "", "", "", []string{"cannot tell"}},
+	} {
+		run := func(_ context.Context, name string, args ...string) ([]byte, error) {
+			switch {
+			case c.show == "":
+				return nil, errors.New("exit status 10")
+			case name == "drbdsetup":
+				return []byte(c.show), nil
+			case args[0] == "route":
+				return []byte(c.route), nil
+			default:
+				return []byte(c.link), nil
+			}
+		}
+		l := ReadLink(context.Background(), run, "r0")
+		got := JudgeLink(l)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: %+v gives %q, want %q", c.name, l, got, c.want)
+			continue
+		}
+		for i := range got {
+			if !strings.Contains(got[i], c.want[i]) {
+				t.Errorf("%s: %q, want %q", c.name, got[i], c.want[i])
+			}
+		}
+		if strings.Contains(strings.Join(got, " ")+l.Auth+l.Peer+l.Err, "s3cret") {
+			t.Errorf("%s: the shared secret leaked", c.name)
+		}
+	}
+}
