@@ -105,8 +105,10 @@ func TestNothingReadableOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	logBefore, _ := os.ReadFile(filepath.Join(l.Dir, "bari", "mysqld.log"))
+	t0 := time.Now()
 	l.Lab(t, "start", "bari")
 	l.AllSynced(t, 3*time.Minute)
+	t.Logf("bari rejoined by SST in %.1fs", time.Since(t0).Seconds())
 	logAfter, _ := os.ReadFile(filepath.Join(l.Dir, "bari", "mysqld.log"))
 	joined := string(logAfter[len(logBefore):])
 	if !strings.Contains(joined, "stunnel") {
