@@ -10,32 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/internal/labtest"
+	"github.com/keyha/keyha/internal/syncbuf"
 )
-
-// lockedBuffer is tcpdump's stderr, read while tcpdump writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Nothing readable crosses the lab's bridge, which carries every link between sites: a capture
 // taken while rows with a marker are written through every HAProxy, a node rejoins by SST, the
@@ -54,7 +36,7 @@ func TestNothingReadableOnTheWire(t *testing.T) {
 	l.AllSynced(t, 2*time.Minute)
 	pcap := filepath.Join(t.TempDir(), "bridge.pcap")
 	dump := exec.Command("tcpdump", "-i", "kh-br0", "-s", "0", "-U", "-n", "-w", pcap)
-	var dumpErr lockedBuffer
+	var dumpErr syncbuf.Buffer
 	dump.Stderr = &dumpErr
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package haproxy
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -10,11 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/internal/syncbuf"
 )
 
 // A started HAProxy routes to no node until a check finds the writer: with the server-state file
@@ -93,7 +92,7 @@ sites:
 	p := filepath.Join(dir, "haproxy.cfg")
 	os.WriteFile(p, cfg, 0o644)
 
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd := exec.Command("haproxy", "-db", "-f", p)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
@@ -142,22 +141,4 @@ sites:
 			t.Errorf("HAProxy did not take the state file as written: %s", line)
 		}
 	}
-}
-
-// lockedBuffer collects HAProxy's output, written by exec's copying goroutine, read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,29 +1,12 @@
 package load
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyha/keyha/internal/syncbuf"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // On a terminal each redraw returns to the line's start and clears what a longer earlier line left
 // behind; elsewhere the lines are plain, with no control characters.
@@ -31,7 +14,7 @@ func TestProgressOutput(t *testing.T) {
 	defer func(r, p time.Duration) { redrawEvery, plainEvery = r, p }(redrawEvery, plainEvery)
 	redrawEvery, plainEvery = 10*time.Millisecond, 10*time.Millisecond
 	for _, tty := range []bool{true, false} {
-		var buf lockedBuffer
+		var buf syncbuf.Buffer
 		l := &loader{cfg: RunConfig{Rows: 100000, Progress: &buf, TTY: tty}}
 		l.acked.Store(40000)
 		stop := l.progress(time.Now().Add(-time.Second))

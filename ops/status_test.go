@@ -92,15 +92,20 @@ func TestJudgeLinks(t *testing.T) {
 		{"a certificate expiring", tlsOn, []galera.NodeSettings{ssl}, soon, []string{"WARN bari its agent certificate expires 2026-11-30"}},
 		{"a node that could not be read is judged elsewhere", tlsOn, []galera.NodeSettings{{Site: "padova", Err: "refused"}}, nil, nil},
 	} {
-		got := judgeLinks(c.c, c.nodes, c.sts, now)
-		if len(got) != len(c.want) {
-			t.Errorf("%s: %+v, want %d findings", c.name, got, len(c.want))
-			continue
-		}
-		for i, f := range got {
-			if line := f.Level + " " + f.Site + " " + f.What; !strings.HasPrefix(line, c.want[i]) {
-				t.Errorf("%s: %q, want it to start with %q", c.name, line, c.want[i])
-			}
+		wantFindings(t, c.name, judgeLinks(c.c, c.nodes, c.sts, now), c.want)
+	}
+}
+
+// wantFindings checks that each finding, as "LEVEL SITE WHAT", starts with its want.
+func wantFindings(t *testing.T, name string, got []galera.Finding, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %+v, want %d findings", name, got, len(want))
+		return
+	}
+	for i, f := range got {
+		if line := f.Level + " " + f.Site + " " + f.What; !strings.HasPrefix(line, want[i]) {
+			t.Errorf("%s: %q, want it to start with %q", name, line, want[i])
 		}
 	}
 }
@@ -151,15 +156,6 @@ func TestJudgeDRBDLinks(t *testing.T) {
 			[]string{"ERROR  the agents' HTTP", "ERROR lngs DRBD replication to 10.77.0.2:7789 crosses in clear", "ERROR lngs DRBD's peers do not authenticate"}},
 		{"an agent not answering", tlsOn, []DRBDSite{{Site: "bari", Err: "refused"}}, []string{"ERROR bari its agent cannot be asked"}},
 	} {
-		got := judgeDRBDLinks(c.c, c.sts)
-		if len(got) != len(c.want) {
-			t.Errorf("%s: %+v, want %d findings", c.name, got, len(c.want))
-			continue
-		}
-		for i, f := range got {
-			if line := f.Level + " " + f.Site + " " + f.What; !strings.HasPrefix(line, c.want[i]) {
-				t.Errorf("%s: %q, want it to start with %q", c.name, line, c.want[i])
-			}
-		}
+		wantFindings(t, c.name, judgeDRBDLinks(c.c, c.sts), c.want)
 	}
 }
