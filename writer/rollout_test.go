@@ -1,6 +1,7 @@
 package writer_test
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -14,8 +15,12 @@ import (
 // agentConfig is what an agent's /status says of the cluster file it runs.
 type agentConfig struct {
 	Detail struct {
-		Config  string `json:"config_hash"`
-		Pending string `json:"config_pending"`
+		Config   string `json:"config_hash"`
+		Pending  string `json:"config_pending"`
+		Decision *struct {
+			Writer string `json:"Writer"`
+			Reason string `json:"Reason"`
+		} `json:"writer_decision"`
 	} `json:"detail"`
 }
 
@@ -30,6 +35,14 @@ func runs(t *testing.T, l *labtest.Lab, site, want, pending string) {
 		}
 		return st.Detail.Config == want && strings.Contains(st.Detail.Pending, pending), st.Detail.Config + " " + st.Detail.Pending
 	})
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func shortHash(t *testing.T, file []byte) string {
@@ -93,6 +106,23 @@ func TestClusterFileRollout(t *testing.T) {
 			if out := keyha(t, l, "status"); !strings.Contains(out, "cluster file: 2 versions running") {
 				t.Errorf("after the reload at %s, keyha status shows no rollout in progress:\n%s", s, out)
 			}
+			// Every agent knows the files differ, and keeps the writer for that reason.
+			for _, o := range all {
+				labtest.Eventually(t, 10*time.Second, o+"'s agent sees the files decide differently", func() (bool, string) {
+					var st agentConfig
+					if err := l.AgentStatus(t, o, &st); err != nil || st.Detail.Decision == nil {
+						return false, fmt.Sprint(err)
+					}
+					d := st.Detail.Decision
+					return d.Writer == w && strings.Contains(d.Reason, "decides the writer differently"), d.Writer + ": " + d.Reason
+				})
+			}
+			// The sites stay mixed while a good number of writes go through.
+			mark := time.Now()
+			labtest.Eventually(t, 60*time.Second, "1000 writes with the files mixed", func() (bool, string) {
+				cs, _ := c.snapshot()
+				return len(nodesAfter(cs, mark)) > 0 && sum(nodesAfter(cs, mark)) >= 1000, ""
+			})
 		}
 		if got, _ := agreeOn(t, l, all, "", 5*time.Second); got != w {
 			t.Fatalf("the writer moved from %s to %s when %s took the new file", w, got, s)
