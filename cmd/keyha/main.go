@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyha/keyha/agent"
 	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/ports"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -77,6 +78,9 @@ func newApp() *cli.App {
 							return err
 						}
 						fmt.Fprintf(c.App.Writer, "%s: cluster %q, %d sites %v, sha256 %s\n", cl.Path, cl.Name, len(cl.Sites), cl.SiteNames(), cl.Hash)
+						for _, w := range ports.X11(cl) {
+							fmt.Fprintln(c.App.Writer, "WARN", w)
+						}
 						return nil
 					},
 				}},
@@ -92,6 +96,7 @@ func newApp() *cli.App {
 			keystoneCommand(),
 			pkiCommand(),
 			grantsCommand(),
+			portsCommand(),
 		},
 	}
 }

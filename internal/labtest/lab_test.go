@@ -86,6 +86,42 @@ func TestLabLifecycle(t *testing.T) {
 		}
 	})
 
+	// Each site's namespace drops what the port plan does not name: a listener on a port outside
+	// the plan at lngs is not reachable from bari, while a planned port is, and the host reaches
+	// the ports the plan gives the operator.
+	t.Run("firewall: only the planned ports", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		lngs := strings.Split(l.Sites["lngs"].SQL, ":")[0]
+		listen := exec.CommandContext(ctx, "ip", "netns", "exec", l.Sites["lngs"].Namespace, "socat", "TCP-LISTEN:9999,fork,reuseaddr", "SYSTEM:echo open")
+		if err := listen.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cancel(); listen.Wait() }()
+		dial := func(ns, addr string) error {
+			out, err := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "socat", "-T", "2", "-", "TCP:"+addr+",connect-timeout=2").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		}
+		// The listener is up: reachable from inside lngs itself (loopback is not filtered).
+		Eventually(t, 10*time.Second, "the unplanned listener answers inside lngs", func() (bool, string) {
+			err := dial(l.Sites["lngs"].Namespace, "127.0.0.1:9999")
+			return err == nil, fmt.Sprint(err)
+		})
+		if err := dial(l.Sites["bari"].Namespace, lngs+":9999"); err == nil {
+			t.Errorf("bari reaches port 9999 at lngs, a port outside the plan")
+		}
+		if err := dial(l.Sites["bari"].Namespace, lngs+":4567"); err != nil {
+			t.Errorf("bari cannot reach Galera's 4567 at lngs, a planned port: %v", err)
+		}
+		rules, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.Sites["lngs"].Namespace, "nft", "list", "table", "inet", "keyha").CombinedOutput()
+		if err != nil || !strings.Contains(string(rules), "policy drop") {
+			t.Errorf("lngs's namespace has no keyha table with policy drop: %v\n%s", err, rules)
+		}
+	})
+
 	t.Run("partition and heal", func(t *testing.T) {
 		l.Lab(t, "partition", "bari")
 		took := Eventually(t, 60*time.Second, "bari leaves the Primary component, lngs+padova stay Primary with size 2", func() (bool, string) {

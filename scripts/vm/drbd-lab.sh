@@ -220,6 +220,7 @@ drbd_wait_proc() { # SITE PATTERN TIMEOUT_S
 drbd_start_witness() {
   local s=$DRBD_WITNESS
   "$KEYHA" --config "$DIR/keyha.yaml" haproxy config --site "$s" --out "$DIR/$s/haproxy.cfg"
+  site_firewall "$s"
   start_agent "$s"
   start_haproxy "$s"
 }

@@ -1,0 +1,111 @@
+package ports
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/internal/labtest"
+)
+
+func lab(t *testing.T, extra string) *config.Cluster {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("cluster: lab\ncredentials: {monitor: /m.cnf}\ngossip: {key_file: /k}\nsites:\n")
+	for i, s := range []string{"lngs", "bari", "padova"} {
+		ip := fmt.Sprintf("10.77.0.%d", i+1)
+		fmt.Fprintf(&b, "  - {name: %s, sql: %s:3306, galera: %s:4567, agent: %s:9250, http: %s:9200, metrics: %s:9260, gossip: %s:7946, haproxy_db: %s:3307, keystone: {api: %s:5001, front: %s:5000}%s}\n",
+			s, ip, ip, ip, ip, ip, ip, ip, ip, ip, extra)
+	}
+	c, err := config.Parse([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestPlan(t *testing.T) {
+	c := lab(t, "")
+	var got []string
+	for _, p := range Plan(c, "lngs") {
+		got = append(got, fmt.Sprintf("%d/%s", p.Port, p.Protocol))
+		if p.Site != "lngs" || p.Why == "" || len(p.From) == 0 {
+			t.Errorf("incomplete %+v", p)
+		}
+	}
+	want := "3306/tcp 3307/tcp 4444/tcp 4567/tcp 4568/tcp 5000/tcp 5001/tcp 7946/tcp 7946/udp 9200/tcp 9250/tcp 9260/tcp"
+	if strings.Join(got, " ") != want {
+		t.Errorf("lngs's ports %v, want %s", got, want)
+	}
+	if n := len(Plan(c, "")); n != 3*12 {
+		t.Errorf("%d ports for three sites, want 36", n)
+	}
+	b, _ := json.Marshal(Plan(c, "bari")[0])
+	for _, k := range []string{`"port":3306`, `"protocol":"tcp"`, `"site":"bari"`, `"from":[`, `"why":"`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("JSON %s lacks %s", b, k)
+		}
+	}
+	if w := X11(c); len(w) != 0 {
+		t.Errorf("the lab's ports warn of X11: %v", w)
+	}
+}
+
+func TestX11(t *testing.T) {
+	c := lab(t, "")
+	c.Sites[1].Metrics = "10.77.0.2:6010"
+	w := X11(c)
+	if len(w) != 1 || !strings.Contains(w[0], "sites (bari): port 6010") {
+		t.Errorf("X11 warnings %v, want bari's 6010", w)
+	}
+}
+
+func TestNFT(t *testing.T) {
+	c := lab(t, "")
+	got, err := NFT(c, "lngs", Sources{Operator: []string{"192.0.2.10"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"policy drop;",
+		"ct state established,related accept",
+		`ip saddr { 10.77.0.2, 10.77.0.3 } tcp dport 4567 accept`,
+		`ip saddr { 10.77.0.2, 10.77.0.3 } udp dport 7946 accept`,
+		`ip saddr { 10.77.0.1, 10.77.0.2, 10.77.0.3, 192.0.2.10 } tcp dport 9200 accept`,
+		"    tcp dport 9260 accept", // monitoring: no source given, any address
+		"    tcp dport 5000 accept", // clients
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "dport 6") {
+		t.Errorf("a port outside the plan:\n%s", got)
+	}
+	if _, err := NFT(c, "milano", Sources{}); err == nil {
+		t.Error("a site not in the cluster file was rendered")
+	}
+}
+
+// nftables itself accepts the rendered rules (nft -c: check only, nothing loaded).
+func TestNFTAccepted(t *testing.T) {
+	if _, err := exec.LookPath("nft"); err != nil || os.Geteuid() != 0 {
+		labtest.SkipOrFail(t, "nft -c needs nftables and root: run scripts/setup, as root")
+	}
+	rules, err := NFT(lab(t, ""), "bari", Sources{Monitoring: []string{"192.0.2.20"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "bari.nft")
+	if err := os.WriteFile(f, []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("nft", "-c", "-f", f).CombinedOutput(); err != nil {
+		t.Fatalf("nft -c refuses the rendered rules: %v\n%s\n%s", err, out, rules)
+	}
+}
