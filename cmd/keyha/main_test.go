@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -181,5 +182,31 @@ func TestUnsafeClusterFileRefused(t *testing.T) {
 				t.Errorf("%s: keyha %v: exit %d, %q; want 1 naming %s", c.name, args, code, errOut, c.want)
 			}
 		}
+	}
+}
+
+func TestPortsCommand(t *testing.T) {
+	f := t.TempDir() + "/keyha.yaml"
+	file := "cluster: t\ncredentials: {monitor: /m.cnf}\ngossip: {key_file: /k}\nsites:\n" +
+		"  - {name: lngs, sql: 10.0.0.1:3306, gossip: 10.0.0.1:7946, metrics: 10.0.0.1:6001}\n" +
+		"  - {name: bari, sql: 10.0.0.2:3306, gossip: 10.0.0.2:7946}\n"
+	if err := os.WriteFile(f, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run("--config", f, "ports", "--site", "bari", "--json")
+	var plan []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || len(plan) != 3 {
+		t.Fatalf("ports --json: exit %d, %q %q; want bari's 3 ports", code, out, errOut)
+	}
+	for _, k := range []string{"port", "protocol", "site", "from", "why"} {
+		if _, ok := plan[0][k]; !ok {
+			t.Errorf("ports --json: no %q in %v", k, plan[0])
+		}
+	}
+	if _, errOut, code := run("--config", f, "ports", "--nft"); code != 1 || !strings.Contains(errOut, "--site") {
+		t.Errorf("ports --nft without a site: exit %d, %q", code, errOut)
+	}
+	if out, _, code := run("--config", f, "config", "check"); code != 0 || !strings.Contains(out, "WARN sites (lngs): port 6001 is in X11's range") {
+		t.Errorf("config check does not warn of port 6001: exit %d, %q", code, out)
 	}
 }
