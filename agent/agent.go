@@ -66,6 +66,7 @@ type conf struct {
 	cluster *config.Cluster
 	site    *config.Site
 	policy  galera.Policy
+	keys    map[string]string // the file's digests by key: keyha status names what differs
 }
 
 func newConf(c *config.Cluster, siteName string) (*conf, error) {
@@ -73,7 +74,7 @@ func newConf(c *config.Cluster, siteName string) (*conf, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conf{cluster: c, site: site, policy: galera.Policy{
+	return &conf{cluster: c, site: site, keys: c.Digests(), policy: galera.Policy{
 		AvailableWhenDonor: c.Agent.AvailableWhenDonor,
 		StaleAfter:         c.Agent.StaleAfter,
 		Weighting:          true,
@@ -95,6 +96,7 @@ type Detail struct {
 	Keystone *KeystoneCheck             `json:"keystone,omitempty"`
 	Problem  string                     `json:"config_problem,omitempty"` // what in the cluster file does not match the node
 	Pending  string                     `json:"config_pending,omitempty"` // a changed file the agent could not take, and why
+	Keys     map[string]string          `json:"config_keys,omitempty"`    // digests of the running file's settings, by key
 }
 
 // nameProblem says what is wrong when the node's wsrep_node_name is not the one the cluster file
@@ -147,7 +149,7 @@ func (a *Agent) Report() healthcheck.Report {
 	v := galera.Judge(snap, cf.policy, inMnt, a.now())
 	r := healthcheck.Report{Site: cf.site.Name, State: string(v.State), Health: string(v.State), Weight: v.Weight, Reason: v.Reason}
 	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(cf.cluster.Hash), Keystone: a.keystone.Last(),
-		Problem: nameProblem(cf.site, snap), Pending: pending}
+		Problem: nameProblem(cf.site, snap), Pending: pending, Keys: cf.keys}
 	if a.single {
 		det.Decision, det.Peers = &d, peers
 		r.Writer = d.Writer

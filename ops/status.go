@@ -37,6 +37,7 @@ type AgentStatus struct {
 		Version  string                     `json:"agent_version"`
 		Config   string                     `json:"config_hash"`
 		Pending  string                     `json:"config_pending"`
+		Keys     map[string]string          `json:"config_keys"`
 	} `json:"detail"`
 	Err string `json:"error,omitempty"` // the agent could not be asked
 	// CertExpires is when the certificate the agent presented expires (TLS only).
@@ -158,7 +159,7 @@ func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 			sn.ClusterSize, s.Health, orDash(role), sn.LastCommitted, peerStatus(gossip, s.Site), cfg, s.Reason)
 	}
 	tw.Flush()
-	printVersions(w, want, sts)
+	printVersions(w, c, sts)
 	printCerts(w, sts, time.Now())
 	printRTT(w, sts)
 	if wr, why := Writer(sts); why != "" {
@@ -250,14 +251,26 @@ func orDash(s string) string {
 
 // printVersions says which cluster file each site runs when they differ (a rollout in progress,
 // or a site forgotten), and any file an agent was given but could not take.
-func printVersions(w io.Writer, mine string, sts []AgentStatus) {
+func printVersions(w io.Writer, c *config.Cluster, sts []AgentStatus) {
+	mine := c.Hash
+	if len(mine) > 12 {
+		mine = mine[:12]
+	}
 	at := map[string][]string{}
+	digests := c.Digests()
 	for _, s := range sts {
 		if s.Err == "" {
 			at[s.Detail.Config] = append(at[s.Detail.Config], s.Site)
 		}
 		if s.Err == "" && s.Detail.Pending != "" {
 			fmt.Fprintf(w, "%s: %s\n", s.Site, s.Detail.Pending)
+		}
+		if s.Err == "" && s.Detail.Config != mine && s.Detail.Keys != nil {
+			keys := config.DiffKeys(digests, s.Detail.Keys)
+			if len(keys) > 8 {
+				keys = append(keys[:8], fmt.Sprintf("and %d more", len(keys)-8))
+			}
+			fmt.Fprintf(w, "%s runs %s, which differs from this host's file in: %s\n", s.Site, s.Detail.Config, strings.Join(keys, ", "))
 		}
 	}
 	if len(at) < 2 {

@@ -111,9 +111,15 @@ func wantFindings(t *testing.T, name string, got []galera.Finding, want []string
 }
 
 func TestPrintVersions(t *testing.T) {
+	mine := &config.Cluster{Hash: "bbb", Writer: config.Writer{Grace: 10 * time.Second}}
+	other := *mine
+	other.Writer.Grace = 20 * time.Second
 	st := func(site, hash, pending string) AgentStatus {
 		var s AgentStatus
 		s.Site, s.Detail.Config, s.Detail.Pending = site, hash, pending
+		if hash == "aaa" {
+			s.Detail.Keys = other.Digests()
+		}
 		return s
 	}
 	for _, c := range []struct {
@@ -121,15 +127,17 @@ func TestPrintVersions(t *testing.T) {
 		sts  []AgentStatus
 		want string
 	}{
-		{"one version: nothing to say", []AgentStatus{st("lngs", "aaa", ""), st("bari", "aaa", "")}, ""},
+		{"one version: nothing to say", []AgentStatus{st("lngs", "bbb", ""), st("bari", "bbb", "")}, ""},
 		{"a rollout half-way", []AgentStatus{st("lngs", "bbb", ""), st("bari", "aaa", ""), st("padova", "aaa", "")},
-			"cluster file: 2 versions running: aaa at bari, padova; bbb at lngs (this host's: bbb)\n"},
-		{"a file not taken", []AgentStatus{st("lngs", "aaa", "cluster file ccc changes gossip.preset: restart the agent")},
+			"bari runs aaa, which differs from this host's file in: writer.grace\n" +
+				"padova runs aaa, which differs from this host's file in: writer.grace\n" +
+				"cluster file: 2 versions running: aaa at bari, padova; bbb at lngs (this host's: bbb)\n"},
+		{"a file not taken", []AgentStatus{st("lngs", "bbb", "cluster file ccc changes gossip.preset: restart the agent")},
 			"lngs: cluster file ccc changes gossip.preset: restart the agent\n"},
-		{"an agent not answering is not a version", []AgentStatus{st("lngs", "aaa", ""), {Site: "bari", Err: "refused"}}, ""},
+		{"an agent not answering is not a version", []AgentStatus{st("lngs", "bbb", ""), {Site: "bari", Err: "refused"}}, ""},
 	} {
 		var b strings.Builder
-		printVersions(&b, "bbb", c.sts)
+		printVersions(&b, mine, c.sts)
 		if b.String() != c.want {
 			t.Errorf("%s: got %q, want %q", c.name, b.String(), c.want)
 		}

@@ -103,8 +103,13 @@ func TestClusterFileRollout(t *testing.T) {
 		l.Lab(t, "agent-reload", s)
 		runs(t, l, s, now, "")
 		if i < len(all)-1 {
-			if out := keyha(t, l, "status"); !strings.Contains(out, "cluster file: 2 versions running") {
+			out := keyha(t, l, "status")
+			if !strings.Contains(out, "cluster file: 2 versions running") {
 				t.Errorf("after the reload at %s, keyha status shows no rollout in progress:\n%s", s, out)
+			}
+			// It names the settings that differ, at a site still on the old file.
+			if late := all[len(all)-1]; !strings.Contains(out, late+" runs "+was+", which differs from this host's file in: sites ("+w+").priority, writer.grace") {
+				t.Errorf("keyha status does not name what differs at %s:\n%s", late, out)
 			}
 			// Every agent knows the files differ, and keeps the writer for that reason.
 			for _, o := range all {
