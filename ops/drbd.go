@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"text/tabwriter"
 	"time"
 
 	"github.com/keyha/keyha/agent"
@@ -173,4 +175,43 @@ func (k *Controller) waitDRBD(ctx context.Context, site string, timeout time.Dur
 		return fmt.Errorf("%s: not %s within %s: %w", site, what, timeout, err)
 	}
 	return nil
+}
+
+// PrintDRBDSites writes every site's DRBD view as a table (keyha drbd sites, and keyha status in
+// DRBD mode).
+func PrintDRBDSites(w io.Writer, sites []DRBDSite) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SITE\tROLE\tDISK\tLINK\tDB\tSTATE\tFENCE\tREASON")
+	serving := 0
+	for _, s := range sites {
+		if s.Err != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tdown\t-\t%s\n", s.Site, s.Err)
+			continue
+		}
+		r, link := s.Detail.Resource, "-"
+		if len(r.Peers) > 0 {
+			link = r.Peers[0].State()
+		}
+		fence := s.Detail.Fence
+		if s.Detail.Ack != "" {
+			fence = "holds " + s.Detail.Ack
+		}
+		if s.State == "up" {
+			serving++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", s.Site, orDash(r.Role), orDash(r.Disk), link, s.Detail.DBUp, s.State, orDash(fence), s.Reason)
+	}
+	tw.Flush()
+	switch serving {
+	case 0:
+		fmt.Fprintln(w, "serving: none (no site's agent answers up)")
+	case 1:
+		for _, s := range sites {
+			if s.Err == "" && s.State == "up" {
+				fmt.Fprintln(w, "serving:", s.Site)
+			}
+		}
+	default:
+		fmt.Fprintf(w, "serving: %d SITES ANSWER UP: check at once (keyha drbd split-brain)\n", serving)
+	}
 }

@@ -42,3 +42,26 @@ func TestDRBDReady(t *testing.T) {
 		})
 	}
 }
+
+func TestPrintDRBDSites(t *testing.T) {
+	site := func(name, state, role string) DRBDSite {
+		s := DRBDSite{Site: name, State: state}
+		s.Detail.Resource = drbd.Resource{Role: role, Disk: "UpToDate"}
+		return s
+	}
+	for _, c := range []struct {
+		name  string
+		sites []DRBDSite
+		want  string
+	}{
+		{"one Primary", []DRBDSite{site("lngs", "up", "Primary"), site("bari", "down", "Secondary"), {Site: "padova", Err: "refused"}}, "serving: lngs\n"},
+		{"none", []DRBDSite{site("lngs", "down", "Secondary"), site("bari", "down", "Secondary")}, "serving: none"},
+		{"two", []DRBDSite{site("lngs", "up", "Primary"), site("bari", "up", "Primary")}, "serving: 2 SITES ANSWER UP"},
+	} {
+		var b strings.Builder
+		PrintDRBDSites(&b, c.sites)
+		if !strings.Contains(b.String(), c.want) || !strings.HasPrefix(b.String(), "SITE ") {
+			t.Errorf("%s:\n%s\nwant %q", c.name, b.String(), c.want)
+		}
+	}
+}

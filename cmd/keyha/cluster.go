@@ -19,6 +19,20 @@ func statusCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if cl.Mode == "drbd" { // one command for both modes: the DRBD view of every site
+				k, err := ops.NewController(cl, c.App.Writer)
+				if err != nil {
+					return err
+				}
+				sites := k.DRBDStatus(c.Context)
+				if c.Bool("json") {
+					enc := json.NewEncoder(c.App.Writer)
+					enc.SetIndent("", "  ")
+					return enc.Encode(sites)
+				}
+				ops.PrintDRBDSites(c.App.Writer, sites)
+				return nil
+			}
 			sts := ops.Fetch(c.Context, cl, 3*time.Second)
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)

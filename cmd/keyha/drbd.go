@@ -121,24 +121,8 @@ func drbdCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "SITE\tROLE\tDISK\tLINK\tDB\tSTATE\tFENCE\tREASON")
-				for _, s := range k.DRBDStatus(c.Context) {
-					if s.Err != "" {
-						fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tdown\t-\t%s\n", s.Site, s.Err)
-						continue
-					}
-					r, link := s.Detail.Resource, "-"
-					if len(r.Peers) > 0 {
-						link = r.Peers[0].State()
-					}
-					fence := s.Detail.Fence
-					if s.Detail.Ack != "" {
-						fence = "holds " + s.Detail.Ack
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", s.Site, orDash(r.Role), orDash(r.Disk), link, s.Detail.DBUp, s.State, orDash(fence), s.Reason)
-				}
-				return tw.Flush()
+				ops.PrintDRBDSites(c.App.Writer, k.DRBDStatus(c.Context))
+				return nil
 			},
 		}, {
 			Name:  "switchover",
