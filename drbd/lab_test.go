@@ -25,7 +25,8 @@ import (
 func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_MODE=drbd") }
 
 // Every link between sites is protected, as the agents see it: check-config finds nothing in
-// clear (the agents over TLS, DRBD's replication inside WireGuard, its peers authenticated).
+// clear (the agents over TLS, DRBD's replication inside WireGuard, its peers authenticated); and
+// keyha status shows the DRBD view.
 func TestDRBDLinksProtected(t *testing.T) {
 	l := labtest.Get(t)
 	var r labtest.Run
@@ -34,6 +35,11 @@ func TestDRBDLinksProtected(t *testing.T) {
 		return r.Code == 0 && strings.Contains(r.Stdout, "no link between sites in clear"), r.Stdout + r.Stderr
 	})
 	t.Logf("keyha drbd check-config:\n%s", r.Stdout)
+	// One command for both modes: keyha status shows the DRBD view, lngs serving after lab up.
+	labtest.Eventually(t, 30*time.Second, "keyha status says lngs serves", func() (bool, string) {
+		r = l.Keyha(t, nil, "status")
+		return r.Code == 0 && strings.Contains(r.Stdout, "serving: lngs"), r.Stdout + r.Stderr
+	})
 }
 
 // TestDRBDFailover is issue 9's acceptance, in one run because each step starts from where the
