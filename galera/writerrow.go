@@ -52,17 +52,10 @@ func readWriter(ctx context.Context, db *sql.DB) (WriterRow, error) {
 func ReadWriter(ctx context.Context, db *sql.DB) (WriterRow, error) { return readWriter(ctx, db) }
 
 // SetWriter records site as the designated writer if the epoch is still expect (-1: whatever it
-// is), with an optional hold expiry (for the Hold value). It returns the new epoch.
+// is), with an optional hold expiry (for the Hold value). It returns the new epoch. The schema and
+// the row are made only when missing: their DDL is total-order (TOI) in Galera and can wait on the
+// whole cluster, which a switchover or a successor's record must not do for nothing.
 func SetWriter(ctx context.Context, db *sql.DB, site string, expect int64, hold time.Duration, by, reason string) (int64, error) {
-	for _, q := range []string{
-		"CREATE DATABASE IF NOT EXISTS keyha",
-		writerDDL,
-		"INSERT IGNORE INTO keyha.writer (id, site, epoch, changed_at, changed_by, reason) VALUES (1, '', 0, UTC_TIMESTAMP(3), 'init', 'created')",
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return 0, fmt.Errorf("prepare keyha.writer: %w", err)
-		}
-	}
 	// Times are the server's, in UTC, whatever the session's time zone (Italy is UTC+1/+2) and the
 	// operator's clock: the hold is written and judged against the same clock.
 	q := "UPDATE keyha.writer SET site=?, epoch=epoch+1, hold_until=IF(?>0, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, NULL), " +
@@ -72,11 +65,36 @@ func SetWriter(ctx context.Context, db *sql.DB, site string, expect int64, hold 
 		q += " AND epoch=?"
 		args = append(args, expect)
 	}
-	res, err := db.ExecContext(ctx, q, args...)
+	update := func() (int64, error) {
+		res, err := db.ExecContext(ctx, q, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	n, err := update()
+	var me *mysql.MySQLError
+	missing := errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049) // no table, no schema
+	if err == nil && n == 0 {
+		var one int
+		missing = errors.Is(db.QueryRowContext(ctx, "SELECT 1 FROM keyha.writer WHERE id=1").Scan(&one), sql.ErrNoRows)
+	}
+	if missing {
+		for _, p := range []string{
+			"CREATE DATABASE IF NOT EXISTS keyha",
+			writerDDL,
+			"INSERT IGNORE INTO keyha.writer (id, site, epoch, changed_at, changed_by, reason) VALUES (1, '', 0, UTC_TIMESTAMP(3), 'init', 'created')",
+		} {
+			if _, err := db.ExecContext(ctx, p); err != nil {
+				return 0, fmt.Errorf("prepare keyha.writer: %w", err)
+			}
+		}
+		n, err = update()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("record %s as writer: %w", site, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return 0, ErrEpochMoved
 	}
 	w, err := readWriter(ctx, db)
