@@ -28,20 +28,7 @@ func (c *Cluster) Decision() string {
 // its listeners, its gossip member, its poller and its TLS identity were built from them. An
 // empty list means new can replace old in place (agent reload).
 func NeedsRestart(old, new *Cluster) []string {
-	a, b := fixed(old), fixed(new)
-	var keys []string
-	for k, v := range a {
-		if b[k] != v {
-			keys = append(keys, k)
-		}
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	return keys
+	return DiffKeys(fixed(old), fixed(new))
 }
 
 // fixed gives the restart-only keys with their values.
