@@ -63,10 +63,11 @@ type Agent struct {
 // conf is what the agent takes from the cluster file; Reload swaps it whole, so a reader that
 // takes it once sees one file.
 type conf struct {
-	cluster *config.Cluster
-	site    *config.Site
-	policy  galera.Policy
-	keys    map[string]string // the file's digests by key: keyha status names what differs
+	cluster  *config.Cluster
+	site     *config.Site
+	policy   galera.Policy
+	keys     map[string]string // the file's digests by key: keyha status names what differs
+	decision string            // the file's config.Cluster.Decision, gossiped and compared every poll
 }
 
 func newConf(c *config.Cluster, siteName string) (*conf, error) {
@@ -74,7 +75,7 @@ func newConf(c *config.Cluster, siteName string) (*conf, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conf{cluster: c, site: site, keys: c.Digests(), policy: galera.Policy{
+	return &conf{cluster: c, site: site, keys: c.Digests(), decision: c.Decision(), policy: galera.Policy{
 		AvailableWhenDonor: c.Agent.AvailableWhenDonor,
 		StaleAfter:         c.Agent.StaleAfter,
 		Weighting:          true,

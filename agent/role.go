@@ -19,7 +19,7 @@ func (a *Agent) gossipState(cf *conf, snap galera.Snapshot, health galera.Verdic
 	st := membership.State{
 		Site: cf.site.Name, Health: string(health.State), NodeState: snap.LocalStateComment, Writer: w,
 		LastCommitted: snap.LastCommitted, ClusterUUID: snap.ClusterStateUUID, ConfID: snap.ClusterConfID,
-		ConfigHash: shortHash(cf.cluster.Hash), Decision: cf.cluster.Decision(), AgentVersion: Version,
+		ConfigHash: shortHash(cf.cluster.Hash), Decision: cf.decision, AgentVersion: Version,
 	}
 	for _, m := range snap.Members {
 		st.View = append(st.View, m.Name)
@@ -50,7 +50,7 @@ func (a *Agent) decide(cf *conf, snap galera.Snapshot, health galera.Verdict, pe
 		Failback: cf.cluster.Writer.Failback,
 	}
 	graceOver := now.Sub(a.started) > cf.cluster.Writer.Grace
-	mine := cf.cluster.Decision()
+	mine := cf.decision
 	for _, s := range cf.cluster.Sites {
 		ws := writer.Site{Name: s.Name, Priority: s.Priority, InView: snap.InView(s.NodeName)}
 		if s.Name == cf.site.Name {
