@@ -66,11 +66,24 @@ func SetWriter(ctx context.Context, db *sql.DB, site string, expect int64, hold 
 		args = append(args, expect)
 	}
 	update := func() (int64, error) {
-		res, err := db.ExecContext(ctx, q, args...)
-		if err != nil {
-			return 0, err
+		// A view change (a node leaving or coming back) makes the node refuse writes for a moment
+		// (not in the Primary component, a write-set aborted). The compare-and-set on the epoch
+		// makes a retry safe: a write that did land moved the epoch, and its retry changes nothing.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			res, err := db.ExecContext(ctx, q, args...)
+			if err == nil {
+				return res.RowsAffected()
+			}
+			if !transient(err) || time.Now().After(deadline) || ctx.Err() != nil {
+				return 0, err
+			}
+			select {
+			case <-ctx.Done():
+				return 0, err
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
-		return res.RowsAffected()
 	}
 	n, err := update()
 	var me *mysql.MySQLError
@@ -102,4 +115,19 @@ func SetWriter(ctx context.Context, db *sql.DB, site string, expect int64, hold 
 		return 0, err
 	}
 	return w.Epoch, nil
+}
+
+// transient says whether a write failed only because the node was between views: not in the
+// Primary component for a moment (1047, 1180), or its write-set was aborted or waited on one (1205,
+// 1213).
+func transient(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1047, 1180, 1205, 1213:
+		return true
+	}
+	return false
 }
