@@ -116,6 +116,9 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckTimings(c); err != nil {
+		return nil, err
+	}
 	site := cf.site
 	a := &Agent{
 		maint:   NewMaint(c.Agent.StateDir, site.Name),
@@ -185,21 +188,31 @@ func (a *Agent) Snapshot() galera.Snapshot {
 // answer must not pretend to run (HAProxy's check then fails and the node goes down).
 func (a *Agent) Run(ctx context.Context) error {
 	cf := a.cfg()
-	ls, err := listen(ctx, cf.cluster, cf.site)
+	ls, err := listen(ctx, cf.cluster, cf.site, a.log)
 	if err != nil {
 		return err
 	}
 	defer ls.close()
+	// Nothing is answered before a real poll and, with gossip, news of every site: the sockets
+	// only queue meanwhile (HAProxy's checks wait), so a restarted agent never answers "down" or
+	// "no writer" out of doubt it could have dispelled, and its site never shows to the others
+	// without its health.
+	a.pollOnce(ctx)
 	if a.single {
-		if a.gossip, err = startGossip(ctx, cf.cluster, cf.site, a.log, a.metrics.reg); err != nil {
+		st := a.gossipState(cf, a.Snapshot(), a.last, "")
+		if a.gossip, err = startGossip(ctx, cf.cluster, cf.site, a.log, a.metrics.reg, &st); err != nil {
 			return err
 		}
+		if !a.gossip.Await(ctx, time.Second) {
+			a.log.Warn("starting without news of every site's agent: they will be heard as they answer")
+		}
+		a.pollOnce(ctx)
 	}
 	a.log.Info("agent started", "sql", cf.site.SQL, "agent", cf.site.Agent, "http", cf.site.HTTP, "metrics", cf.site.Metrics,
 		"poll_interval", cf.cluster.Agent.PollInterval, "poll_timeout", cf.cluster.Agent.PollTimeout, "config", shortHash(cf.cluster.Hash))
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { every(ctx, cf.cluster.Agent.PollInterval, a.pollOnce); return nil })
+	g.Go(func() error { after(ctx, cf.cluster.Agent.PollInterval, a.pollOnce); return nil })
 	if a.keystone != nil {
 		g.Go(func() error { a.keystone.run(ctx, 2*time.Second); return nil })
 	}

@@ -220,12 +220,12 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 	if err := a.timing.Check(); err != nil {
 		return err
 	}
-	ls, err := listen(ctx, a.cluster, a.site)
+	ls, err := listen(ctx, a.cluster, a.site, a.log)
 	if err != nil {
 		return err
 	}
 	defer ls.close()
-	if a.gossip, err = startGossip(ctx, a.cluster, a.site, a.log, a.reg); err != nil {
+	if a.gossip, err = startGossip(ctx, a.cluster, a.site, a.log, a.reg, nil); err != nil {
 		return err
 	}
 	a.log.Info("agent started", "resource", a.cluster.DRBD.Resource, "peer", a.peer, "witness", a.site.Witness,

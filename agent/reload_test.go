@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
@@ -112,5 +113,27 @@ func TestDecideWithOtherFiles(t *testing.T) {
 				t.Errorf("decision %+v, want writer %q, reason with %q", d, tc.writer, tc.reason)
 			}
 		})
+	}
+}
+
+// A silent writer's agent must be out of every HAProxy before gossip may declare it dead: the
+// defaults pass (HAProxy 3.5 s, lan gossip 4.5 s); a slower check or a faster preset is refused.
+func TestCheckTimings(t *testing.T) {
+	for _, c := range []struct {
+		preset string
+		ha     config.HAProxy
+		want   string
+	}{
+		{"lan", config.HAProxy{}, ""},
+		{"wan", config.HAProxy{CheckInterval: 5 * time.Second, Fall: 3}, ""},
+		{"local", config.HAProxy{}, "two writers"},
+		{"lan", config.HAProxy{Fall: 3}, "HAProxy may keep a silent agent's node UP for 5s"},
+	} {
+		cl := &config.Cluster{Mode: "galera", Writer: config.Writer{Mode: "single"}, Gossip: config.Gossip{Preset: c.preset},
+			HAProxy: c.ha, Sites: []config.Site{{Name: "a"}, {Name: "b"}}}
+		err := CheckTimings(cl)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s %+v: %v, want %q", c.preset, c.ha, err, c.want)
+		}
 	}
 }

@@ -24,15 +24,31 @@ import (
 type listeners struct{ agent, http, metrics net.Listener }
 
 // listen opens them all, or none: a failure to listen ends the agent (an agent that cannot answer
-// must not pretend to run; HAProxy's check then fails and the node goes down).
-func listen(ctx context.Context, c *config.Cluster, s *config.Site) (listeners, error) {
-	var ls listeners
+// must not pretend to run; HAProxy's check then fails and the node goes down). Sockets systemd
+// passes (socket activation) are taken for the addresses they listen on; the others are opened.
+func listen(ctx context.Context, c *config.Cluster, s *config.Site, log *slog.Logger) (ls listeners, err error) {
 	var lc net.ListenConfig
+	passed, err := inherited()
+	if err != nil {
+		return listeners{}, err
+	}
+	defer func() {
+		for _, l := range passed {
+			if err == nil {
+				log.Warn("socket activation: a passed socket listens on an address the cluster file does not give this site; closed", "addr", l.Addr())
+			}
+		}
+		closeAll(passed)
+	}()
 	for _, l := range []struct {
 		what, addr string
 		into       *net.Listener
 	}{{"agent-check", s.Agent, &ls.agent}, {"http check", s.HTTP, &ls.http}, {"metrics", s.Metrics, &ls.metrics}} {
 		if l.addr == "" {
+			continue
+		}
+		if nl := take(&passed, l.addr); nl != nil {
+			*l.into = nl
 			continue
 		}
 		nl, err := lc.Listen(ctx, "tcp", l.addr)
@@ -87,21 +103,27 @@ func (ls listeners) serve(ctx context.Context, g *errgroup.Group, src healthchec
 
 // every runs f at once and then every d until ctx ends.
 func every(ctx context.Context, d time.Duration, f func(context.Context)) {
+	f(ctx)
+	after(ctx, d, f)
+}
+
+// after runs f every d, from d on, until ctx ends.
+func after(ctx context.Context, d time.Duration, f func(context.Context)) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
-		f(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		f(ctx)
 	}
 }
 
 // startGossip joins this site's agent to the other sites' agents.
 // Refusals are counted in keyha_gossip_refused_total.
-func startGossip(ctx context.Context, c *config.Cluster, site *config.Site, log *slog.Logger, reg *prometheus.Registry) (*membership.Gossip, error) {
+func startGossip(ctx context.Context, c *config.Cluster, site *config.Site, log *slog.Logger, reg *prometheus.Registry, initial *membership.State) (*membership.Gossip, error) {
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "keyha_gossip_refused_total",
 		Help: "Gossip members and states refused, by reason (stranger: a name outside the cluster file; state_mismatch: a state naming another site).",
@@ -118,6 +140,6 @@ func startGossip(ctx context.Context, c *config.Cluster, site *config.Site, log 
 		}
 	}
 	return membership.Start(ctx, membership.Config{Site: site.Name, Bind: site.GossipAt, Peers: peers,
-		Preset: c.Gossip.Preset, KeyFile: c.Gossip.KeyFile, Sites: c.SiteNames(),
+		Preset: c.Gossip.Preset, KeyFile: c.Gossip.KeyFile, Sites: c.SiteNames(), Initial: initial,
 		Refused: func(reason string) { refused.WithLabelValues(reason).Inc() }}, log)
 }

@@ -121,7 +121,7 @@ type Writer struct {
 type HAProxy struct {
 	CheckInterval time.Duration `yaml:"check_interval"` // default 1s
 	Fall          int           `yaml:"fall"`           // failed checks before down; default 2
-	Rise          int           `yaml:"rise"`           // passed checks before up; default 2
+	Rise          int           `yaml:"rise"`           // passed checks before up; default 1
 }
 
 // DRBD configures the active/passive mode: the resource, the timings of the automatic moves
@@ -269,7 +269,7 @@ func (c *Cluster) applyDefaults() {
 		c.HAProxy.Fall = 2
 	}
 	if c.HAProxy.Rise == 0 {
-		c.HAProxy.Rise = 2
+		c.HAProxy.Rise = 1
 	}
 	if c.Mode == "drbd" {
 		if c.DRBD.Resource == "" {

@@ -322,15 +322,12 @@ func TestRecoverRefusals(t *testing.T) {
 	defer recoverCluster(t, l, "", "")
 
 	// padova's agent down: it cannot be asked.
-	b, _ := os.ReadFile(filepath.Join(l.Dir, "padova", "agent.pid"))
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	syscall.Kill(pid, syscall.SIGTERM)
-	labtest.Eventually(t, 10*time.Second, "padova's agent gone", func() (bool, string) { return syscall.Kill(pid, 0) != nil, "" })
+	l.Lab(t, "agent-stop", "padova")
 	r := l.Keyha(t, nil, "galera", "recover")
 	if r.Code == 0 || !strings.Contains(r.Stderr, "padova") || !strings.Contains(r.Stderr, "--force-without padova") {
 		t.Errorf("recover without padova's agent: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
-	l.Lab(t, "agent-restart", "padova")
+	l.Lab(t, "agent-start", "padova")
 	labtest.Eventually(t, 10*time.Second, "padova's agent answers", func() (bool, string) {
 		c, err := net.DialTimeout("tcp", l.Sites["padova"].HTTP, time.Second)
 		if err == nil {

@@ -18,13 +18,35 @@ type Timings struct {
 	Client     string // idle client connection
 	Check      string // health check timeout
 	CheckInter string // HTTP health check interval
+	FastInter  string // the interval while a server's state is changing
+	DownInter  string // the interval while a server is DOWN: how soon a new writer is seen
 	AgentInter string // agent-check interval
 	Fall, Rise int
 }
 
-// WANTimings are the defaults `keyha haproxy config` writes.
+// WANTimings are the defaults `keyha haproxy config` writes. The check timeout is 1 s: a check
+// over a WAN (connect, TLS, one request) takes a few round trips, and an agent whose socket is
+// held while it restarts answers well within it (see DownWithin).
 func WANTimings() Timings {
-	return Timings{Connect: "5s", Client: "8h", Check: "2s", CheckInter: "1s", AgentInter: "500ms", Fall: 2, Rise: 2}
+	return Timings{Connect: "5s", Client: "8h", Check: "1s", CheckInter: "1s", FastInter: "500ms", DownInter: "500ms", AgentInter: "500ms", Fall: 2, Rise: 1}
+}
+
+// DownWithin bounds how long HAProxy keeps a server UP after its agent fell silent while its host
+// still answers (the agent crashed or stopped: its port refuses, or its held socket never
+// answers, so each check ends by the check timeout): the next check is at most one interval
+// away, then fall checks fail, fastinter apart. The agents of the other sites must not name
+// another writer sooner than this (agent.New checks gossip's detection against it).
+func (t Timings) DownWithin() (time.Duration, error) {
+	var d [3]time.Duration
+	for i, s := range []string{t.CheckInter, t.Check, t.FastInter} {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("HAProxy timing %q: %w", s, err)
+		}
+		d[i] = v
+	}
+	inter, check, fast := d[0], d[1], d[2]
+	return inter + time.Duration(t.Fall)*check + time.Duration(t.Fall-1)*fast, nil
 }
 
 // haTime writes a duration in HAProxy's syntax, which takes whole numbers only: 2s, 1500ms.
@@ -88,7 +110,7 @@ backend galera
     load-server-state-from-file global
     option httpchk GET /health?drain=ok
     http-check expect status 200
-    default-server inter {{.T.CheckInter}} fastinter 500ms downinter 1s fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
+    default-server inter {{.T.CheckInter}} fastinter {{.T.FastInter}} downinter {{.T.DownInter}} fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
 {{- range .Servers}}
     server {{.Name}} {{.Addr}}{{if .HasCheck}} check addr {{.CheckHost}} port {{.CheckPort}}{{if $.CA}} check-ssl verify required ca-file {{$.CA}} verifyhost {{.Name}}{{end}}{{end}}{{if .HasAgent}} agent-check agent-addr {{.AgentHost}} agent-port {{.AgentPort}} agent-inter {{$.T.AgentInter}}{{end}}
 {{- end}}

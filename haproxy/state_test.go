@@ -17,10 +17,10 @@ import (
 )
 
 // A started HAProxy routes to no node until a check finds the writer: with the server-state file
-// every server starts DOWN, and only the writer comes UP. A standby's HTTP check answers 200 (it
-// follows the node's health, not its role): its agent's "down" keeps it out. Without the file,
-// HAProxy starts every server UP and "balance first" would send the first connections to bari, a
-// standby listed first.
+// every server starts DOWN, and only the writer comes UP. A standby's HTTP check answers 503 (it
+// follows the role), and its agent-check here answers "up", as a host on the path could forge it:
+// that never raises it. Without the file, HAProxy starts every server UP and "balance first" would
+// send the first connections to bari, a standby listed first.
 func TestStartsWithEveryServerDown(t *testing.T) {
 	if _, err := exec.LookPath("haproxy"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -33,7 +33,7 @@ func TestStartsWithEveryServerDown(t *testing.T) {
 		t.Cleanup(s.Close)
 		return strings.TrimPrefix(s.URL, "http://")
 	}
-	writer, standby := health(http.StatusOK), health(http.StatusOK)
+	writer, standby := health(http.StatusOK), health(http.StatusServiceUnavailable)
 	agent := func(answer string) string { // HAProxy's agent-check: one line, then close
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -52,7 +52,7 @@ func TestStartsWithEveryServerDown(t *testing.T) {
 		}()
 		return l.Addr().String()
 	}
-	writerAgent, standbyAgent := agent("up ready"), agent("down #standby")
+	writerAgent, standbyAgent := agent("up ready"), agent("up ready") // the standby's: forged
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

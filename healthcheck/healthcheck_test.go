@@ -154,6 +154,7 @@ func TestHTTP(t *testing.T) {
 		{StateDrain, "/health", 503},
 		{StateDrain, "/health?drain=ok", 200},
 		{StateDown, "/health?drain=ok", 503},
+		{StateMaint, "/health?drain=ok", 503},
 		{StateMaint, "/health", 503},
 		{StateDown, "/status", 200},
 	} {
@@ -255,5 +256,21 @@ func TestServeHTTPAbuse(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("ServeHTTP: %v", err)
+	}
+}
+
+// A healthy standby (its node up, its role not the writer) fails the TLS check even with drain=ok:
+// only the writer and a drained node pass it, so the clear-text agent-check cannot raise a standby.
+func TestStandbyFailsTheCheck(t *testing.T) {
+	src := &fixed{r: Report{Site: "bari", State: StateDown, Health: StateUp, Role: "standby", Reason: "standby: writer is lngs"}}
+	srv := httptest.NewServer(HTTPHandler(src, nil))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/health?drain=ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Errorf("a healthy standby: %d, want 503", resp.StatusCode)
 	}
 }

@@ -12,22 +12,17 @@ import (
 // HTTPHandler serves:
 //   - GET /health: 200 when the node may take traffic, 503 otherwise, with a JSON body. Like
 //     Percona's clustercheck, only "up" is 200 (in single-writer mode: only the writer).
-//   - GET /health?drain=ok: 200 when the node itself is healthy (up or drained), whatever its role:
-//     for an HAProxy whose agent-check carries drain, maint and the writer role (haproxy.Config),
-//     so a promotion needs one agent answer, not a run of health checks.
+//   - GET /health?drain=ok: 200 also when the node is drained: for an HAProxy whose agent-check
+//     carries drain, maint and weight (haproxy.Config). A standby gets 503 here too: this check
+//     runs over TLS and verifies the agent, while the agent-check is clear text any host on the
+//     path could answer, so it is this check that says who may take writes, and a forged agent
+//     "up" can never raise a standby.
 //   - GET /status: the full report, snapshot included, as JSON.
 func HTTPHandler(src Source, served func()) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		rep := src.Report()
-		ok := rep.State == StateUp
-		if r.URL.Query().Get("drain") == "ok" {
-			h := rep.Health
-			if h == "" {
-				h = rep.State
-			}
-			ok = h == StateUp || h == StateDrain
-		}
+		ok := rep.State == StateUp || rep.State == StateDrain && r.URL.Query().Get("drain") == "ok"
 		code := http.StatusServiceUnavailable
 		if ok {
 			code = http.StatusOK

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -35,6 +36,10 @@ type Config struct {
 	// Refused, when set, is told each time a member or a state is refused: "stranger" (a name
 	// outside Sites) or "state_mismatch" (a state whose site is not the member's name).
 	Refused func(reason string)
+	// Initial is the State this member announces from its first message. A restarted agent
+	// that announced none would show its site to the others without health for a moment: a
+	// writer's site would look unfit, and the others could name another writer.
+	Initial *State
 }
 
 // Peer is what this agent knows of one site's agent.
@@ -53,10 +58,11 @@ type Gossip struct {
 	cfg Config
 	log *slog.Logger
 
-	mu    sync.Mutex
-	meta  []byte
-	limit int
-	rtt   map[string]*rttSamples
+	mu      sync.Mutex
+	meta    []byte
+	changed chan struct{} // Publish to announce: a new State to tell
+	limit   int
+	rtt     map[string]*rttSamples
 
 	// members is this agent's own copy of the member list, kept by memberlist's events (which it
 	// sends while holding its lock). memberlist's Members() hands out pointers into its state,
@@ -95,17 +101,30 @@ func ReadKey(path string) ([]byte, error) {
 	return nil, fmt.Errorf("gossip key file %s: key is %d bytes; use 16, 24 or 32 bytes (raw or base64), e.g. head -c 32 /dev/urandom | base64", path, len(key))
 }
 
+func preset(name string) *memberlist.Config {
+	switch name {
+	case "lan":
+		return memberlist.DefaultLANConfig()
+	case "local":
+		return memberlist.DefaultLocalConfig()
+	default:
+		return memberlist.DefaultWANConfig()
+	}
+}
+
+// DeadAfter is the shortest time, with the preset's timings among n members, from an agent's
+// last answer to its being declared dead (and so unfit to be the writer): one probe must time
+// out, then memberlist's suspicion runs at least SuspicionMult probe intervals, scaled by
+// log10(n) from 10 members up.
+func DeadAfter(name string, n int) time.Duration {
+	mc := preset(name)
+	scale := math.Max(1, math.Log10(math.Max(1, float64(n))))
+	return mc.ProbeTimeout + time.Duration(float64(mc.SuspicionMult)*scale*float64(mc.ProbeInterval))
+}
+
 // Start creates the member and keeps joining the peers it has not got.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Gossip, error) {
-	var mc *memberlist.Config
-	switch cfg.Preset {
-	case "lan":
-		mc = memberlist.DefaultLANConfig()
-	case "local":
-		mc = memberlist.DefaultLocalConfig()
-	default:
-		mc = memberlist.DefaultWANConfig()
-	}
+	mc := preset(cfg.Preset)
 	host, port, err := net.SplitHostPort(cfg.Bind)
 	if err != nil {
 		return nil, fmt.Errorf("gossip address %q: %w", cfg.Bind, err)
@@ -124,7 +143,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Gossip, error) {
 		mc.SecretKey = control.Derive(key).Gossip
 	}
 	g := &Gossip{cfg: cfg, log: log.With("component", "gossip"), limit: memberlist.MetaMaxSize, rtt: map[string]*rttSamples{},
-		members: map[string]member{}}
+		members: map[string]member{}, changed: make(chan struct{}, 1)}
+	if cfg.Initial != nil {
+		if g.meta, err = Encode(*cfg.Initial, g.limit); err != nil {
+			return nil, fmt.Errorf("gossip state of %s: %w", cfg.Site, err)
+		}
+	}
 	mc.Delegate = g
 	mc.Events = g
 	mc.Alive = g
@@ -136,6 +160,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Gossip, error) {
 	}
 	g.ml = ml
 	go g.joinLoop(ctx)
+	go g.announce(ctx)
 	return g, nil
 }
 
@@ -143,26 +168,17 @@ func (g *Gossip) joinLoop(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
-		have := map[string]bool{}
-		g.membersMu.Lock()
-		for _, m := range g.members {
-			have[m.addr] = true
-		}
-		g.membersMu.Unlock()
-		var missing []string
-		for _, p := range g.cfg.Peers {
-			if !have[p] {
-				missing = append(missing, p)
-			}
-		}
-		if len(missing) > 0 {
+		if missing := g.missing(); len(missing) > 0 {
 			if _, err := g.ml.Join(missing); err != nil {
 				g.log.Debug("join peers", "peers", missing, "err", err)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			g.ml.Leave(time.Second)
+			// No Leave: a leaving writer's site would be replaced at once, while HAProxy still
+			// routes to it until its checks fail. Gone silently, it is declared dead only after
+			// memberlist's suspicion, by which time every HAProxy has dropped it; and a restart
+			// that is back sooner goes unnoticed.
 			g.ml.Shutdown()
 			return
 		case <-t.C:
@@ -170,9 +186,47 @@ func (g *Gossip) joinLoop(ctx context.Context) {
 	}
 }
 
-// Publish sets this agent's State; peers learn it within a gossip round or two.
+// Await returns once every configured peer is a member (its state known), or d has passed, or
+// ctx ended; it says whether all were. A starting agent waits so its first answer rests on news
+// of every site.
+func (g *Gossip) Await(ctx context.Context, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		if len(g.missing()) == 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// missing lists the configured peers that are not members.
+func (g *Gossip) missing() []string {
+	have := map[string]bool{}
+	g.membersMu.Lock()
+	for _, m := range g.members {
+		have[m.addr] = true
+	}
+	g.membersMu.Unlock()
+	var out []string
+	for _, p := range g.cfg.Peers {
+		if !have[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Publish sets this agent's State; peers learn it within a gossip round or two. It does not wait.
 func (g *Gossip) Publish(s State) error {
-	b, err := Encode(s, g.limit)
+	g.mu.Lock()
+	limit := g.limit // NodeMeta sets it, from memberlist's goroutines
+	g.mu.Unlock()
+	b, err := Encode(s, limit)
 	if err != nil {
 		return err
 	}
@@ -180,10 +234,28 @@ func (g *Gossip) Publish(s State) error {
 	same := bytes.Equal(b, g.meta)
 	g.meta = b
 	g.mu.Unlock()
-	if same {
-		return nil
+	if !same {
+		select {
+		case g.changed <- struct{}{}:
+		default: // one announcement is already pending; it will carry this state
+		}
 	}
-	return g.ml.UpdateNode(time.Second)
+	return nil
+}
+
+// announce tells the peers each new State, off the caller's path: memberlist's UpdateNode waits
+// for the next gossip round, and the agent's poll loop must not.
+func (g *Gossip) announce(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.changed:
+		}
+		if err := g.ml.UpdateNode(time.Second); err != nil && ctx.Err() == nil {
+			g.log.Debug("announce state", "err", err)
+		}
+	}
 }
 
 // Peers returns what this agent knows of every site's agent, itself included, by site.

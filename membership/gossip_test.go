@@ -123,3 +123,22 @@ func TestStrangersAreNotPeers(t *testing.T) {
 		t.Errorf("peers %v, want lngs, bari and padova", p)
 	}
 }
+
+// DeadAfter follows memberlist's own timings: with the lan preset a silent agent is dead after no
+// less than a probe timeout (500 ms) plus 4 probe intervals (1 s each).
+func TestDeadAfter(t *testing.T) {
+	for _, c := range []struct {
+		preset string
+		n      int
+		want   time.Duration
+	}{
+		{"lan", 3, 4500 * time.Millisecond},
+		{"wan", 3, 33 * time.Second},
+		{"local", 3, 3200 * time.Millisecond},
+		{"lan", 100, 8500 * time.Millisecond}, // log10(100) = 2
+	} {
+		if got := DeadAfter(c.preset, c.n); got != c.want {
+			t.Errorf("DeadAfter(%s, %d) = %v, want %v", c.preset, c.n, got, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyha/keyha/agent"
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/drbd"
 	"github.com/keyha/keyha/galera"
@@ -40,7 +41,11 @@ func CheckConfig(ctx context.Context, c *config.Cluster, out io.Writer) error {
 		rtt = maxRTT.Round(100 * time.Microsecond).String()
 	}
 	fmt.Fprintf(out, "largest round trip between sites (agents' gossip): %s\n", rtt)
-	return printFindings(out, append(galera.JudgeSettings(nodes, maxRTT), judgeLinks(c, nodes, sts, time.Now())...))
+	fs := append(galera.JudgeSettings(nodes, maxRTT), judgeLinks(c, nodes, sts, time.Now())...)
+	if err := agent.CheckTimings(c); err != nil {
+		fs = append(fs, galera.Finding{Level: "ERROR", What: err.Error()})
+	}
+	return printFindings(out, fs)
 }
 
 // printFindings writes one line per finding and fails when one is an ERROR.

@@ -14,7 +14,9 @@ func raceLogs() (report func() bool, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Setenv("GORACE", "log_path="+filepath.Join(dir, "keyha")); err != nil {
+	// atexit_sleep_ms=0: a race-built agent exits at once, as the real one does (the default waits
+	// 1 s, which a restart test would count against the agent).
+	if err := os.Setenv("GORACE", "log_path="+filepath.Join(dir, "keyha")+" atexit_sleep_ms=0"); err != nil {
 		return nil, err
 	}
 	return func() bool {

@@ -332,7 +332,7 @@ drbd_kill() {
     while ours "$p" "$DIR/$s/disk.img"; do sleep 0.05; done
     echo "lab: killed the VM of $s (pid $p)"
   else
-    stop_pid "$DIR/$s/agent.pid" KILL 5 "agent --site $s"
+    stop_agent "$s" KILL
     echo "lab: killed the witness agent at $s"
   fi
 }
