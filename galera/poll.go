@@ -21,6 +21,7 @@ import (
 // the database is one poll per interval whatever the number of HAProxies and scrapers.
 type Poller struct {
 	db      *sql.DB
+	causal  *causal
 	addr    string
 	timeout time.Duration
 }
@@ -35,11 +36,16 @@ func NewPoller(addr string, c config.Credential, timeout time.Duration) (*Poller
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(10 * time.Minute)
-	return &Poller{db: db, addr: addr, timeout: timeout}, nil
+	cr, err := newCausal(addr, c, timeout)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Poller{db: db, causal: cr, addr: addr, timeout: timeout}, nil
 }
 
-// Close closes the connection pool.
-func (p *Poller) Close() error { return p.db.Close() }
+// Close closes the connection pools.
+func (p *Poller) Close() error { return errors.Join(p.causal.close(), p.db.Close()) }
 
 // Poll reads the node's status within the poll deadline. A failure is returned inside the
 // Snapshot, classified, so the verdict can say why.
@@ -141,6 +147,11 @@ func (p *Poller) read(ctx context.Context) (Snapshot, error) {
 				return s, err
 			}
 			s.DesignatedErr = err.Error()
+		} else {
+			// What the node has applied, or what the cluster committed if that is newer (the
+			// causal read, when it comes back within half the poll deadline).
+			row, ok := p.causal.read(ctx, p.timeout/2)
+			s.Designated = newer(s.Designated, row, ok)
 		}
 	}
 	return s, nil
