@@ -18,14 +18,14 @@ const causalRead = 30 * time.Second
 // would otherwise still show an old writer, and its agent could answer "writer" after another was
 // recorded. The wait is as long as any stall of the cluster, so it runs in the background, one
 // read at a time (a read cancelled early would leave its server thread waiting all the same),
-// and a poll takes what has come back within its share of the poll deadline.
+// and each poll takes what the last one brought back.
 type causal struct {
 	db     *sql.DB
 	ctx    context.Context // ended by close
 	cancel context.CancelFunc
 
 	mu   sync.Mutex
-	busy chan struct{} // closed when the running read ends; nil when none runs
+	busy bool // a read runs
 	row  WriterRow
 	ok   bool // row came from a read that succeeded
 }
@@ -42,34 +42,24 @@ func newCausal(addr string, c config.Credential, connect time.Duration) (*causal
 	return &causal{db: db, ctx: ctx, cancel: cancel}, nil
 }
 
-// read starts a causal read unless one runs, waits up to wait for it, and returns the latest
-// result of a read that succeeded since the previous call (ok false: none came back).
-func (c *causal) read(ctx context.Context, wait time.Duration) (WriterRow, bool) {
+// read starts a causal read unless one runs, and returns the result of the latest read that
+// succeeded since the previous call (ok false: none came back). It never waits: while the cluster
+// stalls (a dead member not yet evicted) a causal read waits with it, and the poll must not, or
+// the agents would see the death and evict late. The value is at most one poll old.
+func (c *causal) read() (WriterRow, bool) {
 	c.mu.Lock()
-	if c.busy == nil {
-		busy := make(chan struct{})
-		c.busy = busy
+	defer c.mu.Unlock()
+	if !c.busy {
+		c.busy = true
 		go func() {
 			ctx, cancel := context.WithTimeout(c.ctx, causalRead)
 			row, err := readWriter(ctx, c.db)
 			cancel()
 			c.mu.Lock()
-			c.row, c.ok, c.busy = row, err == nil, nil
+			c.row, c.ok, c.busy = row, err == nil, false
 			c.mu.Unlock()
-			close(busy)
 		}()
 	}
-	busy := c.busy
-	c.mu.Unlock()
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-busy:
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	row, ok := c.row, c.ok
 	c.ok = false // each result serves one poll: a later poll must not take an old one as news
 	return row, ok

@@ -148,9 +148,9 @@ func (p *Poller) read(ctx context.Context) (Snapshot, error) {
 			}
 			s.DesignatedErr = err.Error()
 		} else {
-			// What the node has applied, or what the cluster committed if that is newer (the
-			// causal read, when it comes back within half the poll deadline).
-			row, ok := p.causal.read(ctx, p.timeout/2)
+			// What the node has applied, or what the cluster had committed by the previous poll
+			// (the causal read) if that is newer.
+			row, ok := p.causal.read()
 			s.Designated = newer(s.Designated, row, ok)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 
@@ -18,7 +19,7 @@ import (
 func loadCommand() *cli.Command {
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print the report as JSON on stdout"}
 	reportFlag := &cli.StringFlag{Name: "report", Usage: "also write the report as JSON to this file"}
-	viaFlag := listFlag("via", "haproxy (every site's HAProxy) or SITE (those nodes directly)", "haproxy")
+	viaFlag := listFlag("via", "haproxy (every site's HAProxy), SITE (that site's node directly) or SITE=HOST:PORT (another front for that site, e.g. a second HAProxy to compare with)", "haproxy")
 	return &cli.Command{
 		Name:  "load",
 		Usage: "the load-and-check harness: write rows under faults, then prove none was lost",
@@ -82,12 +83,18 @@ func targets(cl *config.Cluster, via []string) ([]load.Target, error) {
 		}
 		return out, nil
 	}
-	for _, name := range via {
+	for _, v := range via {
+		name, addr, explicit := strings.Cut(v, "=")
 		s, err := cl.Site(name)
 		if err != nil {
 			return nil, fmt.Errorf("--via: %w", err)
 		}
-		out = append(out, load.Target{Site: s.Name, Addr: s.SQL})
+		if !explicit {
+			addr = s.SQL
+		} else if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("--via %s: %q is not HOST:PORT: %w", v, addr, err)
+		}
+		out = append(out, load.Target{Site: s.Name, Addr: addr})
 	}
 	return out, nil
 }

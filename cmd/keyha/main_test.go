@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/keyha/keyha/config"
 )
 
 // run runs keyha's app as main does, and says what main would print and exit with.
@@ -208,5 +210,30 @@ func TestPortsCommand(t *testing.T) {
 	}
 	if out, _, code := run("--config", f, "config", "check"); code != 0 || !strings.Contains(out, "WARN sites (lngs): port 6001 is in X11's range") {
 		t.Errorf("config check does not warn of port 6001: exit %d, %q", code, out)
+	}
+}
+
+// --via names every site's HAProxy, a site's node, or an explicit front for a site; a front that is
+// not HOST:PORT, or an unknown site, is refused with what was wrong.
+func TestTargets(t *testing.T) {
+	cl := &config.Cluster{Sites: []config.Site{{Name: "lngs", SQL: "10.0.0.1:3306", HAProxyDB: "10.0.0.1:3307"}, {Name: "bari", SQL: "10.0.0.2:3306", HAProxyDB: "10.0.0.2:3307"}}}
+	for _, c := range []struct {
+		via        []string
+		want, fail string
+	}{
+		{[]string{"haproxy"}, "lngs=10.0.0.1:3307 bari=10.0.0.2:3307", ""},
+		{[]string{"bari"}, "bari=10.0.0.2:3306", ""},
+		{[]string{"lngs=10.0.0.1:3308", "bari=10.0.0.2:3308"}, "lngs=10.0.0.1:3308 bari=10.0.0.2:3308", ""},
+		{[]string{"lngs=10.0.0.1"}, "", "is not HOST:PORT"},
+		{[]string{"rome=10.0.0.9:3308"}, "", `no site "rome"`},
+	} {
+		ts, err := targets(cl, c.via)
+		var got []string
+		for _, x := range ts {
+			got = append(got, x.Site+"="+x.Addr)
+		}
+		if c.fail != "" && (err == nil || !strings.Contains(err.Error(), c.fail)) || c.fail == "" && (err != nil || strings.Join(got, " ") != c.want) {
+			t.Errorf("%v: %v %v, want %q / error %q", c.via, got, err, c.want, c.fail)
+		}
 	}
 }
