@@ -47,6 +47,7 @@ type Agent struct {
 	evictTried map[string]time.Time // member UUID -> last eviction attempt; the poll loop's alone
 	claimSeen  map[string]time.Time // member UUID -> when a site first reported it gone; the poll loop's alone
 	lastClear  time.Time            // when the evict list was last emptied; the poll loop's alone
+	snapTime   time.Time            // when the last poll was judged; the poll loop's alone
 
 	mu       sync.RWMutex
 	snap     galera.Snapshot
@@ -212,7 +213,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		"poll_interval", cf.cluster.Agent.PollInterval, "poll_timeout", cf.cluster.Agent.PollTimeout, "config", shortHash(cf.cluster.Hash))
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { after(ctx, cf.cluster.Agent.PollInterval, a.pollOnce); return nil })
+	g.Go(func() error { a.loop(ctx, cf.cluster.Agent.PollInterval); return nil })
 	if a.keystone != nil {
 		g.Go(func() error { a.keystone.run(ctx, 2*time.Second); return nil })
 	}
@@ -243,6 +244,7 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	changed := v.State != a.last.State || v.Reason != a.last.Reason && v.State != galera.Up
 	a.last = v
 	prev := a.decision // written only by this loop: no lock needed to read it here
+	a.snapTime = now
 	if changed {
 		a.log.Info("verdict", "state", v.State, "reason", v.Reason, "node_state", snap.LocalStateComment, "cluster_status", snap.ClusterStatus)
 	}
@@ -263,6 +265,13 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	if err := a.gossip.Publish(st); err != nil {
 		a.log.Warn("publish gossip state", "err", err)
 	}
+	a.act(cf, snap, v, now)
+}
+
+// act evicts the members other sites report dead and decides the writer, from snap and what
+// gossip says now. The poll loop's alone.
+func (a *Agent) act(cf *conf, snap galera.Snapshot, v galera.Verdict, now time.Time) {
+	prev := a.decision
 	peers := a.gossip.Peers()
 	a.evictTheDead(snap, peers)
 	d := a.decide(cf, snap, v, peers, now)
@@ -274,6 +283,40 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	}
 	if d.Record && snap.Designated.Site != cf.site.Name {
 		a.record(cf, snap, d.Reason)
+	}
+}
+
+// react acts at once on news from another site's agent (a node's health, a member reported dead),
+// on this node's latest snapshot, instead of at the next poll: a crash failover then waits for
+// one gossip message, not for it and a poll.
+func (a *Agent) react() {
+	if a.snapTime.IsZero() {
+		return // no poll yet
+	}
+	a.mu.RLock()
+	snap, inMnt := a.snap, a.inMnt
+	a.mu.RUnlock()
+	cf, now := a.cfg(), a.now()
+	a.act(cf, snap, galera.Judge(snap, cf.policy, inMnt, now), now)
+}
+
+// loop polls every d and, with gossip, reacts to every change another agent announces.
+func (a *Agent) loop(ctx context.Context, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	var news <-chan struct{}
+	if a.single && a.gossip != nil {
+		news = a.gossip.Changed()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.pollOnce(ctx)
+		case <-news:
+			a.react()
+		}
 	}
 }
 

@@ -28,7 +28,7 @@ type Timings struct {
 // over a WAN (connect, TLS, one request) takes a few round trips, and an agent whose socket is
 // held while it restarts answers well within it (see DownWithin).
 func WANTimings() Timings {
-	return Timings{Connect: "5s", Client: "8h", Check: "1s", CheckInter: "1s", FastInter: "500ms", DownInter: "500ms", AgentInter: "500ms", Fall: 2, Rise: 1}
+	return Timings{Connect: "5s", Client: "8h", Check: "1s", CheckInter: "1s", FastInter: "500ms", DownInter: "250ms", AgentInter: "500ms", Fall: 2, Rise: 1}
 }
 
 // DownWithin bounds how long HAProxy keeps a server UP after its agent fell silent while its host

@@ -40,6 +40,8 @@ type CheckReport struct {
 	Duplicates      uint64            `json:"duplicates"`
 	Corrupt         map[string]uint64 `json:"corrupt_payloads"`
 	DivergentChunks []ChunkFinding    `json:"divergent_chunks"`
+	WriterChanges   int               `json:"writer_changes"` // times the node taking the writes changed
+	TwoWriters      []string          `json:"two_writers"`    // moments two nodes took writes at once: must be empty
 	SuspectChunks   int               `json:"suspect_chunks"`
 	NotDrilled      int               `json:"suspect_chunks_not_drilled,omitempty"`
 	Elapsed         float64           `json:"elapsed_seconds"`
@@ -194,6 +196,21 @@ func Check(ctx context.Context, c CheckConfig) (*CheckReport, error) {
 			r.Problems = append(r.Problems, fmt.Sprintf("ids %d..%d differ between sites (%s)", f.Lo, f.Hi, siteList(f)))
 		}
 	}
+	// Which node took each row is one replicated value: any node that was checked tells it.
+	for i, n := range r.Nodes {
+		if checked[n.Site] == nil {
+			continue
+		}
+		w, err := twoWriters(ctx, dbs[i], TwoWritersWindow)
+		if err != nil {
+			return nil, err
+		}
+		r.WriterChanges, r.TwoWriters = w.changes, w.found
+		for _, f := range w.found {
+			r.Problems = append(r.Problems, "two writers: "+f)
+		}
+		break
+	}
 	r.Elapsed = time.Since(start).Seconds()
 	r.OK = len(r.Problems) == 0
 	return r, nil
@@ -269,6 +286,7 @@ func PrintCheck(w io.Writer, r *CheckReport) {
 	}
 	fmt.Fprintf(w, "acknowledged but missing: %d; present but unacknowledged: %d (allowed); duplicates: %d; divergent chunks: %d of %d suspect\n",
 		sum(r.Missing), r.Unacked, r.Duplicates, countDiverged(r.DivergentChunks), r.SuspectChunks)
+	fmt.Fprintf(w, "the node taking writes changed %d times; moments with two writers: %d\n", r.WriterChanges, len(r.TwoWriters))
 	for _, f := range r.DivergentChunks {
 		fmt.Fprintf(w, "  ids %d..%d:", f.Lo, f.Hi)
 		for _, s := range slices.Sorted(maps.Keys(f.Missing)) {

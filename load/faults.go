@@ -51,7 +51,10 @@ type FaultResult struct {
 }
 
 // isBreak tells the faults that take something away from the ones that repair.
-func isBreak(verb string) bool { return verb == "kill" || verb == "stop" || verb == "partition" }
+func isBreak(verb string) bool { return !isRepair(verb) }
+
+// isRepair tells the faults that undo a break.
+func isRepair(verb string) bool { return verb == "start" || verb == "resume" || verb == "heal" }
 
 // runFaults runs the schedule against the clock from start. A fault never runs sooner after the
 // previous one's end than the schedule's gap between them: when a start takes long (a state
@@ -65,7 +68,8 @@ func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, f
 	prevAt, prevEnd := time.Duration(0), start
 	for _, f := range fs {
 		res := FaultResult{Fault: f}
-		kind := map[string]string{"kill": "down", "stop": "down", "start": "down", "partition": "cut", "heal": "cut"}[f.Verb]
+		kind := map[string]string{"kill": "down", "stop": "down", "start": "down", "pause": "down", "resume": "down",
+			"partition": "cut", "heal": "cut"}[f.Verb]
 		if !finished {
 			due := start.Add(f.At)
 			if d := prevEnd.Add(f.At - prevAt); d.After(due) {
@@ -80,7 +84,7 @@ func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, f
 			}
 		}
 		if finished {
-			if f.Verb != "start" && f.Verb != "heal" || skipped[f.Site+kind] {
+			if !isRepair(f.Verb) || skipped[f.Site+kind] {
 				res.Skipped = true
 				skipped[f.Site+kind] = true
 				out = append(out, res)

@@ -40,6 +40,8 @@ type RunConfig struct {
 	Injector    Injector
 	RetryFor    time.Duration // how long one batch is retried before it is given up (unacknowledged)
 	Timeout     time.Duration // the whole run's bound
+	For         time.Duration // stop handing out rows after this long (0: write all Rows)
+	NemesisSeed uint64        // the seed Faults were drawn from (Nemesis), for the report; 0: none
 	Progress    io.Writer     // nil: silent
 	TTY         bool          // Progress is a terminal: redraw one line
 }
@@ -63,7 +65,8 @@ type Report struct {
 	// retry found the rows already there (1062): they did commit.
 	CommittedAfterError uint64        `json:"committed_after_error"`
 	Faults              []FaultResult `json:"faults"`
-	Start               time.Time     `json:"start"` // the load's start: fault offsets count from here
+	NemesisSeed         uint64        `json:"nemesis_seed,omitempty"` // replay with keyha load run --nemesis SEED
+	Start               time.Time     `json:"start"`                  // the load's start: fault offsets count from here
 	Concurrency         int           `json:"concurrency"`
 	Batch               int           `json:"batch"`
 }
@@ -172,7 +175,10 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 		Retries: map[Class]uint64{}, Concurrency: c.Concurrency, Batch: c.Batch}
 	l := &loader{cfg: c, seed: seed, journal: j}
 	start := time.Now()
-	r.Start = start
+	r.Start, r.NemesisSeed = start, c.NemesisSeed
+	if c.For > 0 {
+		l.until = start.Add(c.For)
+	}
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
@@ -239,10 +245,15 @@ type loader struct {
 	acked   atomic.Uint64
 	failed  atomic.Uint64 // failed attempts, for the progress line
 	resume  *resumeWatch
+	until   time.Time // RunConfig.For's end; zero: none
 }
 
-// claim hands out the next batch of ids [lo, hi], or ok=false when all are handed out.
+// claim hands out the next batch of ids [lo, hi], or ok=false when all are handed out or the
+// run's time is up.
 func (l *loader) claim() (lo, hi uint64, ok bool) {
+	if !l.until.IsZero() && time.Now().After(l.until) {
+		return 0, 0, false
+	}
 	b := uint64(l.cfg.Batch)
 	end := l.next.Add(b)
 	lo = end - b + 1
@@ -264,12 +275,12 @@ type worker struct {
 
 func insertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO " + Schema + ".item (id, site, payload, crc) VALUES ")
+	b.WriteString("INSERT INTO " + Schema + ".item (id, site, payload, crc, node, at) VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?)")
+		b.WriteString("(?,?,?,?,@@wsrep_node_name,NOW(6))")
 	}
 	return b.String()
 }

@@ -23,8 +23,10 @@ func (f Fault) String() string {
 	return fmt.Sprintf("%s:%s@%s", f.Verb, f.Site, f.At)
 }
 
-// Verbs are the fault verbs a schedule may use.
-var Verbs = []string{"kill", "stop", "start", "partition", "heal"}
+// Verbs are the fault verbs a schedule may use: a mysqld killed, stopped cleanly or frozen
+// (pause, SIGSTOP), started or thawed (resume); a site cut off and healed; a site's agent killed
+// (its supervisor starts it again) or its HAProxy restarted.
+var Verbs = []string{"kill", "stop", "pause", "start", "resume", "partition", "heal", "agent-kill", "haproxy-restart"}
 
 // ParseSchedule reads "kill:bari@20s,start:bari@35s,partition:padova@40s,heal:padova@55s" into
 // faults sorted by time (partition:lngs/bari@10s cuts lngs off from bari only). It refuses unknown verbs and sites, and a schedule that could not run in
@@ -68,19 +70,24 @@ func ParseSchedule(s string, sites []string) ([]Fault, error) {
 
 // checkOrder replays the schedule on a model of each site: is its mysqld down, is it cut off.
 func checkOrder(fs []Fault) error {
-	down, cut := map[string]bool{}, map[string]bool{}
+	down, cut := map[string]string{}, map[string]bool{} // down: the verb that took it down
 	for _, f := range fs {
 		switch f.Verb {
-		case "kill", "stop":
-			if down[f.Site] {
+		case "kill", "stop", "pause":
+			if down[f.Site] != "" {
 				return fmt.Errorf("fault %s: mysqld at %s is already down by then", f, f.Site)
 			}
-			down[f.Site] = true
+			down[f.Site] = f.Verb
 		case "start":
-			if !down[f.Site] {
+			if d := down[f.Site]; d != "kill" && d != "stop" {
 				return fmt.Errorf("fault %s: nothing to start, %s was not killed or stopped before", f, f.Site)
 			}
-			down[f.Site] = false
+			down[f.Site] = ""
+		case "resume":
+			if down[f.Site] != "pause" {
+				return fmt.Errorf("fault %s: nothing to resume, %s was not paused before", f, f.Site)
+			}
+			down[f.Site] = ""
 		case "partition":
 			if cut[f.Site] {
 				return fmt.Errorf("fault %s: %s is already cut off by then", f, f.Site)
@@ -102,9 +109,9 @@ func Unfinished(fs []Fault) []string {
 	down, cut := map[string]bool{}, map[string]bool{}
 	for _, f := range fs {
 		switch f.Verb {
-		case "kill", "stop":
+		case "kill", "stop", "pause":
 			down[f.Site] = true
-		case "start":
+		case "start", "resume":
 			down[f.Site] = false
 		case "partition":
 			cut[f.Site] = true

@@ -19,8 +19,10 @@ var schemaDDL = []string{
 	"CREATE TABLE " + Schema + ".meta (k VARCHAR(32) NOT NULL PRIMARY KEY, v VARCHAR(255) NOT NULL) ENGINE=InnoDB",
 	// id is the primary key, so a retried write that had in fact committed fails with 1062
 	// instead of writing the row twice.
+	// node and at: which node took the row, and when by its clock (the INSERT fills them in), so
+	// the check can tell whether two nodes took writes at the same moment.
 	"CREATE TABLE " + Schema + ".item (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, site VARCHAR(32) NOT NULL, " +
-		"payload VARCHAR(128) NOT NULL, crc INT UNSIGNED NOT NULL) ENGINE=InnoDB",
+		"payload VARCHAR(128) NOT NULL, crc INT UNSIGNED NOT NULL, node VARCHAR(64) NOT NULL DEFAULT '', at DATETIME(6) NULL) ENGINE=InnoDB",
 }
 
 // ErrSchemaInUse means the harness's database already holds something and --reset was not given.

@@ -61,6 +61,7 @@ type Gossip struct {
 	mu      sync.Mutex
 	meta    []byte
 	changed chan struct{} // Publish to announce: a new State to tell
+	news    chan struct{} // memberlist's events to Changed: a peer's news
 	limit   int
 	rtt     map[string]*rttSamples
 
@@ -143,7 +144,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Gossip, error) {
 		mc.SecretKey = control.Derive(key).Gossip
 	}
 	g := &Gossip{cfg: cfg, log: log.With("component", "gossip"), limit: memberlist.MetaMaxSize, rtt: map[string]*rttSamples{},
-		members: map[string]member{}, changed: make(chan struct{}, 1)}
+		members: map[string]member{}, changed: make(chan struct{}, 1), news: make(chan struct{}, 1)}
 	if cfg.Initial != nil {
 		if g.meta, err = Encode(*cfg.Initial, g.limit); err != nil {
 			return nil, fmt.Errorf("gossip state of %s: %w", cfg.Site, err)
@@ -298,6 +299,18 @@ func (g *Gossip) NotifyLeave(n *memberlist.Node) {
 	g.membersMu.Lock()
 	delete(g.members, n.Name)
 	g.membersMu.Unlock()
+	g.tell()
+}
+
+// Changed is signalled after a member joins, changes its State or is gone: the agent acts on it
+// at once. One pending signal stands for any number of changes.
+func (g *Gossip) Changed() <-chan struct{} { return g.news }
+
+func (g *Gossip) tell() {
+	select {
+	case g.news <- struct{}{}:
+	default:
+	}
 }
 
 func (g *Gossip) keep(n *memberlist.Node) {
@@ -309,6 +322,7 @@ func (g *Gossip) keep(n *memberlist.Node) {
 	g.membersMu.Lock()
 	g.members[n.Name] = m
 	g.membersMu.Unlock()
+	g.tell()
 }
 
 // AliveDelegate: memberlist asks before it takes a node as a peer.

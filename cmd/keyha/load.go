@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -34,6 +38,9 @@ func loadCommand() *cli.Command {
 					viaFlag,
 					&cli.StringFlag{Name: "journal", Required: true, Usage: "new file for the acknowledged ids (never overwritten)"},
 					listFlag("faults", "schedule like kill:bari@20s,start:bari@35s,partition:padova@40s,heal:padova@55s"),
+					&cli.StringFlag{Name: "nemesis", Usage: "instead of --faults, a random schedule drawn from SEED (a number, or \"random\": the seed is printed) for --nemesis-for"},
+					&cli.DurationFlag{Name: "nemesis-for", Value: 2 * time.Minute, Usage: "how long the nemesis breaks things"},
+					&cli.DurationFlag{Name: "for", Usage: "stop handing out rows after this long (0: write all --rows); --nemesis sets it to --nemesis-for"},
 					&cli.StringFlag{Name: "lab", Value: "scripts/lab", EnvVars: []string{"KEYHA_LAB_SCRIPT"}, Usage: "the lab script that injects --faults"},
 					&cli.BoolFlag{Name: "reset", Usage: "drop an existing keyha_load database first"},
 					&cli.DurationFlag{Name: "retry-for", Value: load.DefaultRetryFor, Usage: "how long one batch is retried before it is given up (left unacknowledged)"},
@@ -174,7 +181,23 @@ func loadRun(c *cli.Context) error {
 	rc := load.RunConfig{
 		Rows: c.Uint64("rows"), Concurrency: c.Int("concurrency"), Batch: c.Int("batch"), Targets: ts, Cred: cred,
 		Journal: c.String("journal"), Reset: c.Bool("reset"), Faults: faults, RetryFor: c.Duration("retry-for"),
-		Timeout: c.Duration("timeout"), Progress: c.App.ErrWriter, TTY: isTerminal(os.Stderr),
+		Timeout: c.Duration("timeout"), For: c.Duration("for"), Progress: c.App.ErrWriter, TTY: isTerminal(os.Stderr),
+	}
+	if n := c.String("nemesis"); n != "" {
+		if len(faults) > 0 {
+			return errors.New("--nemesis and --faults: give one schedule, not both")
+		}
+		seed, err := nemesisSeed(n)
+		if err != nil {
+			return err
+		}
+		d := c.Duration("nemesis-for")
+		faults = load.Nemesis(seed, d, cl.SiteNames())
+		rc.Faults, rc.NemesisSeed = faults, seed
+		if rc.For == 0 {
+			rc.For = d
+		}
+		fmt.Fprintf(c.App.ErrWriter, "nemesis: seed %d, %d faults in %v (replay: --nemesis %d --nemesis-for %v)\n", seed, len(faults), d, seed, d)
 	}
 	if len(faults) > 0 {
 		if _, err := os.Stat(c.String("lab")); err != nil {
@@ -192,6 +215,18 @@ func loadRun(c *cli.Context) error {
 		}
 	}
 	return runErr
+}
+
+// nemesisSeed reads --nemesis: a seed, or "random" for a new one.
+func nemesisSeed(s string) (uint64, error) {
+	if s == "random" {
+		return rand.Uint64N(1<<31) + 1, nil // short enough to type back
+	}
+	seed, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || seed == 0 {
+		return 0, fmt.Errorf("--nemesis %q: give a seed (a number from 1) or \"random\"", s)
+	}
+	return seed, nil
 }
 
 func loadCheck(c *cli.Context) error {

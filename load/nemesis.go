@@ -1,0 +1,46 @@
+package load
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Nemesis draws a fault schedule of length d from seed: the same seed and sites give the same
+// schedule, so a failing run can be replayed. One fault at a time: each break (kill, clean stop or
+// SIGSTOP of a mysqld, a site cut off, one link cut, an agent killed, an HAProxy restarted) is
+// repaired before the next begins, so a majority of the sites is always whole and the cluster
+// comes back by itself, with no operator's recovery. Breaks last 3-10 s, calm between them 3-8 s.
+func Nemesis(seed uint64, d time.Duration, sites []string) []Fault {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
+	var out []Fault
+	at := between(3*time.Second, 6*time.Second)
+	for at < d-3*time.Second {
+		site := sites[rng.IntN(len(sites))]
+		end := min(at+between(3*time.Second, 10*time.Second), d)
+		switch kind := rng.IntN(7); kind {
+		case 0, 1, 2: // a mysqld: killed, stopped cleanly, or frozen
+			verb, repair := []string{"kill", "stop", "pause"}[kind], "start"
+			if verb == "pause" {
+				repair = "resume"
+			}
+			out = append(out, Fault{At: at, Verb: verb, Site: site}, Fault{At: end, Verb: repair, Site: site})
+		case 3: // the whole site cut off
+			out = append(out, Fault{At: at, Verb: "partition", Site: site}, Fault{At: end, Verb: "heal", Site: site})
+		case 4: // one link cut: the site still hears the third
+			from := site
+			for from == site {
+				from = sites[rng.IntN(len(sites))]
+			}
+			out = append(out, Fault{At: at, Verb: "partition", Site: site, From: from}, Fault{At: end, Verb: "heal", Site: site})
+		case 5:
+			out = append(out, Fault{At: at, Verb: "agent-kill", Site: site})
+			end = at
+		case 6:
+			out = append(out, Fault{At: at, Verb: "haproxy-restart", Site: site})
+			end = at
+		}
+		at = end + between(3*time.Second, 8*time.Second)
+	}
+	return out
+}
