@@ -137,3 +137,40 @@ func TestCheckTimings(t *testing.T) {
 		}
 	}
 }
+
+// The moment a Primary component forms again, every agent judges its own node up while the others'
+// gossip still says "down" from before. Taken as news, that made each agent in turn claim the
+// writes (the nemesis caught three writers within 130 ms). Health counts only from a state that
+// carries this view's id: lngs and padova wait for news of bari (the designated writer, and first
+// by priority here), and bari keeps the writes.
+func TestStaleGossipIsNoNews(t *testing.T) {
+	members := []galera.Member{{Name: "lngs"}, {Name: "bari"}, {Name: "padova"}}
+	peer := func(site, health string, conf int64, decision string) membership.Peer {
+		return membership.Peer{Status: "alive", State: membership.State{Site: site, Health: health, ConfID: conf, Decision: decision}}
+	}
+	for _, tc := range []struct {
+		me, designated string
+		peerConf       int64
+		writer, reason string
+	}{
+		{"lngs", "bari", 7, "", "waiting for news of bari"},
+		{"padova", "bari", 7, "", "waiting for news of bari"},
+		{"bari", "bari", 7, "bari", "designated writer, healthy"},
+		{"lngs", "", 7, "", "waiting for news of bari"},
+		{"lngs", "bari", 9, "lngs", "successor"}, // the same view: bari really is down
+	} {
+		a := testGaleraAgent(t, tc.me)
+		cf := a.cfg()
+		snap := galera.Snapshot{ClusterStatus: "Primary", ClusterConfID: 9, Members: members, Designated: galera.WriterRow{Site: tc.designated}}
+		peers := map[string]membership.Peer{}
+		for _, s := range []string{"lngs", "bari", "padova"} {
+			if s != tc.me {
+				peers[s] = peer(s, "down", tc.peerConf, cf.cluster.Decision())
+			}
+		}
+		d := a.decide(cf, snap, galera.Verdict{State: galera.Up}, peers, a.started)
+		if d.Writer != tc.writer || !strings.Contains(d.Reason, tc.reason) {
+			t.Errorf("%s, designated %q, peers' view %d: %+v, want writer %q, reason with %q", tc.me, tc.designated, tc.peerConf, d, tc.writer, tc.reason)
+		}
+	}
+}

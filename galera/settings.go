@@ -162,6 +162,12 @@ func diff(nodes []NodeSettings, key string, get func(NodeSettings) string, add f
 	add("WARN", "", "%s differs between sites: %s", key, strings.Join(parts, " "))
 }
 
+// SuspectTimeout is the evs.suspect_timeout keyha advises for sites maxRTT apart: 50 round trips,
+// and never under 3 s (a run of TCP retransmits over a link with 1% loss); see judgeTimeouts.
+func SuspectTimeout(maxRTT time.Duration) time.Duration {
+	return max(50*maxRTT, 3*time.Second).Round(time.Second)
+}
+
 // judgeTimeouts: Galera suspects a silent peer after evs.suspect_timeout and evicts it after
 // evs.inactive_timeout; over a WAN these must stay well above the round-trip time and its spikes.
 func judgeTimeouts(n NodeSettings, maxRTT time.Duration, add func(level, site, f string, a ...any)) {
@@ -189,10 +195,19 @@ func judgeTimeouts(n NodeSettings, maxRTT time.Duration, add func(level, site, f
 	if maxRTT <= 0 || !ok1 {
 		return
 	}
-	// A suspect timeout under ~50 RTTs fires on ordinary WAN jitter and retransmits; 5 s is
-	// Galera's default and right for RTTs up to ~100 ms.
-	if want := max(50*maxRTT, 5*time.Second); suspect < want {
+	// The suspect timeout is also how long every commit in the cluster waits when a site vanishes
+	// without closing its connections (cut off, its host dead): as short as is safe. Safe means
+	// above ~50 RTTs (jitter, retransmits) and above a run of TCP retransmits over a lossy link:
+	// at 1% loss, a segment lost 4 times in a row (200+400+800+1600 ms of backoff, 3 s) happens
+	// about once in 10^8 segments, so 3 s rides out 1% loss; 5 s (Galera's default) stalls longer
+	// for nothing up to a 60 ms round trip.
+	want := SuspectTimeout(maxRTT)
+	switch {
+	case suspect < want:
 		add("WARN", n.Site, "evs.suspect_timeout=%s is short for a %s round trip between sites: use at least %s", suspect, maxRTT.Round(time.Millisecond), want)
+	case suspect > want+time.Second:
+		add("INFO", n.Site, "evs.suspect_timeout=%s: every commit waits that long when a site is cut off; with a %s round trip, %s is enough (it rides out 1%% loss)",
+			suspect, maxRTT.Round(time.Millisecond), want)
 	}
 	if maxRTT > 5*time.Millisecond && n.Provider["gmcast.segment"] == "0" {
 		add("WARN", n.Site, "gmcast.segment=0 with %s between sites: give each site its own segment so write-sets cross the WAN once per site", maxRTT.Round(time.Millisecond))

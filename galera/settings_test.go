@@ -23,7 +23,7 @@ func has(fs []Finding, level, text string) bool {
 }
 
 func TestJudgeSettings(t *testing.T) {
-	base := "evs.suspect_timeout = PT5S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT1S; gmcast.listen_addr = tcp://10.0.0.%d:4567; gmcast.segment = 0"
+	base := "evs.suspect_timeout = PT3S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT1S; gmcast.listen_addr = tcp://10.0.0.%d:4567; gmcast.segment = 0"
 	three := []NodeSettings{node("a", 3, strings.ReplaceAll(base, "%d", "1"), nil), node("b", 3, strings.ReplaceAll(base, "%d", "2"), nil), node("c", 3, strings.ReplaceAll(base, "%d", "3"), nil)}
 	fs := JudgeSettings(three, time.Millisecond)
 	for _, f := range fs {
@@ -46,12 +46,17 @@ func TestJudgeSettings(t *testing.T) {
 		t.Errorf("two sites with garbd: %+v", fs)
 	}
 
-	if fs := JudgeSettings(three, 200*time.Millisecond); !has(fs, "WARN", "evs.suspect_timeout=5s is short for a 200ms round trip") || !has(fs, "WARN", "gmcast.segment=0") {
+	if fs := JudgeSettings(three, 200*time.Millisecond); !has(fs, "WARN", "evs.suspect_timeout=3s is short for a 200ms round trip between sites: use at least 10s") || !has(fs, "WARN", "gmcast.segment=0") {
 		t.Errorf("WAN RTT with LAN timeouts: %+v", fs)
+	}
+	// Galera's default 5 s: every commit would wait 2 s longer than needed when a site is cut off.
+	slow := []NodeSettings{node("a", 3, strings.ReplaceAll(strings.ReplaceAll(base, "PT3S", "PT5S"), "%d", "1"), nil), three[1], three[2]}
+	if fs := JudgeSettings(slow, 20*time.Millisecond); !has(fs, "INFO", "evs.suspect_timeout=5s: every commit waits that long when a site is cut off; with a 20ms round trip, 3s is enough") {
+		t.Errorf("Galera's default suspect timeout at 20 ms: %+v", fs)
 	}
 
 	// Over a WAN: distinct segments and wide send windows are sound; Galera's default windows are not.
-	wan := "evs.suspect_timeout = PT5S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT1S; gmcast.segment = %d; evs.send_window = W; evs.user_send_window = W"
+	wan := "evs.suspect_timeout = PT3S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT1S; gmcast.segment = %d; evs.send_window = W; evs.user_send_window = W"
 	wide := strings.ReplaceAll(wan, "W", "512")
 	tuned := []NodeSettings{node("a", 3, strings.ReplaceAll(wide, "%d", "1"), nil), node("b", 3, strings.ReplaceAll(wide, "%d", "2"), nil), node("c", 3, strings.ReplaceAll(wide, "%d", "3"), nil)}
 	for _, f := range JudgeSettings(tuned, 20*time.Millisecond) {

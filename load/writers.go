@@ -45,7 +45,8 @@ func (w *writerTrack) add(node string, at time.Time) {
 
 // twoWriters reads, from one node, which node took each row and when, in that order.
 func twoWriters(ctx context.Context, db *sql.DB, window time.Duration) (*writerTrack, error) {
-	rows, err := db.QueryContext(ctx, "SELECT node, at FROM "+Schema+".item WHERE at IS NOT NULL ORDER BY at, id")
+	// Microseconds since the epoch: the check's connections do not parse DATETIME into time.Time.
+	rows, err := db.QueryContext(ctx, "SELECT node, CAST(UNIX_TIMESTAMP(at) * 1000000 AS UNSIGNED) FROM "+Schema+".item WHERE at IS NOT NULL ORDER BY at, id")
 	if err != nil {
 		return nil, fmt.Errorf("read which node took each row: %w", err)
 	}
@@ -53,11 +54,11 @@ func twoWriters(ctx context.Context, db *sql.DB, window time.Duration) (*writerT
 	w := newWriterTrack(window)
 	for rows.Next() {
 		var node string
-		var at time.Time
-		if err := rows.Scan(&node, &at); err != nil {
+		var us int64
+		if err := rows.Scan(&node, &us); err != nil {
 			return nil, fmt.Errorf("read which node took each row: %w", err)
 		}
-		w.add(node, at)
+		w.add(node, time.UnixMicro(us).UTC())
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read which node took each row: %w", err)

@@ -77,6 +77,7 @@ func Decide(in Input) Decision {
 	// The successor: the best eligible site, provided no better site is in the view with unknown
 	// health (it may be healthy: do not claim over it).
 	var succ *Site
+	var waitFor string
 	for i := range sites {
 		s := &sites[i]
 		if s.eligible() {
@@ -84,14 +85,20 @@ func Decide(in Input) Decision {
 			break
 		}
 		if s.InView && !s.Known {
-			return Decision{Reason: fmt.Sprintf("waiting for news of %s before choosing a writer", s.Name)}
+			waitFor = s.Name
+			break
 		}
 	}
 	if designated != nil && designated.eligible() {
+		// A healthy designated writer keeps the writes whatever is unknown of the others: only a
+		// failback moves them, and only to a site known eligible with nothing unknown above it.
 		if in.Failback && succ != nil && succ.Name != designated.Name && succ.Priority > designated.Priority {
 			return Decision{Writer: succ.Name, Reason: fmt.Sprintf("failback to %s (priority %d)", succ.Name, succ.Priority), Record: succ.Name == in.Me}
 		}
 		return Decision{Writer: designated.Name, Reason: "designated writer, healthy"}
+	}
+	if waitFor != "" {
+		return Decision{Reason: fmt.Sprintf("waiting for news of %s before choosing a writer", waitFor)}
 	}
 	if designated != nil && designated.InView && !designated.Known {
 		return Decision{Reason: fmt.Sprintf("waiting for news of the designated writer %s", designated.Name)}

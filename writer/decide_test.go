@@ -37,6 +37,8 @@ func TestDecide(t *testing.T) {
 			m["lngs"].InView, m["lngs"].Known = false, false
 			m["bari"].InView, m["bari"].Known = false, false
 		})}, "padova", true, "successor"},
+		{"designated healthy, a better site unknown: kept", Input{Me: "bari", Designated: "bari", Sites: sites(func(m map[string]*Site) { m["lngs"].Known = false })}, "bari", false, "designated writer, healthy"},
+		{"failback waits for news of the better site", Input{Me: "bari", Designated: "bari", Failback: true, Sites: sites(func(m map[string]*Site) { m["lngs"].Known = false })}, "bari", false, "designated writer, healthy"},
 		{"hold: no writer", Input{Me: "lngs", Designated: Hold, HoldActive: true, Sites: sites(nil)}, "", false, "switchover"},
 		{"expired hold: successor", Input{Me: "lngs", Designated: Hold, Sites: sites(nil)}, "lngs", true, "no designated"},
 		{"nobody healthy", Input{Me: "lngs", Sites: sites(func(m map[string]*Site) {
@@ -66,6 +68,7 @@ func TestDecideAgreement(t *testing.T) {
 		func(m map[string]*Site) { m["lngs"].Healthy = false },
 		func(m map[string]*Site) { m["lngs"].InView = false; m["bari"].Healthy = false },
 		func(m map[string]*Site) { m["bari"].Known = false },
+		func(m map[string]*Site) { m["lngs"].Known = false; m["bari"].Known = false },
 	}
 	for i, mod := range mods {
 		for _, des := range []string{"", "lngs", "bari", "padova", Hold} {

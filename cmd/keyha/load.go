@@ -40,7 +40,7 @@ func loadCommand() *cli.Command {
 					listFlag("faults", "schedule like kill:bari@20s,start:bari@35s,partition:padova@40s,heal:padova@55s"),
 					&cli.StringFlag{Name: "nemesis", Usage: "instead of --faults, a random schedule drawn from SEED (a number, or \"random\": the seed is printed) for --nemesis-for"},
 					&cli.DurationFlag{Name: "nemesis-for", Value: 2 * time.Minute, Usage: "how long the nemesis breaks things"},
-					&cli.DurationFlag{Name: "for", Usage: "stop handing out rows after this long (0: write all --rows); --nemesis sets it to --nemesis-for"},
+					&cli.DurationFlag{Name: "for", Usage: "stop handing out rows after this long (0: write all --rows); --nemesis sets it to --nemesis-for and 15 s"},
 					&cli.StringFlag{Name: "lab", Value: "scripts/lab", EnvVars: []string{"KEYHA_LAB_SCRIPT"}, Usage: "the lab script that injects --faults"},
 					&cli.BoolFlag{Name: "reset", Usage: "drop an existing keyha_load database first"},
 					&cli.DurationFlag{Name: "retry-for", Value: load.DefaultRetryFor, Usage: "how long one batch is retried before it is given up (left unacknowledged)"},
@@ -195,7 +195,7 @@ func loadRun(c *cli.Context) error {
 		faults = load.Nemesis(seed, d, cl.SiteNames())
 		rc.Faults, rc.NemesisSeed = faults, seed
 		if rc.For == 0 {
-			rc.For = d
+			rc.For = d + 15*time.Second // the last break's repair, and writes resuming after it, are measured too
 		}
 		fmt.Fprintf(c.App.ErrWriter, "nemesis: seed %d, %d faults in %v (replay: --nemesis %d --nemesis-for %v)\n", seed, len(faults), d, seed, d)
 	}
