@@ -23,7 +23,7 @@ func has(fs []Finding, level, text string) bool {
 }
 
 func TestJudgeSettings(t *testing.T) {
-	base := "evs.suspect_timeout = PT3S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT1S; gmcast.listen_addr = tcp://10.0.0.%d:4567; gmcast.segment = 0"
+	base := "evs.suspect_timeout = PT3S; evs.join_retrans_period = PT0.3S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT1S; gmcast.listen_addr = tcp://10.0.0.%d:4567; gmcast.segment = 0"
 	three := []NodeSettings{node("a", 3, strings.ReplaceAll(base, "%d", "1"), nil), node("b", 3, strings.ReplaceAll(base, "%d", "2"), nil), node("c", 3, strings.ReplaceAll(base, "%d", "3"), nil)}
 	fs := JudgeSettings(three, time.Millisecond)
 	for _, f := range fs {
@@ -51,7 +51,9 @@ func TestJudgeSettings(t *testing.T) {
 	}
 	// Galera's default 5 s: every commit would wait 2 s longer than needed when a site is cut off.
 	slow := []NodeSettings{node("a", 3, strings.ReplaceAll(strings.ReplaceAll(base, "PT3S", "PT5S"), "%d", "1"), nil), three[1], three[2]}
-	if fs := JudgeSettings(slow, 20*time.Millisecond); !has(fs, "INFO", "evs.suspect_timeout=5s: every commit waits that long when a site is cut off; with a 20ms round trip, 3s is enough") {
+	slow[0].Provider["evs.join_retrans_period"] = "PT1S"
+	if fs := JudgeSettings(slow, 20*time.Millisecond); !has(fs, "INFO", "evs.suspect_timeout=5s: every commit waits that long when a site is cut off; with a 20ms round trip, 3s is enough") ||
+		!has(fs, "INFO", "evs.join_retrans_period=1s: a view change after an eviction waits up to that long; with a 20ms round trip, 300ms is enough") {
 		t.Errorf("Galera's default suspect timeout at 20 ms: %+v", fs)
 	}
 
