@@ -158,19 +158,23 @@ func (a *Agent) Report() healthcheck.Report {
 	if a.single {
 		det.Decision, det.Peers = &d, peers
 		r.Writer = d.Writer
-		if v.State == galera.Up {
-			if d.Writer == cf.site.Name {
-				r.Role = "writer"
-				r.Reason = "writer: " + v.Reason
+		switch {
+		case v.State == galera.Up && d.Writer == cf.site.Name:
+			r.Role = "writer"
+			r.Reason = "writer: " + v.Reason
+		case v.State == galera.Up || v.State == galera.Drain:
+			// Anything but the writer takes no connections, not even the open ones: HAProxy marks
+			// it down, which closes them (on-marked-down shutdown-sessions). A drained node keeps
+			// its sessions, so a writer drained as a state-transfer donor kept writing beside its
+			// successor (the nemesis caught it).
+			r.Role, r.State, r.Weight = "standby", healthcheck.StateDown, 0
+			if d.Writer != "" {
+				r.Reason = "standby: writer is " + d.Writer
 			} else {
-				// A healthy standby takes no connections; HAProxy marks it down, which also closes
-				// what is still open to a demoted writer (on-marked-down shutdown-sessions).
-				r.Role, r.State, r.Weight = "standby", healthcheck.StateDown, 0
-				if d.Writer != "" {
-					r.Reason = "standby: writer is " + d.Writer
-				} else {
-					r.Reason = "standby: no writer: " + d.Reason
-				}
+				r.Reason = "standby: no writer: " + d.Reason
+			}
+			if v.State == galera.Drain {
+				r.Reason += "; its node: " + v.Reason
 			}
 		}
 	}

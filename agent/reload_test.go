@@ -12,6 +12,7 @@ import (
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/membership"
+	"github.com/keyha/keyha/writer"
 )
 
 // A reload takes a file that changes only what may change while running, and keeps the running
@@ -171,6 +172,38 @@ func TestStaleGossipIsNoNews(t *testing.T) {
 		d := a.decide(cf, snap, galera.Verdict{State: galera.Up}, peers, a.started)
 		if d.Writer != tc.writer || !strings.Contains(d.Reason, tc.reason) {
 			t.Errorf("%s, designated %q, peers' view %d: %+v, want writer %q, reason with %q", tc.me, tc.designated, tc.peerConf, d, tc.writer, tc.reason)
+		}
+	}
+}
+
+// Only the writer takes connections in single-writer mode: a drained node that is not the writer
+// (the old writer serving a state transfer as donor, say) answers down, which closes its open
+// sessions, instead of drain, which would keep them writing beside the successor.
+func TestOnlyTheWriterServes(t *testing.T) {
+	a := testGaleraAgent(t, "bari")
+	now := time.Now()
+	a.now = func() time.Time { return now }
+	synced := galera.Snapshot{At: now, LocalState: galera.StateSynced, LocalStateComment: "Synced", ClusterStatus: "Primary",
+		Ready: true, Connected: true, ClusterSize: 3, RejectQueries: "NONE"}
+	donor := synced
+	donor.LocalState, donor.LocalStateComment = galera.StateDonor, "Donor/Desynced"
+	for _, c := range []struct {
+		name   string
+		snap   galera.Snapshot
+		writer string
+		state  string
+	}{
+		{"the writer, synced", synced, "bari", "up"},
+		{"a standby, synced", synced, "lngs", "down"},
+		{"the old writer as a donor, a successor chosen", donor, "lngs", "down"},
+		{"a donor, no writer", donor, "", "down"},
+		{"a donor still named writer", donor, "bari", "down"},
+	} {
+		a.mu.Lock()
+		a.snap, a.decision = c.snap, writer.Decision{Writer: c.writer}
+		a.mu.Unlock()
+		if r := a.Report(); r.State != c.state {
+			t.Errorf("%s: %s (%s), want %s", c.name, r.State, r.Reason, c.state)
 		}
 	}
 }
