@@ -35,9 +35,7 @@ func newCausal(addr string, c config.Credential, connect time.Duration) (*causal
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(10 * time.Minute)
+	oneConn(db)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &causal{db: db, ctx: ctx, cancel: cancel}, nil
 }

@@ -33,15 +33,20 @@ func NewPoller(addr string, c config.Credential, timeout time.Duration) (*Poller
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(10 * time.Minute)
+	oneConn(db)
 	cr, err := newCausal(addr, c, timeout)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return &Poller{db: db, causal: cr, addr: addr, timeout: timeout}, nil
+}
+
+// oneConn makes db a pool of one connection, renewed every 10 minutes.
+func oneConn(db *sql.DB) {
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(10 * time.Minute)
 }
 
 // Close closes the connection pools.

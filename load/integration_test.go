@@ -31,14 +31,7 @@ func TestLoadUnderFaults(t *testing.T) {
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "journal")
 
-	bank := exec.Command(l.Bin, "load", "bank", "--reset", "--accounts", "50", "--concurrency", "2", "--json", "--duration", "10m")
-	bank.Env = append(os.Environ(), "KEYHA_CONFIG="+l.Config)
-	var bankOut, bankErr strings.Builder
-	bank.Stdout, bank.Stderr = &bankOut, &bankErr
-	if err := bank.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer bank.Process.Kill()
+	stopBank := startBank(t, l)
 
 	faults := fmt.Sprintf("kill:%s@5s,start:%s@8s,partition:%s@12s,heal:%s@22s", w, w, cut, cut)
 	run := l.Keyha(t, nil, "load", "run", "--reset", "--rows", "150000", "--concurrency", "12", "--via", "haproxy",
@@ -63,18 +56,7 @@ func TestLoadUnderFaults(t *testing.T) {
 
 	took := l.AllSynced(t, 2*time.Minute)
 	t.Logf("all Synced %.1fs after the load", took.Seconds())
-	if err := bank.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	bankErrc := bank.Wait()
-	var br load.BankReport
-	if err := json.Unmarshal([]byte(bankOut.String()), &br); err != nil {
-		t.Fatalf("bank report: %v\nstdout %s\nstderr %s", err, bankOut.String(), bankErr.String())
-	}
-	t.Logf("bank: %d transfers, audits %v (unanswered %v), violations %d, problems %v", br.Transfers, br.Reads, br.ReadErrors, len(br.Violations), br.Problems)
-	if bankErrc != nil || !br.OK || len(br.Violations) > 0 {
-		t.Errorf("bank invariant broken (exit %v): %v", bankErrc, br.Problems)
-	}
+	br := stopBank()
 	for _, s := range labtest.Sites {
 		if br.Reads[s] == 0 {
 			t.Errorf("the bank never audited %s", s)
@@ -251,6 +233,34 @@ func TestLoadBadInput(t *testing.T) {
 	})
 }
 
+// startBank runs keyha load bank beside a load; the returned stop interrupts it, fails the test on
+// a broken invariant, and gives its report.
+func startBank(t *testing.T, l *labtest.Lab) (stop func() load.BankReport) {
+	bank := exec.Command(l.Bin, "load", "bank", "--reset", "--accounts", "50", "--concurrency", "2", "--json", "--duration", "10m")
+	bank.Env = append(os.Environ(), "KEYHA_CONFIG="+l.Config)
+	var out, errOut strings.Builder
+	bank.Stdout, bank.Stderr = &out, &errOut
+	if err := bank.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bank.Process.Kill() })
+	return func() load.BankReport {
+		if err := bank.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		exit := bank.Wait()
+		var br load.BankReport
+		if err := json.Unmarshal([]byte(out.String()), &br); err != nil {
+			t.Fatalf("bank report: %v\nstdout %s\nstderr %s", err, out.String(), errOut.String())
+		}
+		t.Logf("bank: %d transfers, audits %v (unanswered %v), violations %d, problems %v", br.Transfers, br.Reads, br.ReadErrors, len(br.Violations), br.Problems)
+		if exit != nil || !br.OK || len(br.Violations) > 0 {
+			t.Errorf("bank invariant broken (exit %v): %v", exit, br.Problems)
+		}
+		return br
+	}
+}
+
 func readJSON(t *testing.T, path string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -285,14 +295,7 @@ func TestNemesis(t *testing.T) {
 	}
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "journal")
-	bank := exec.Command(l.Bin, "load", "bank", "--reset", "--accounts", "50", "--concurrency", "2", "--json", "--duration", "10m")
-	bank.Env = append(os.Environ(), "KEYHA_CONFIG="+l.Config)
-	var bankOut, bankErr strings.Builder
-	bank.Stdout, bank.Stderr = &bankOut, &bankErr
-	if err := bank.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer bank.Process.Kill()
+	stopBank := startBank(t, l)
 
 	run := l.Keyha(t, nil, "load", "run", "--reset", "--rows", "100000000", "--concurrency", "12", "--via", "haproxy",
 		"--journal", journal, "--nemesis", seed, "--nemesis-for", "2m", "--report", filepath.Join(dir, "run.json"))
@@ -312,18 +315,7 @@ func TestNemesis(t *testing.T) {
 	}
 
 	l.AllSynced(t, 3*time.Minute)
-	if err := bank.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	bankErrc := bank.Wait()
-	var br load.BankReport
-	if err := json.Unmarshal([]byte(bankOut.String()), &br); err != nil {
-		t.Fatalf("bank report: %v\nstdout %s\nstderr %s", err, bankOut.String(), bankErr.String())
-	}
-	t.Logf("bank: %d transfers, violations %d, problems %v", br.Transfers, len(br.Violations), br.Problems)
-	if bankErrc != nil || !br.OK || len(br.Violations) > 0 {
-		t.Errorf("seed %d: bank invariant broken (exit %v): %v", r.NemesisSeed, bankErrc, br.Problems)
-	}
+	stopBank()
 	check := l.Keyha(t, nil, "load", "check", "--journal", journal, "--report", filepath.Join(dir, "check.json"))
 	t.Logf("check:\n%s%s", check.Stdout, check.Stderr)
 	var cr load.CheckReport
