@@ -47,7 +47,6 @@ type Agent struct {
 	evictTried map[string]time.Time // member UUID -> last eviction attempt; the poll loop's alone
 	claimSeen  map[string]time.Time // member UUID -> when a site first reported it gone; the poll loop's alone
 	lastClear  time.Time            // when the evict list was last emptied; the poll loop's alone
-	snapTime   time.Time            // when the last poll was judged; the poll loop's alone
 
 	mu       sync.RWMutex
 	snap     galera.Snapshot
@@ -248,7 +247,6 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	changed := v.State != a.last.State || v.Reason != a.last.Reason && v.State != galera.Up
 	a.last = v
 	prev := a.decision // written only by this loop: no lock needed to read it here
-	a.snapTime = now
 	if changed {
 		a.log.Info("verdict", "state", v.State, "reason", v.Reason, "node_state", snap.LocalStateComment, "cluster_status", snap.ClusterStatus)
 	}
@@ -294,9 +292,6 @@ func (a *Agent) act(cf *conf, snap galera.Snapshot, v galera.Verdict, now time.T
 // on this node's latest snapshot, instead of at the next poll: a crash failover then waits for
 // one gossip message, not for it and a poll.
 func (a *Agent) react() {
-	if a.snapTime.IsZero() {
-		return // no poll yet
-	}
 	a.mu.RLock()
 	snap, inMnt := a.snap, a.inMnt
 	a.mu.RUnlock()

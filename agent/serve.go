@@ -103,21 +103,15 @@ func (ls listeners) serve(ctx context.Context, g *errgroup.Group, src healthchec
 
 // every runs f at once and then every d until ctx ends.
 func every(ctx context.Context, d time.Duration, f func(context.Context)) {
-	f(ctx)
-	after(ctx, d, f)
-}
-
-// after runs f every d, from d on, until ctx ends.
-func after(ctx context.Context, d time.Duration, f func(context.Context)) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
+		f(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		f(ctx)
 	}
 }
 
