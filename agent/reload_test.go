@@ -158,16 +158,23 @@ func TestStaleGossipIsNoNews(t *testing.T) {
 		{"padova", "bari", 7, "", "waiting for news of bari"},
 		{"bari", "bari", 7, "bari", "designated writer, healthy"},
 		{"lngs", "", 7, "", "waiting for news of bari"},
-		{"lngs", "bari", 9, "lngs", "successor"}, // the same view: bari really is down
+		{"lngs", "bari", 9, "lngs", "successor"},      // the same view: bari really is down
+		{"lngs", "bari-dead", 7, "lngs", "successor"}, // bari's agent says its mysqld is gone: news in any view
 	} {
 		a := testGaleraAgent(t, tc.me)
 		cf := a.cfg()
-		snap := galera.Snapshot{ClusterStatus: "Primary", ClusterConfID: 9, Members: members, Designated: galera.WriterRow{Site: tc.designated}}
+		designated, dead := strings.CutSuffix(tc.designated, "-dead")
+		snap := galera.Snapshot{ClusterStatus: "Primary", ClusterConfID: 9, Members: members, Designated: galera.WriterRow{Site: designated}}
 		peers := map[string]membership.Peer{}
 		for _, s := range []string{"lngs", "bari", "padova"} {
 			if s != tc.me {
 				peers[s] = peer(s, "down", tc.peerConf, cf.cluster.Decision())
 			}
+		}
+		if dead {
+			p := peers[designated]
+			p.State.Dead = "7f7e3c1a-e95f-11f1-8538-bbf10885956e"
+			peers[designated] = p
 		}
 		d := a.decide(cf, snap, galera.Verdict{State: galera.Up}, peers, a.started)
 		if d.Writer != tc.writer || !strings.Contains(d.Reason, tc.reason) {

@@ -60,8 +60,9 @@ func (a *Agent) decide(cf *conf, snap galera.Snapshot, health galera.Verdict, pe
 			// A peer in this view speaks of it only once its state carries the view's id: until
 			// then its health is from before (down, while the cluster was not Primary), and taken
 			// as news it would make every agent see the others unfit and claim for itself the
-			// moment a Primary component forms again (the nemesis found exactly that).
-			ws.Known = !ws.InView || !alive || p.State.ConfID == snap.ClusterConfID
+			// moment a Primary component forms again (the nemesis found exactly that). A peer
+			// whose mysqld is gone (State.Dead) is news in any view: that node takes no writes.
+			ws.Known = !ws.InView || !alive || p.State.ConfID == snap.ClusterConfID || p.State.Dead != ""
 			ws.Healthy = alive && p.State.Health == string(galera.Up)
 			if alive && p.State.Decision != "" && p.State.Decision != mine { // "": no state heard yet
 				in.Differ = append(in.Differ, s.Name)
