@@ -22,9 +22,13 @@ func CheckTimings(c *config.Cluster) error {
 	}
 	dead := membership.DeadAfter(c.Gossip.Preset, len(c.Sites))
 	if down >= dead {
+		slower := "wan"
+		if c.Gossip.Preset == "local" {
+			slower = "lan or wan"
+		}
 		return fmt.Errorf("haproxy timings and gossip.preset %s: HAProxy may keep a silent agent's node UP for %v, "+
 			"but gossip can declare that agent dead after %v and the others then name another writer: two writers for a moment; "+
-			"lower haproxy.check_interval or haproxy.fall, or use a slower gossip preset (lan or wan)", c.Gossip.Preset, down, dead)
+			"lower haproxy.check_interval (1500ms rides out a lost SYN) or haproxy.fall, or use a slower gossip preset (%s)", c.Gossip.Preset, down, dead, slower)
 	}
 	return nil
 }
