@@ -181,7 +181,7 @@ func Prerequisites(env ...string) string {
 		return "needs root (network namespaces, nftables)"
 	}
 	var missing []string
-	for _, b := range []string{"mariadbd", "mariadb", "mariadb-install-db", "haproxy", "nft", "ip", "rsync", "socat"} {
+	for _, b := range []string{"mariadbd", "mariadb", "mariadb-install-db", "haproxy", "nft", "ip", "rsync", "socat", "python3"} {
 		if _, err := exec.LookPath(b); err != nil {
 			missing = append(missing, b)
 		}
