@@ -142,3 +142,42 @@ func TestDeadAfter(t *testing.T) {
 		}
 	}
 }
+
+// A member started with an Initial state shows it from its first contact: the peer that hears
+// it join already has its health (a restarted writer's agent never looks unfit for a moment), the
+// joiner's Await returns once it has news of its peer, and the peer is told (Changed).
+func TestInitialStateAndAwait(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := Start(ctx, Config{Site: "lngs", Bind: "127.0.0.1:0", Preset: "local", Initial: &State{Site: "lngs", Health: "up", LastCommitted: 7}}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aAddr := a.ml.LocalNode().Address()
+	b, err := Start(ctx, Config{Site: "bari", Bind: "127.0.0.1:0", Peers: []string{aAddr}, Preset: "local", Initial: &State{Site: "bari", Health: "up", LastCommitted: 7}}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Await(ctx, 5*time.Second) {
+		t.Fatal("bari's Await gave up with lngs reachable")
+	}
+	if p := b.Peers()["lngs"]; p.State.Health != "up" || p.State.LastCommitted != 7 {
+		t.Errorf("bari's first news of lngs: %+v, want its initial state", p)
+	}
+	select {
+	case <-a.Changed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("lngs was not told that bari joined")
+	}
+	if p := a.Peers()["bari"]; p.State.Health != "up" {
+		t.Errorf("lngs's first news of bari: %+v, want its initial state, not an empty one", p)
+	}
+	lone, err := Start(ctx, Config{Site: "padova", Bind: "127.0.0.1:0", Peers: []string{"127.0.0.1:1"}, Preset: "local"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lone.Await(ctx, 300*time.Millisecond) {
+		t.Error("Await said every peer was heard with none reachable")
+	}
+}
