@@ -46,6 +46,7 @@ type Agent struct {
 	lastDead   string               // the member UUID last reported gone; the poll loop's alone
 	evictTried map[string]time.Time // member UUID -> last eviction attempt; the poll loop's alone
 	claimSeen  map[string]time.Time // member UUID -> when a site first reported it gone; the poll loop's alone
+	claimStart map[string]time.Time // member UUID -> when its current claim began (evictWindow); the poll loop's alone
 	lastClear  time.Time            // when the evict list was last emptied; the poll loop's alone
 
 	mu       sync.RWMutex

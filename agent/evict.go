@@ -64,9 +64,31 @@ func (a *Agent) evictTheDead(snap galera.Snapshot, peers map[string]membership.P
 	if added {
 		a.saveDead()
 	}
+	// A claim is acted on for evictWindow from when it (re)appeared: a node restarted with its old
+	// member UUID (Galera keeps it in gvwstate.dat) joins while its SQL port still refuses, so its
+	// agent goes on claiming; evicting it again and again kept it out of the cluster for good
+	// (the recovery tests caught it). A claim that stops (the node answered again) starts afresh.
+	if a.claimStart == nil {
+		a.claimStart = map[string]time.Time{}
+	}
+	present := map[string]bool{}
+	for _, c := range claims {
+		present[c.UUID] = true
+		if _, ok := a.claimStart[c.UUID]; !ok {
+			a.claimStart[c.UUID] = now
+		}
+	}
+	for u := range a.claimStart {
+		if !present[u] {
+			delete(a.claimStart, u)
+		}
+	}
 	first := a.firstEvictor(peers)
 	evictions := galera.Evictions(snap, claims)
 	for _, e := range evictions {
+		if now.Sub(a.claimStart[e.UUID]) > evictWindow {
+			continue // past the crash: Galera's own timeouts judge this member now
+		}
 		seen := a.claimSeen[e.UUID]
 		// One survivor evicts: two evicting at the same moment were seen to collide, and the view
 		// then took Galera's own 5 s. The others step in if the member is still there a second on.
@@ -107,6 +129,10 @@ func (a *Agent) clearEvictList(list string) {
 
 // evictFallback is how long the other survivors leave the eviction to the first one.
 const evictFallback = time.Second
+
+// evictWindow is how long after a site first reports its mysqld gone its member may be evicted:
+// the crash failover takes well under a second, retries included.
+const evictWindow = 10 * time.Second
 
 // firstEvictor is the site that evicts at once: the first of the cluster file whose agent is heard
 // and judges its node healthy (up or drain), not reporting its own mysqld gone.
