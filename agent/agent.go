@@ -41,6 +41,7 @@ type Agent struct {
 	started time.Time
 
 	recording  atomic.Bool
+	recorded   chan struct{} // record to the poll loop: this site was recorded as the writer
 	lastRecord time.Time
 	ownUUID    string               // this node's member UUID at the last good poll; the poll loop's alone
 	lastDead   string               // the member UUID last reported gone; the poll loop's alone
@@ -122,11 +123,12 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 	}
 	site := cf.site
 	a := &Agent{
-		maint:   NewMaint(c.Agent.StateDir, site.Name),
-		log:     log.With("site", site.Name),
-		now:     time.Now,
-		started: time.Now(),
-		single:  c.Writer.Mode == "single" && site.GossipAt != "" && len(c.Sites) > 1,
+		maint:    NewMaint(c.Agent.StateDir, site.Name),
+		log:      log.With("site", site.Name),
+		now:      time.Now,
+		started:  time.Now(),
+		recorded: make(chan struct{}, 1),
+		single:   c.Writer.Mode == "single" && site.GossipAt != "" && len(c.Sites) > 1,
 	}
 	a.cur.Store(cf)
 	a.poller = newCredPoller(c, site.SQL, c.Agent.PollTimeout, a.log)
@@ -159,9 +161,16 @@ func (a *Agent) Report() healthcheck.Report {
 		det.Decision, det.Peers = &d, peers
 		r.Writer = d.Writer
 		switch {
-		case v.State == galera.Up && d.Writer == cf.site.Name:
+		case v.State == galera.Up && d.Writer == cf.site.Name && !d.Record:
 			r.Role = "writer"
 			r.Reason = "writer: " + v.Reason
+		case v.State == galera.Up && d.Writer == cf.site.Name:
+			// A successor takes the writes only once its record has committed: two agents whose
+			// news of each other differ for a moment could both pick themselves, and the
+			// compare-and-set on the epoch lets only one record win (the nemesis caught both
+			// answering "writer" before either had recorded).
+			r.Role, r.State, r.Weight = "standby", healthcheck.StateDown, 0
+			r.Reason = "claiming the writes, not yet recorded: " + d.Reason
 		case v.State == galera.Up || v.State == galera.Drain:
 			// Anything but the writer takes no connections, not even the open ones: HAProxy marks
 			// it down, which closes them (on-marked-down shutdown-sessions). A drained node keeps
@@ -316,6 +325,8 @@ func (a *Agent) loop(ctx context.Context, d time.Duration) {
 			a.pollOnce(ctx)
 		case <-news:
 			a.react()
+		case <-a.recorded:
+			a.pollOnce(ctx) // read the record this agent just made, and take the writes
 		}
 	}
 }

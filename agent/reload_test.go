@@ -205,9 +205,11 @@ func TestOnlyTheWriterServes(t *testing.T) {
 		{"the old writer as a donor, a successor chosen", donor, "lngs", "down"},
 		{"a donor, no writer", donor, "", "down"},
 		{"a donor still named writer", donor, "bari", "down"},
+		{"the successor, not yet recorded", synced, "bari+record", "down"},
 	} {
+		w, rec := strings.CutSuffix(c.writer, "+record")
 		a.mu.Lock()
-		a.snap, a.decision = c.snap, writer.Decision{Writer: c.writer}
+		a.snap, a.decision = c.snap, writer.Decision{Writer: w, Record: rec}
 		a.mu.Unlock()
 		if r := a.Report(); r.State != c.state {
 			t.Errorf("%s: %s (%s), want %s", c.name, r.State, r.Reason, c.state)

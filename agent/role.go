@@ -104,6 +104,10 @@ func (a *Agent) record(cf *conf, snap galera.Snapshot, reason string) {
 			a.log.Warn("record this site as writer", "err", err)
 		default:
 			a.log.Info("recorded as designated writer", "epoch", epoch, "reason", reason)
+			select {
+			case a.recorded <- struct{}{}:
+			default:
+			}
 		}
 	}()
 }
