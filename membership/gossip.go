@@ -224,18 +224,14 @@ func (g *Gossip) missing() []string {
 
 // Publish sets this agent's State; peers learn it within a gossip round or two. It does not wait.
 func (g *Gossip) Publish(s State) error {
-	g.mu.Lock()
-	limit := g.limit // NodeMeta sets it, from memberlist's goroutines
-	g.mu.Unlock()
-	b, err := Encode(s, limit)
+	g.mu.Lock() // limit is set by NodeMeta, from memberlist's goroutines
+	defer g.mu.Unlock()
+	b, err := Encode(s, g.limit)
 	if err != nil {
 		return err
 	}
-	g.mu.Lock()
-	same := bytes.Equal(b, g.meta)
-	g.meta = b
-	g.mu.Unlock()
-	if !same {
+	if !bytes.Equal(b, g.meta) {
+		g.meta = b
 		select {
 		case g.changed <- struct{}{}:
 		default: // one announcement is already pending; it will carry this state
