@@ -56,6 +56,7 @@ type Agent struct {
 	last     galera.Verdict  // the verdict last logged, to log changes only; the poll loop's alone
 	nodeName string          // the node's wsrep_node_name last judged; the poll loop's alone
 	decision writer.Decision // written by the poll loop under mu, read by Report
+	takeover takeover        // this site's wait to take the writes from a writer that may still commit (takeover.go)
 	peers    map[string]membership.Peer
 	pending  string // a changed cluster file not taken, and why (Reload)
 
@@ -80,6 +81,7 @@ func newConf(c *config.Cluster, siteName string) (*conf, error) {
 	return &conf{cluster: c, site: site, keys: c.Digests(), decision: c.Decision(), policy: galera.Policy{
 		AvailableWhenDonor: c.Agent.AvailableWhenDonor,
 		StaleAfter:         c.Agent.StaleAfter,
+		DonorGrace:         c.Agent.DonorGrace,
 		Weighting:          true,
 		RecvQueueHigh:      1000,
 		FlowControlHigh:    0.5,
@@ -150,10 +152,11 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 // so a poller that stopped answering turns into "stale", then down, by itself.
 func (a *Agent) Report() healthcheck.Report {
 	a.mu.RLock()
-	snap, inMnt, d, peers, pending := a.snap, a.inMnt, a.decision, a.peers, a.pending
+	snap, inMnt, d, peers, pending, tk := a.snap, a.inMnt, a.decision, a.peers, a.pending, a.takeover
 	a.mu.RUnlock()
 	cf := a.cfg()
-	v := galera.Judge(snap, cf.policy, inMnt, a.now())
+	now := a.now()
+	v := galera.Judge(snap, cf.policy, inMnt, now)
 	r := healthcheck.Report{Site: cf.site.Name, State: string(v.State), Health: string(v.State), Weight: v.Weight, Reason: v.Reason}
 	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(cf.cluster.Hash), Keystone: a.keystone.Last(),
 		Problem: nameProblem(cf.site, snap), Pending: pending, Keys: cf.keys}
@@ -161,6 +164,9 @@ func (a *Agent) Report() healthcheck.Report {
 		det.Decision, det.Peers = &d, peers
 		r.Writer = d.Writer
 		switch {
+		case v.State == galera.Up && d.Writer == cf.site.Name && !d.Record && tk.waiting(now):
+			r.Role, r.State, r.Weight = "standby", healthcheck.StateDown, 0
+			r.Reason = fmt.Sprintf("taking the writes from %s once every HAProxy has dropped it (by %s)", tk.from, tk.until.Format("15:04:05.000"))
 		case v.State == galera.Up && d.Writer == cf.site.Name && !d.Record:
 			r.Role = "writer"
 			r.Reason = "writer: " + v.Reason
@@ -289,7 +295,18 @@ func (a *Agent) act(cf *conf, snap galera.Snapshot, v galera.Verdict, now time.T
 	d := a.decide(cf, snap, v, peers, now)
 	a.mu.Lock()
 	a.decision, a.peers = d, peers
+	// A takeover ends when its wait has passed, or at once when the writer replaced can no
+	// longer commit (it left the Primary component: a pause or a cut ends that way).
+	tk := a.takeover
+	armed := tk.from != "" && !tk.until.IsZero()
+	early := armed && tk.waiting(now) && !mayCommit(cf.cluster, tk.from, snap, peers)
+	if early || armed && !tk.waiting(now) {
+		a.takeover = takeover{}
+	}
 	a.mu.Unlock()
+	if early {
+		a.log.Info("taking the writes now: the writer replaced commits nothing any more", "from", tk.from)
+	}
 	if d.Writer != prev.Writer {
 		a.log.Info("writer", "writer", d.Writer, "was", prev.Writer, "reason", d.Reason)
 	}

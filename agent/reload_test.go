@@ -198,18 +198,22 @@ func TestOnlyTheWriterServes(t *testing.T) {
 		name   string
 		snap   galera.Snapshot
 		writer string
+		tk     takeover
 		state  string
 	}{
-		{"the writer, synced", synced, "bari", "up"},
-		{"a standby, synced", synced, "lngs", "down"},
-		{"the old writer as a donor, a successor chosen", donor, "lngs", "down"},
-		{"a donor, no writer", donor, "", "down"},
-		{"a donor still named writer", donor, "bari", "down"},
-		{"the successor, not yet recorded", synced, "bari+record", "down"},
+		{"the writer, synced", synced, "bari", takeover{}, "up"},
+		{"a standby, synced", synced, "lngs", takeover{}, "down"},
+		{"the old writer as a donor, a successor chosen", donor, "lngs", takeover{}, "down"},
+		{"a donor, no writer", donor, "", takeover{}, "down"},
+		{"a donor still named writer", donor, "bari", takeover{}, "down"},
+		{"the successor, not yet recorded", synced, "bari+record", takeover{}, "down"},
+		{"the successor, recording, the old writer may commit", synced, "bari", takeover{from: "lngs"}, "down"},
+		{"the successor, recorded, waiting for the HAProxies", synced, "bari", takeover{"lngs", now.Add(time.Millisecond)}, "down"},
+		{"the successor, its wait over", synced, "bari", takeover{"lngs", now}, "up"},
 	} {
 		w, rec := strings.CutSuffix(c.writer, "+record")
 		a.mu.Lock()
-		a.snap, a.decision = c.snap, writer.Decision{Writer: w, Record: rec}
+		a.snap, a.decision, a.takeover = c.snap, writer.Decision{Writer: w, Record: rec}, c.tk
 		a.mu.Unlock()
 		if r := a.Report(); r.State != c.state {
 			t.Errorf("%s: %s (%s), want %s", c.name, r.State, r.Reason, c.state)

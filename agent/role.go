@@ -86,6 +86,15 @@ func (a *Agent) record(cf *conf, snap galera.Snapshot, reason string) {
 		return
 	}
 	a.lastRecord = time.Now()
+	// The wait is armed before the record is made: a poll reading the committed record must
+	// not find this site free to answer "writer" before the wait begins.
+	tk := takeover{}
+	if mayCommit(cf.cluster, snap.Designated.Site, snap, a.gossip.Peers()) {
+		tk.from = snap.Designated.Site
+	}
+	a.mu.Lock()
+	a.takeover = tk
+	a.mu.Unlock()
 	go func() {
 		defer a.recording.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -97,13 +106,26 @@ func (a *Agent) record(cf *conf, snap galera.Snapshot, reason string) {
 		}
 		defer db.Close()
 		epoch, err := galera.SetWriter(ctx, db, cf.site.Name, snap.Designated.Epoch, 0, cf.site.Name, reason)
+		a.mu.Lock()
+		if err != nil {
+			a.takeover = takeover{}
+		} else if tk.from != "" {
+			tk.until = a.now().Add(handoverWait(cf.cluster))
+			a.takeover = tk
+		}
+		a.mu.Unlock()
 		switch {
 		case errors.Is(err, galera.ErrEpochMoved):
 			a.log.Info("writer record moved meanwhile; deciding again", "site", cf.site.Name)
 		case err != nil:
 			a.log.Warn("record this site as writer", "err", err)
 		default:
-			a.log.Info("recorded as designated writer", "epoch", epoch, "reason", reason)
+			if tk.from != "" {
+				a.log.Info("recorded as designated writer; taking the writes once every HAProxy has dropped the writer replaced",
+					"epoch", epoch, "reason", reason, "from", tk.from, "until", tk.until.Format("15:04:05.000"))
+			} else {
+				a.log.Info("recorded as designated writer", "epoch", epoch, "reason", reason)
+			}
 			select {
 			case a.recorded <- struct{}{}:
 			default:

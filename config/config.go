@@ -95,7 +95,11 @@ type Agent struct {
 	PollTimeout        time.Duration `yaml:"poll_timeout"`
 	StaleAfter         time.Duration `yaml:"stale_after"`
 	AvailableWhenDonor bool          `yaml:"available_when_donor"`
-	StateDir           string        `yaml:"state_dir"` // maintenance flag and other state kept across restarts
+	// DonorGrace keeps a Donor/Desynced node up for its first moments as a donor: an
+	// incremental state transfer (a node rejoining after a restart) takes well under a second
+	// here and does not block writes, and draining the writer for it would move the writes.
+	DonorGrace time.Duration `yaml:"donor_grace"`
+	StateDir   string        `yaml:"state_dir"` // maintenance flag and other state kept across restarts
 }
 
 // Gossip configures the memberlist cluster between the sites' agents.
@@ -200,7 +204,7 @@ type Commands struct {
 // DefaultAgent returns the agent settings used where the file is silent: a poll every 500 ms with a
 // 1 s deadline, and a snapshot older than 3 s never trusted.
 func DefaultAgent() Agent {
-	return Agent{PollInterval: 500 * time.Millisecond, PollTimeout: time.Second, StaleAfter: 3 * time.Second, StateDir: "/var/lib/keyha"}
+	return Agent{PollInterval: 500 * time.Millisecond, PollTimeout: time.Second, StaleAfter: 3 * time.Second, DonorGrace: 5 * time.Second, StateDir: "/var/lib/keyha"}
 }
 
 // Load reads, decodes and validates the cluster file at path.
@@ -298,6 +302,9 @@ func (c *Cluster) applyDefaults() {
 	if c.Agent.StaleAfter == 0 {
 		c.Agent.StaleAfter = d.StaleAfter
 	}
+	if c.Agent.DonorGrace == 0 {
+		c.Agent.DonorGrace = d.DonorGrace
+	}
 	if c.Agent.StateDir == "" {
 		c.Agent.StateDir = d.StateDir
 	}
@@ -332,6 +339,9 @@ func (c *Cluster) Validate() error {
 	}
 	if a.PollTimeout <= 0 || a.PollTimeout > time.Minute {
 		return fmt.Errorf("agent.poll_timeout: %s is out of range; use more than 0 and at most 1m", a.PollTimeout)
+	}
+	if a.DonorGrace < 0 || a.DonorGrace > 10*time.Minute {
+		return fmt.Errorf("agent.donor_grace: %s is out of range; use 1ms (drain a donor at once) to 10m", a.DonorGrace)
 	}
 	if a.StaleAfter < a.PollInterval+a.PollTimeout {
 		return fmt.Errorf("agent.stale_after: %s is shorter than poll_interval + poll_timeout (%s); a healthy node would be judged stale",

@@ -243,7 +243,8 @@ func TestRollingRestart(t *testing.T) {
 	if !strings.Contains(r.Stdout, "switch the writer from "+w) || strings.Index(r.Stdout, "restart "+w) < strings.Index(r.Stdout, "switch the writer") {
 		t.Errorf("the writer %s was not restarted last, after a switchover", w)
 	}
-	t.Logf("load during the restart: %d rows, errors %v, given up %d, max commit %.0f ms", rep.Acked, rep.Errors, rep.GivenUp, rep.Latency.Max)
+	t.Logf("load during the restart: %d rows, errors %v, given up %d, being retried when stopped %d, max commit %.0f ms",
+		rep.Acked, rep.Errors, rep.GivenUp, rep.Interrupted, rep.Latency.Max)
 	if rep.GivenUp > 0 {
 		t.Errorf("%d rows were given up during the rolling restart", rep.GivenUp)
 	}

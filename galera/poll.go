@@ -24,6 +24,7 @@ type Poller struct {
 	causal  *causal
 	addr    string
 	timeout time.Duration
+	donor   time.Time // start of the current run of Donor/Desynced polls; Poll's alone
 }
 
 // NewPoller opens a pool of one connection to addr with the credential c.
@@ -79,6 +80,16 @@ func (p *Poller) Poll(ctx context.Context) Snapshot {
 	}
 	s.At = time.Now()
 	s.Took = s.At.Sub(start)
+	switch {
+	case s.ErrClass != ErrNone: // a failed poll neither starts nor ends a donor run
+	case s.LocalState != StateDonor:
+		p.donor = time.Time{}
+	case p.donor.IsZero():
+		p.donor = start
+	}
+	if s.ErrClass == ErrNone && s.LocalState == StateDonor {
+		s.DonorSince = p.donor
+	}
 	return s
 }
 

@@ -19,6 +19,7 @@ const (
 type Policy struct {
 	AvailableWhenDonor bool          // a donor (not rejecting queries) stays up instead of drain
 	StaleAfter         time.Duration // a snapshot older than this is not trusted
+	DonorGrace         time.Duration // a donor stays up for this long (an IST does not block writes)
 	// Weighting lowers the weight of an up node that falls behind: receive queue at or above
 	// RecvQueueHigh, or flow control paused for at least FlowControlHigh of the last interval.
 	Weighting       bool
@@ -67,6 +68,12 @@ func Judge(s Snapshot, p Policy, maint bool, now time.Time) Verdict {
 			return down("donor rejecting queries (wsrep_sst_donor_rejects_queries=ON)")
 		case p.AvailableWhenDonor:
 			return Verdict{State: Up, Weight: 100, Reason: "donor/desynced, kept up (available_when_donor)"}
+		case !s.DonorSince.IsZero() && now.Sub(s.DonorSince) < p.DonorGrace:
+			// Draining the writer for an IST would move the writes, and the successor must then
+			// wait for every HAProxy to drop the old writer: seconds without a writer for a
+			// transfer that is over in less than one. A blocking SST outlasts the grace.
+			return Verdict{State: Up, Weight: 100, Reason: fmt.Sprintf("donor/desynced for %s, kept up for its first %s (agent.donor_grace: an incremental transfer does not block writes)",
+				now.Sub(s.DonorSince).Round(time.Millisecond), p.DonorGrace)}
 		default:
 			return Verdict{State: Drain, Reason: "donor/desynced: serving a state transfer or paused (e.g. FLUSH TABLES WITH READ LOCK)"}
 		}

@@ -18,8 +18,8 @@ const (
 
 // PrintRun writes a run's report for a person.
 func PrintRun(w io.Writer, r *Report) {
-	fmt.Fprintf(w, "run %s: %d of %d rows acknowledged (%d journaled to %s), %d given up\n",
-		r.Run, r.Acked, r.Rows, r.Journaled, r.Journal, r.GivenUp)
+	fmt.Fprintf(w, "run %s: %d of %d rows acknowledged (%d journaled to %s), %d given up, %d being retried when stopped\n",
+		r.Run, r.Acked, r.Rows, r.Journaled, r.Journal, r.GivenUp, r.Interrupted)
 	fmt.Fprintf(w, "  %.1f s, %.0f rows/s, concurrency %d, batch %d; by site %v\n", r.Elapsed, r.RowsPerSec, r.Concurrency, r.Batch, r.BySite)
 	fmt.Fprintf(w, "  commit latency: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.1f ms (%d commits)\n",
 		r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max, r.Latency.Count)

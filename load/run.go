@@ -47,20 +47,22 @@ type RunConfig struct {
 }
 
 // Report is what a run did. Errors counts failed attempts by class, Retries those that were tried
-// again; a batch given up after RetryFor counts in GivenUp and its ids are simply unacknowledged.
+// again; a batch given up after RetryFor counts in GivenUp and its ids are simply unacknowledged;
+// one still being retried when the run was stopped counts in Interrupted instead.
 type Report struct {
-	Run        string            `json:"run"`
-	Journal    string            `json:"journal"`
-	Rows       uint64            `json:"rows_planned"`
-	Acked      uint64            `json:"rows_acknowledged"`
-	Journaled  uint64            `json:"rows_journaled"`
-	GivenUp    uint64            `json:"rows_given_up"`
-	BySite     map[string]uint64 `json:"rows_by_site"`
-	Elapsed    float64           `json:"elapsed_seconds"`
-	RowsPerSec float64           `json:"rows_per_second"`
-	Latency    Latency           `json:"commit_latency"`
-	Errors     map[Class]uint64  `json:"errors"`
-	Retries    map[Class]uint64  `json:"retries"`
+	Run         string            `json:"run"`
+	Journal     string            `json:"journal"`
+	Rows        uint64            `json:"rows_planned"`
+	Acked       uint64            `json:"rows_acknowledged"`
+	Journaled   uint64            `json:"rows_journaled"`
+	GivenUp     uint64            `json:"rows_given_up"`
+	Interrupted uint64            `json:"rows_interrupted"`
+	BySite      map[string]uint64 `json:"rows_by_site"`
+	Elapsed     float64           `json:"elapsed_seconds"`
+	RowsPerSec  float64           `json:"rows_per_second"`
+	Latency     Latency           `json:"commit_latency"`
+	Errors      map[Class]uint64  `json:"errors"`
+	Retries     map[Class]uint64  `json:"retries"`
 	// CommittedAfterError counts batches whose attempt failed with an unknown outcome and whose
 	// retry found the rows already there (1062): they did commit.
 	CommittedAfterError uint64        `json:"committed_after_error"`
@@ -212,6 +214,7 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 		hist.Merge(&w.hist)
 		r.Acked += w.acked
 		r.GivenUp += w.givenUp
+		r.Interrupted += w.interrupted
 		r.BySite[w.target.Site] += w.acked
 		r.CommittedAfterError += w.committedAfterError
 		for k, v := range w.errs {
@@ -269,6 +272,7 @@ type worker struct {
 	db                  *sql.DB
 	hist                Hist
 	acked, givenUp      uint64
+	interrupted         uint64 // rows of a batch being retried when the run was stopped
 	committedAfterError uint64
 	errs, retries       map[Class]uint64
 }
@@ -351,7 +355,7 @@ func (w *worker) write(ctx context.Context, stmt *sql.Stmt, lo, hi uint64, args 
 			return nil
 		}
 		if ctx.Err() != nil {
-			w.givenUp += uint64(n)
+			w.interrupted += uint64(n)
 			return nil
 		}
 		w.errs[class]++
@@ -371,7 +375,7 @@ func (w *worker) write(ctx context.Context, stmt *sql.Stmt, lo, hi uint64, args 
 		backoff := min(time.Duration(1<<min(attempt, 5))*25*time.Millisecond, time.Second)
 		select {
 		case <-ctx.Done():
-			w.givenUp += uint64(n)
+			w.interrupted += uint64(n)
 			return nil
 		case <-time.After(backoff):
 		}

@@ -466,6 +466,41 @@ func TestOneWriter(t *testing.T) {
 		}
 	})
 
+	// A writer drained while its node still commits (wsrep_desync, maintenance, a blocking SST's
+	// donor) answers "down" at once, but each HAProxy hears it only at its next check: the
+	// successor takes the writes once every HAProxy has dropped the old writer, never beside it.
+	t.Run("g the writer desynced: its successor never writes beside it", func(t *testing.T) {
+		w, _ := agreeOn(t, l, all, "", 10*time.Second)
+		t0 := time.Now()
+		l.Lab(t, "sql", w, "SET GLOBAL wsrep_desync=ON")
+		t.Cleanup(func() { labtest.Script(l.Root, l.Bin, "sql", w, "SET GLOBAL wsrep_desync=OFF") })
+		nw, took := agreeOn(t, l, all, "!"+w, 30*time.Second)
+		t.Logf("%s desynced: every HAProxy sends to %s alone after %v", w, nw, took)
+		labtest.Eventually(t, 10*time.Second, "commits on "+nw, func() (bool, string) {
+			cs, _ := c.snapshot()
+			n := nodesAfter(cs, t0)
+			return n[nw] > 20, fmt.Sprint(n)
+		})
+		cs, _ := c.snapshot()
+		var lastOld, firstNew time.Time
+		for _, x := range cs {
+			switch {
+			case x.at.Before(t0):
+			case x.node == w && x.at.After(lastOld):
+				lastOld = x.at
+			case x.node == nw && (firstNew.IsZero() || x.at.Before(firstNew)):
+				firstNew = x.at
+			}
+		}
+		if !lastOld.IsZero() && !lastOld.Before(firstNew) {
+			t.Errorf("two writers: %s committed until %s, %s from %s", w, lastOld.Format("15:04:05.000000"), nw, firstNew.Format("15:04:05.000000"))
+		}
+		t.Logf("last commit on %s %v after the desync, first on %s %v after it; longest gap %v",
+			w, lastOld.Sub(t0).Round(time.Millisecond), nw, firstNew.Sub(t0).Round(time.Millisecond), gap(cs, t0, time.Now()))
+		l.Lab(t, "sql", w, "SET GLOBAL wsrep_desync=OFF")
+		agreeOn(t, l, all, nw, 10*time.Second) // no failback: the writer stays where it went
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		out, err := exec.Command(l.Bin, "--config", l.Config, "switchover", "--to", "nosuchsite").CombinedOutput()
 		if err == nil || !strings.Contains(string(out), `no site "nosuchsite"`) {
