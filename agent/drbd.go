@@ -133,7 +133,8 @@ func NewDRBD(c *config.Cluster, siteName string, log *slog.Logger) (*DRBDAgent, 
 		return nil, err
 	}
 	a := &DRBDAgent{cluster: c, site: site, log: log.With("site", site.Name, "mode", "drbd"), run: drbd.Exec, proc: "/proc/drbd",
-		timing: drbd.Timing{DemoteAfter: c.DRBD.DemoteAfter, DemoteTakes: c.DRBD.DemoteTakes, PromoteAfter: c.DRBD.PromoteAfter}}
+		timing: drbd.Timing{DemoteAfter: c.DRBD.DemoteAfter, DemoteTakes: c.DRBD.DemoteTakes, PromoteAfter: c.DRBD.PromoteAfter,
+			Notice: membership.NoticeSpread(c.Gossip.Preset, len(c.Sites))}}
 	if !site.Witness {
 		for _, s := range c.DataSites() {
 			if s != site.Name {
@@ -234,7 +235,9 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error { every(ctx, a.cluster.Agent.PollInterval, a.tick); return nil })
 	if !a.site.Witness {
-		eg.Go(func() error { every(ctx, time.Minute, a.readLink); return nil })
+		// Often enough that a start racing DRBD's own (drbdsetup show failing) soon reads the
+		// fencing policy: until then a promotion waits for the clock.
+		eg.Go(func() error { every(ctx, 15*time.Second, a.readLink); return nil })
 	}
 	ls.serve(ctx, eg, a, a.log, a.served, a.reg, a.controlRoutes)
 	err = eg.Wait()
@@ -363,9 +366,12 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 		a.log.Info("fence lifted: the peer is connected again, UpToDate or Primary", "peer", a.fence)
 		a.fence = ""
 	}
+	held := a.fence == a.peer && drbd.Held(a.site.Name, a.peer, len(a.cluster.Sites), fences)
+	freezes := a.link.Freezes()
 	a.mu.Unlock()
 	return drbd.View{Site: a.site.Name, Peer: a.peer, Sites: len(a.cluster.Sites), Local: res, Heard: heard,
-		PeerGoneFor: gone, NoMajorityFor: nomaj, DBUp: db, Planned: planned, FencedBy: drbd.FencedBy(a.site.Name, fences), Maintenance: inMnt}, err
+		PeerGoneFor: gone, NoMajorityFor: nomaj, DBUp: db, Planned: planned, FencedBy: drbd.FencedBy(a.site.Name, fences), Maintenance: inMnt,
+		FenceHeld: held, Freezes: freezes}, err
 }
 
 func (a *DRBDAgent) tick(ctx context.Context) {
@@ -383,12 +389,23 @@ func (a *DRBDAgent) tick(ctx context.Context) {
 	if err != nil {
 		verdict = drbd.Verdict{Action: drbd.None, Reason: "cannot read DRBD: " + err.Error()}
 	}
+	if verdict.Action == drbd.Fence {
+		// Promotion on the fence: published now, held once the witness acknowledges it, and
+		// the next tick promotes. `drbdadm primary` then runs the fence-peer handler, which
+		// finds the fence already held.
+		a.mu.Lock()
+		if a.fence != a.peer {
+			a.fence = a.peer
+			a.log.Warn("fencing the peer before promoting: asking the other agents to hold the fence", "peer", a.peer)
+		}
+		a.mu.Unlock()
+	}
 	a.setVerdict(verdict)
 	a.publish()
 	if ctx.Err() != nil {
 		return
 	}
-	if verdict.Action != drbd.None && a.act.TryLock() {
+	if (verdict.Action == drbd.Promote || verdict.Action == drbd.Demote) && a.act.TryLock() {
 		func() {
 			defer a.act.Unlock()
 			a.perform(ctx, verdict)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/keyha/keyha/membership"
 	"io"
 	"net"
 	"os"
@@ -286,7 +287,9 @@ func (c *Cluster) applyDefaults() {
 			c.DRBD.DemoteTakes = 15 * time.Second
 		}
 		if c.DRBD.PromoteAfter == 0 {
-			c.DRBD.PromoteAfter = c.DRBD.DemoteAfter + c.DRBD.DemoteTakes + 5*time.Second
+			// Only the clock rule waits this long: with fencing that freezes I/O the
+			// Secondary promotes as soon as a majority holds its fence (docs/drbd.md).
+			c.DRBD.PromoteAfter = c.DRBD.DemoteAfter + c.DRBD.DemoteTakes + membership.NoticeSpread(c.Gossip.Preset, len(c.Sites)) + 5*time.Second
 		}
 		if c.DRBD.FenceTimeout == 0 {
 			c.DRBD.FenceTimeout = 5 * time.Second
@@ -458,9 +461,10 @@ func (c *Cluster) validateDRBD() error {
 		return errors.New("sites: mode drbd needs a third site with witness: true; with two sites neither can tell a dead peer from a cut link")
 	}
 	d := c.DRBD
-	if d.PromoteAfter <= d.DemoteAfter+d.DemoteTakes {
-		return fmt.Errorf("drbd.promote_after: %s must exceed demote_after + demote_takes (%s), or the old Primary could still take writes when the other side promotes",
-			d.PromoteAfter, d.DemoteAfter+d.DemoteTakes)
+	if notice := membership.NoticeSpread(c.Gossip.Preset, len(c.Sites)); d.PromoteAfter <= d.DemoteAfter+d.DemoteTakes+notice {
+		return fmt.Errorf("drbd.promote_after: %s must exceed demote_after + demote_takes + %s (with gossip.preset %s the Primary may notice it lost its majority that much later than the Secondary notices it gone) = %s, "+
+			"or without fencing that freezes I/O the old Primary could still take writes when the other side promotes on the clock; leave it unset for the default",
+			d.PromoteAfter, notice, c.Gossip.Preset, d.DemoteAfter+d.DemoteTakes+notice)
 	}
 	if len(d.Stack) == 0 || d.Stack[0].Up == "" || d.Stack[0].Down == "" {
 		return errors.New("drbd.stack: the first step must make the resource Primary (up: drbdadm primary r0) and Secondary (down: drbdadm secondary r0)")

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const good = `
@@ -75,6 +76,40 @@ func TestParseBad(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+const goodDRBD = `
+cluster: lab
+mode: drbd
+credentials:
+  monitor: /etc/keyha/monitor.cnf
+gossip:
+  key_file: /etc/keyha/cluster.key
+sites:
+  - {name: lngs, sql: 10.0.0.1:3306, gossip: 10.0.0.1:7946}
+  - {name: bari, sql: 10.0.0.2:3306, gossip: 10.0.0.2:7946}
+  - {name: padova, witness: true, gossip: 10.0.0.3:7946}
+drbd:
+  demote_after: 3s
+  demote_takes: 12s
+  stack:
+    - {name: drbd, up: drbdadm primary r0, down: drbdadm secondary r0}
+`
+
+// The clock rule's promote_after must outlast the spread of gossip's noticing: its default does,
+// and a shorter one is refused, naming the spread.
+func TestDRBDPromoteAfter(t *testing.T) {
+	c, err := Parse([]byte(goodDRBD))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 43 * time.Second; c.DRBD.PromoteAfter != want { // 3 + 12 + 23 (lan, three sites) + 5
+		t.Errorf("default promote_after %v, want %v", c.DRBD.PromoteAfter, want)
+	}
+	_, err = Parse([]byte(strings.Replace(goodDRBD, "  demote_takes: 12s\n", "  demote_takes: 12s\n  promote_after: 18s\n", 1)))
+	if err == nil || !strings.Contains(err.Error(), "must exceed demote_after + demote_takes + 23s") {
+		t.Errorf("promote_after 18s: %v, want refused", err)
 	}
 }
 

@@ -14,12 +14,13 @@ type Link struct {
 	Peer      string `json:"peer"`          // the peer's replication address
 	Dev       string `json:"dev"`           // the interface the kernel routes it through
 	WireGuard bool   `json:"wireguard"`     // that interface is a WireGuard tunnel: the blocks are encrypted
+	Fencing   string `json:"fencing"`       // the disk's fencing policy; keyha needs resource-and-stonith
 	Err       string `json:"err,omitempty"` // what could not be read
 }
 
-// ParseShow reads the cram-hmac-alg and the peer's address from `drbdsetup show RES` (DRBD 8.4).
-// The shared secret in that output is never kept.
-func ParseShow(out []byte) (auth, peer string) {
+// ParseShow reads the cram-hmac-alg, the peer's address and the fencing policy from `drbdsetup
+// show RES` (DRBD 8.4). The shared secret in that output is never kept.
+func ParseShow(out []byte) (auth, peer, fencing string) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	remote := false
 	for sc.Scan() {
@@ -34,10 +35,16 @@ func ParseShow(out []byte) (auth, peer string) {
 			auth = strings.Trim(f[1], `"`)
 		case f[0] == "address" && remote && len(f) > 1:
 			peer = f[len(f)-1]
+		case f[0] == "fencing" && len(f) > 1:
+			fencing = f[1]
 		}
 	}
-	return auth, peer
+	return auth, peer, fencing
 }
+
+// Freezes says whether the link's policy freezes a Primary's I/O when it loses its peer, until
+// a majority holds its fence: the Secondary may then promote on the fence (Decide).
+func (l Link) Freezes() bool { return l.Err == "" && l.Fencing == "resource-and-stonith" }
 
 // ReadLink finds how resource's link is protected: DRBD's own authentication, and whether the
 // kernel routes the peer's address through a WireGuard interface.
@@ -47,7 +54,7 @@ func ReadLink(ctx context.Context, run Runner, resource string) Link {
 		return Link{Err: fmt.Sprintf("drbdsetup show %s: %v", resource, err)}
 	}
 	var l Link
-	l.Auth, l.Peer = ParseShow(out)
+	l.Auth, l.Peer, l.Fencing = ParseShow(out)
 	if l.Peer == "" {
 		l.Err = "drbdsetup show " + resource + " names no peer address"
 		return l
@@ -88,8 +95,18 @@ func JudgeLink(l Link) []string {
 	if !l.WireGuard {
 		out = append(out, fmt.Sprintf("DRBD replication to %s crosses in clear (routed through %s, not a WireGuard tunnel): DRBD 8.4 does not encrypt; carry it over WireGuard (docs/drbd.md)", l.Peer, l.Dev))
 	}
+	if l.Fencing != "resource-and-stonith" {
+		out = append(out, fmt.Sprintf("DRBD's fencing policy is %q, not resource-and-stonith: a Primary that loses its peer keeps writing instead of freezing its I/O until a majority holds its fence; keyha then promotes the other side only on the clock (promote_after), and a write may be lost (docs/drbd.md)", orNone(l.Fencing)))
+	}
 	if l.Auth == "" {
 		out = append(out, "DRBD's peers do not authenticate each other: set cram-hmac-alg and shared-secret in the resource's net section (docs/drbd.md)")
 	}
 	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "dont-care (the default)"
+	}
+	return s
 }

@@ -22,6 +22,9 @@ const show84 = `resource r0 {
         address			ipv4 10.78.0.1:7789;
         volume 0 {
             device			minor 0;
+            disk {
+                fencing         	resource-and-stonith;
+            }
         }
     }
 }
@@ -36,6 +39,7 @@ func TestReadLink(t *testing.T) {
 		{"the bare link", strings.Replace(show84, "10.78.0.2", "10.77.0.2", 1), "10.77.0.2 dev eth0 src 10.77.0.1", "2: eth0: <BROADCAST> mtu 1500\n    link/ether 52:54:00:00:00:01", []string{"crosses in clear (routed through eth0"}},
 		{"no authentication", strings.Replace(show84, `cram-hmac-alg       "sha256";`, "", 1), "10.78.0.2 dev wg0", "wireguard", []string{"do not authenticate"}},
 		{"unreadable", "", "", "", []string{"cannot tell"}},
+		{"no fencing that freezes I/O", strings.Replace(show84, "resource-and-stonith", "resource-only", 1), "10.78.0.2 dev wg0", "wireguard", []string{`fencing policy is "resource-only"`}},
 	} {
 		run := func(_ context.Context, name string, args ...string) ([]byte, error) {
 			switch {
@@ -50,6 +54,9 @@ func TestReadLink(t *testing.T) {
 			}
 		}
 		l := ReadLink(context.Background(), run, "r0")
+		if want := c.show != "" && !strings.Contains(c.name, "fencing"); l.Freezes() != want {
+			t.Errorf("%s: fencing %q: Freezes() = %v, want %v", c.name, l.Fencing, l.Freezes(), want)
+		}
 		got := JudgeLink(l)
 		if len(got) != len(c.want) {
 			t.Errorf("%s: %+v gives %q, want %q", c.name, l, got, c.want)

@@ -27,17 +27,30 @@ type View struct {
 	// fence against itself hears a stale one (the two sides cannot both hold a majority), and
 	// demoting on it once took the database down at both sites.
 	FencedBy string
-	Planned  string // a switchover in progress names the site it moves to; "" otherwise
+	// FenceHeld: this site fences its peer and a majority holds that fence. With Freezes, the
+	// peer, if it lives, cannot acknowledge a write: DRBD froze its I/O when it lost this site,
+	// and only a fence held by a majority would let it resume, which the majority now refuses.
+	FenceHeld bool
+	// Freezes: the resource runs `fencing resource-and-stonith` (drbdsetup show), so a Primary
+	// that loses its peer freezes its I/O until its fence-peer handler succeeds.
+	Freezes bool
+	Planned string // a switchover in progress names the site it moves to; "" otherwise
 }
 
-// Timing bounds the two automatic moves. A primary that cannot hear a majority demotes within
-// DemoteAfter; the other side promotes only after PromoteAfter of silence from the peer, and
-// PromoteAfter exceeds DemoteAfter plus the time a demotion takes: the old primary has stopped
-// taking writes before the new one starts.
+// Timing bounds the automatic moves on the clock. A primary that cannot hear a majority demotes
+// within DemoteAfter; without fencing that freezes I/O (View.Freezes) the other side promotes only
+// after PromoteAfter of silence from the peer, and PromoteAfter exceeds DemoteAfter plus the time
+// a demotion takes plus how much later the Primary may notice the loss than the Secondary
+// (Notice): the old primary has stopped taking writes before the new one starts. With fencing
+// the Secondary promotes on the fence instead, as soon as a majority holds it.
 type Timing struct {
 	DemoteAfter  time.Duration
 	DemoteTakes  time.Duration // bound on stopping the stack and `drbdadm secondary`
 	PromoteAfter time.Duration
+	// Notice bounds how much later the Primary may notice that it hears no majority than the
+	// Secondary notices the peer gone: gossip declares a silent agent dead after a time that
+	// varies with the probes that confirm the suspicion (membership.NoticeSpread).
+	Notice time.Duration
 }
 
 // DefaultTiming: demote after 5 s without a majority, allow 10 s for it, promote after 20 s.
@@ -50,9 +63,10 @@ func (t Timing) Check() error {
 	if t.DemoteAfter <= 0 || t.DemoteTakes <= 0 {
 		return fmt.Errorf("drbd timing: demote_after %s and demote_takes %s must be positive", t.DemoteAfter, t.DemoteTakes)
 	}
-	if t.PromoteAfter <= t.DemoteAfter+t.DemoteTakes {
-		return fmt.Errorf("drbd timing: promote_after %s must exceed demote_after + demote_takes (%s): the old primary could still take writes",
-			t.PromoteAfter, t.DemoteAfter+t.DemoteTakes)
+	if t.PromoteAfter <= t.DemoteAfter+t.DemoteTakes+t.Notice {
+		return fmt.Errorf("drbd timing: promote_after %s must exceed demote_after + demote_takes + %s (the Primary may notice the loss that much later than the Secondary, by gossip) = %s: "+
+			"without fencing that freezes I/O the old primary could still take writes",
+			t.PromoteAfter, t.Notice, t.DemoteAfter+t.DemoteTakes+t.Notice)
 	}
 	return nil
 }
@@ -64,6 +78,7 @@ const (
 	None    Action = "none"
 	Promote Action = "promote" // drbdadm primary, mount, database, Keystone
 	Demote  Action = "demote"  // Keystone, database, unmount, drbdadm secondary
+	Fence   Action = "fence"   // ask the other agents to hold a fence against the peer
 )
 
 // Verdict is Decide's answer: the action, whether HAProxy may send traffic here, and why.
@@ -129,10 +144,15 @@ func Decide(v View, t Timing) Verdict {
 		return no("the peer is connected and not Primary: nothing to take over (use keyha drbd switchover)")
 	case !v.Majority():
 		return no(fmt.Sprintf("the peer is unreachable and this site hears only %d of %d agents: no majority", len(v.Heard), v.Sites))
+	case v.Freezes && v.FenceHeld:
+		return Verdict{Promote, false, fmt.Sprintf("the peer has been gone %s and a majority holds this site's fence against it: its I/O is frozen "+
+			"(resource-and-stonith) and can resume only with a fence the majority refuses: promote", v.PeerGoneFor.Round(time.Millisecond))}
+	case v.Freezes:
+		return Verdict{Fence, false, "Secondary: the peer is gone: fence it, and promote once a majority holds the fence"}
 	case v.PeerGoneFor < t.PromoteAfter:
 		return no(fmt.Sprintf("the peer has been silent %s; promotes after %s (the old primary demotes first)",
 			v.PeerGoneFor.Round(time.Millisecond), t.PromoteAfter))
 	}
-	return Verdict{Promote, false, fmt.Sprintf("the peer has been gone %s and this site hears %d of %d agents: promote",
+	return Verdict{Promote, false, fmt.Sprintf("the peer has been gone %s and this site hears %d of %d agents (no fencing that freezes I/O: promoted on the clock): promote",
 		v.PeerGoneFor.Round(time.Millisecond), len(v.Heard), v.Sites)}
 }

@@ -65,7 +65,7 @@ func TestDecide(t *testing.T) {
 			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary", "padova": ""})
 			v.PeerGoneFor = 20 * time.Second
 			return v
-		}(), Promote, false, "hears 2 of 3 agents: promote"},
+		}(), Promote, false, "promoted on the clock"},
 		{"secondary alone (cut off itself)", func() View {
 			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary"})
 			v.PeerGoneFor = time.Hour
@@ -76,6 +76,37 @@ func TestDecide(t *testing.T) {
 			v.PeerGoneFor = 25 * time.Second
 			return v
 		}(), Promote, false, "promote"},
+		// With fencing that freezes the old Primary's I/O: promote on the fence, not on the clock.
+		{"(a) secondary, peer just gone, fencing freezes: fence it first", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerGoneFor, v.Freezes = time.Millisecond, true
+			return v
+		}(), Fence, false, "fence it"},
+		{"(a) secondary, its fence held by a majority: promote at once", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerGoneFor, v.Freezes, v.FenceHeld = 300*time.Millisecond, true, true
+			return v
+		}(), Promote, false, "a majority holds this site's fence"},
+		{"a fence held, but no fencing that freezes: the clock rules", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerGoneFor, v.FenceHeld = time.Second, true
+			return v
+		}(), None, false, "promotes after 20s"},
+		{"a fence held, but fenced by the peer too: never", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerGoneFor, v.Freezes, v.FenceHeld, v.FencedBy = time.Second, true, true, "lngs"
+			return v
+		}(), None, false, "fenced by lngs"},
+		{"fencing freezes, but the peer's agent still says Primary", func() View {
+			v := view("bari", cut(secondary), all)
+			v.Freezes, v.FenceHeld = true, true
+			return v
+		}(), None, false, "peer's agent reports Primary"},
+		{"fencing freezes, no majority: no fence, no promotion", func() View {
+			v := view("bari", cut(secondary), map[string]string{"bari": "Secondary"})
+			v.PeerGoneFor, v.Freezes = time.Hour, true
+			return v
+		}(), None, false, "no majority"},
 		{"outdated secondary never promotes", func() View {
 			r := cut(secondary)
 			r.Disk = "Outdated"
@@ -127,5 +158,14 @@ func TestTimingCheck(t *testing.T) {
 	bad := Timing{DemoteAfter: 5 * time.Second, DemoteTakes: 10 * time.Second, PromoteAfter: 15 * time.Second}
 	if err := bad.Check(); err == nil || !strings.Contains(err.Error(), "must exceed") {
 		t.Errorf("promote_after = demote_after + demote_takes: %v, want an error", err)
+	}
+	// The Primary may notice the loss later than the Secondary: that spread counts too.
+	late := Timing{DemoteAfter: 3 * time.Second, DemoteTakes: 12 * time.Second, PromoteAfter: 18 * time.Second, Notice: 3 * time.Second}
+	if err := late.Check(); err == nil || !strings.Contains(err.Error(), "notice the loss") {
+		t.Errorf("promote_after = demote_after + demote_takes + notice: %v, want an error", err)
+	}
+	late.PromoteAfter = 19 * time.Second
+	if err := late.Check(); err != nil {
+		t.Errorf("promote_after past the sum: %v", err)
 	}
 }

@@ -390,3 +390,16 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 var _ io.Writer = writerFunc(nil)
 
 func validKeyLen(n int) bool { return n == 16 || n == 24 || n == 32 }
+
+// NoticeSpread bounds how much later one agent may declare a silent agent dead than another one
+// does. The earliest is DeadAfter: a probe times out and the suspicion, confirmed by the others,
+// runs its shortest. An agent that hears nobody (cut off itself) probes the silent one only in
+// its turn (n-1 intervals, one more for the indirect probes) and, unconfirmed, waits the longest
+// suspicion (SuspicionMaxTimeoutMult times the shortest). DRBD mode's clock rule needs it: the
+// Primary notices it lost its majority that much later than the Secondary notices it gone.
+func NoticeSpread(name string, n int) time.Duration {
+	mc := preset(name)
+	shortest := DeadAfter(name, n) - mc.ProbeTimeout
+	latest := time.Duration(max(n-1, 1)+1)*mc.ProbeInterval + mc.ProbeTimeout + time.Duration(mc.SuspicionMaxTimeoutMult)*shortest
+	return latest - DeadAfter(name, n)
+}

@@ -143,6 +143,23 @@ func TestDeadAfter(t *testing.T) {
 	}
 }
 
+func TestNoticeSpread(t *testing.T) {
+	for _, c := range []struct {
+		preset string
+		n      int
+		want   time.Duration
+	}{
+		// lan: the soonest 0.5 s + 4 s; the latest 3 probe intervals + 0.5 s + 6 x 4 s = 27.5 s.
+		{"lan", 3, 23 * time.Second},
+		{"wan", 3, 165 * time.Second},
+		{"local", 3, 18 * time.Second},
+	} {
+		if got := NoticeSpread(c.preset, c.n); got != c.want {
+			t.Errorf("NoticeSpread(%s, %d) = %v, want %v", c.preset, c.n, got, c.want)
+		}
+	}
+}
+
 // A member started with an Initial state shows it from its first contact: the peer that hears
 // it join already has its health (a restarted writer's agent never looks unfit for a moment), the
 // joiner's Await returns once it has news of its peer, and the peer is told (Changed).

@@ -151,8 +151,8 @@ func TestJudgeDRBDLinks(t *testing.T) {
 		s.Detail.Link = l
 		return s
 	}
-	safe := &drbd.Link{Auth: "sha256", Peer: "10.78.0.2:7789", Dev: "wg0", WireGuard: true}
-	bare := &drbd.Link{Peer: "10.77.0.2:7789", Dev: "eth0"}
+	safe := &drbd.Link{Auth: "sha256", Peer: "10.78.0.2:7789", Dev: "wg0", WireGuard: true, Fencing: "resource-and-stonith"}
+	bare := &drbd.Link{Peer: "10.77.0.2:7789", Dev: "eth0", Fencing: "resource-and-stonith"}
 	for _, c := range []struct {
 		name string
 		c    *config.Cluster

@@ -36,7 +36,9 @@ drbd:
   resource: r0
   demote_after: 3s      # a Primary that hears no majority stops taking writes after this
   demote_takes: 12s     # bound on its demotion: database, unmount, drbdadm secondary
-  promote_after: 18s    # the other side promotes after this much silence (> 3s + 12s)
+  # promote_after: unset. With fencing that freezes I/O the Secondary promotes on the fence;
+  # the clock (default 3s + 12s + 23s, the spread of lan gossip's noticing, + 5s) is the guard
+  # for resources without it.
   fence_timeout: 4s
   stack:
     - name: drbd
