@@ -367,11 +367,12 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 		a.fence = ""
 	}
 	held := a.fence == a.peer && drbd.Held(a.site.Name, a.peer, len(a.cluster.Sites), fences)
+	peerHeld := fences[a.peer].Fence == a.site.Name && drbd.Held(a.peer, a.site.Name, len(a.cluster.Sites), fences)
 	freezes := a.link.Freezes()
 	a.mu.Unlock()
 	return drbd.View{Site: a.site.Name, Peer: a.peer, Sites: len(a.cluster.Sites), Local: res, Heard: heard,
 		PeerGoneFor: gone, NoMajorityFor: nomaj, DBUp: db, Planned: planned, FencedBy: drbd.FencedBy(a.site.Name, fences), Maintenance: inMnt,
-		FenceHeld: held, Freezes: freezes}, err
+		FenceHeld: held, PeerFenceHeld: peerHeld, Freezes: freezes}, err
 }
 
 func (a *DRBDAgent) tick(ctx context.Context) {

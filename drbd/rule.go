@@ -31,6 +31,9 @@ type View struct {
 	// peer, if it lives, cannot acknowledge a write: DRBD froze its I/O when it lost this site,
 	// and only a fence held by a majority would let it resume, which the majority now refuses.
 	FenceHeld bool
+	// PeerFenceHeld: the peer fences this site and a majority holds that fence. The peer has
+	// taken over (or may): a Primary here is frozen and must step down.
+	PeerFenceHeld bool
 	// Freezes: the resource runs `fencing resource-and-stonith` (drbdsetup show), so a Primary
 	// that loses its peer freezes its I/O until its fence-peer handler succeeds.
 	Freezes bool
@@ -103,6 +106,11 @@ func Decide(v View, t Timing) Verdict {
 		switch {
 		case r.PeerPrimary():
 			return Verdict{Demote, false, "both sides Primary (dual primary): demote this one and check for a split brain"}
+		case !r.PeerLink() && v.PeerFenceHeld:
+			// The other side promoted on its fence while this one, cut off, had not yet noticed
+			// its lost majority (a cut shorter than that). Its I/O froze at the cut: nothing
+			// written here since was acknowledged.
+			return Verdict{Demote, false, fmt.Sprintf("a majority holds %s's fence against this site: it has taken over; demote (I/O here is frozen since the link dropped)", v.Peer)}
 		case !v.Majority() && v.NoMajorityFor >= t.DemoteAfter:
 			return Verdict{Demote, false, fmt.Sprintf("Primary without a majority for %s (hears %d of %d agents): demote so the other side may take over",
 				v.NoMajorityFor.Round(time.Millisecond), len(v.Heard), v.Sites)}

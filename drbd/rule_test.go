@@ -140,6 +140,16 @@ func TestDecide(t *testing.T) {
 			v.PeerGoneFor, v.FencedBy = time.Hour, "lngs"
 			return v
 		}(), None, false, "fenced by lngs"},
+		{"primary, link cut, the peer's fence held by a majority: it took over, demote", func() View {
+			v := view("lngs", cut(primary), all)
+			v.FencedBy, v.PeerFenceHeld = "bari", true
+			return v
+		}(), Demote, false, "has taken over"},
+		{"primary, connected, the peer's fence heard: stale, keep serving", func() View {
+			v := view("lngs", primary, all)
+			v.FencedBy, v.PeerFenceHeld = "bari", true
+			return v
+		}(), None, true, "database answers"},
 		{"primary hearing a stale fence keeps serving", func() View { v := view("lngs", primary, all); v.FencedBy = "bari"; return v }(), None, true, "database answers"},
 		{"both Secondary and connected: no automatic promotion", func() View {
 			r := secondary
