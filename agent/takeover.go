@@ -34,11 +34,7 @@ func (t takeover) waiting(now time.Time) bool {
 // its successor committed: one poll for its agent to read the record (when it did not drop the
 // writes by itself), then HAProxy's bound for a server whose agent answers down or not at all.
 func handoverWait(c *config.Cluster) time.Duration {
-	down, err := haproxy.ClusterTimings(c).DownWithin()
-	if err != nil { // CheckTimings refused such timings at start; stay on the safe side
-		down = time.Minute
-	}
-	return c.Agent.PollInterval + c.Agent.PollTimeout + down
+	return c.Agent.PollInterval + c.Agent.PollTimeout + haproxy.ClusterTimings(c).DownWithin()
 }
 
 // mayCommit says whether site's node may still commit writes sent to it by some HAProxy, as far

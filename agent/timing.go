@@ -16,10 +16,7 @@ func CheckTimings(c *config.Cluster) error {
 	if c.Mode != "galera" || c.Writer.Mode != "single" || len(c.Sites) < 2 {
 		return nil
 	}
-	down, err := haproxy.ClusterTimings(c).DownWithin()
-	if err != nil {
-		return err
-	}
+	down := haproxy.ClusterTimings(c).DownWithin()
 	dead := membership.DeadAfter(c.Gossip.Preset, len(c.Sites))
 	if down >= dead {
 		slower := "wan"

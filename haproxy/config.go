@@ -14,13 +14,13 @@ import (
 // Timings of the generated backend. Chosen for sites joined by a WAN: a connect may take a few
 // round trips, and Keystone's connection pool keeps idle connections for up to an hour.
 type Timings struct {
-	Connect    string // timeout connect
-	Client     string // idle client connection
-	Check      string // health check timeout
-	CheckInter string // HTTP health check interval
-	FastInter  string // the interval while a server's state is changing
-	DownInter  string // the interval while a server is DOWN: how soon a new writer is seen
-	AgentInter string // agent-check interval
+	Connect    time.Duration // timeout connect
+	Client     time.Duration // idle client connection
+	Check      time.Duration // health check timeout
+	CheckInter time.Duration // HTTP health check interval
+	FastInter  time.Duration // the interval while a server's state is changing
+	DownInter  time.Duration // the interval while a server is DOWN: how soon a new writer is seen
+	AgentInter time.Duration // agent-check interval
 	Fall, Rise int
 }
 
@@ -28,7 +28,8 @@ type Timings struct {
 // over a WAN (connect, TLS, one request) takes a few round trips, and an agent whose socket is
 // held while it restarts answers well within it (see DownWithin).
 func WANTimings() Timings {
-	return Timings{Connect: "5s", Client: "8h", Check: "1s", CheckInter: "1s", FastInter: "500ms", DownInter: "250ms", AgentInter: "500ms", Fall: 2, Rise: 1}
+	return Timings{Connect: 5 * time.Second, Client: 8 * time.Hour, Check: time.Second, CheckInter: time.Second,
+		FastInter: 500 * time.Millisecond, DownInter: 250 * time.Millisecond, AgentInter: 500 * time.Millisecond, Fall: 2, Rise: 1}
 }
 
 // DownWithin bounds how long HAProxy keeps a server UP after its agent fell silent while its host
@@ -36,22 +37,18 @@ func WANTimings() Timings {
 // answers, so each check ends by the check timeout): the next check is at most one interval
 // away, then fall checks fail, fastinter apart. The agents of the other sites must not name
 // another writer sooner than this (agent.New checks gossip's detection against it).
-func (t Timings) DownWithin() (time.Duration, error) {
-	var d [3]time.Duration
-	for i, s := range []string{t.CheckInter, t.Check, t.FastInter} {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("HAProxy timing %q: %w", s, err)
-		}
-		d[i] = v
-	}
-	inter, check, fast := d[0], d[1], d[2]
-	return inter + time.Duration(t.Fall)*check + time.Duration(t.Fall-1)*fast, nil
+func (t Timings) DownWithin() time.Duration {
+	return t.CheckInter + time.Duration(t.Fall)*t.Check + time.Duration(t.Fall-1)*t.FastInter
 }
 
-// haTime writes a duration in HAProxy's syntax, which takes whole numbers only: 2s, 1500ms.
+// haTime writes a duration in HAProxy's syntax, which takes whole numbers only: 2s, 1500ms, 8h.
 func haTime(d time.Duration) string {
-	if d%time.Second == 0 {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d%time.Second == 0:
 		return fmt.Sprintf("%ds", d/time.Second)
 	}
 	return fmt.Sprintf("%dms", d.Milliseconds())
@@ -61,7 +58,7 @@ func haTime(d time.Duration) string {
 func ClusterTimings(c *config.Cluster) Timings {
 	t := WANTimings()
 	if h := c.HAProxy; h.CheckInterval > 0 {
-		t.CheckInter = haTime(h.CheckInterval)
+		t.CheckInter = h.CheckInterval
 	}
 	if c.HAProxy.Fall > 0 {
 		t.Fall = c.HAProxy.Fall
@@ -79,7 +76,7 @@ type server struct {
 	HasCheck, HasAgent   bool
 }
 
-var cfgTemplate = template.Must(template.New("haproxy.cfg").Parse(`# Written by keyha haproxy config for site {{.Site}} of cluster {{.Cluster}}; regenerate, do not edit.
+var cfgTemplate = template.Must(template.New("haproxy.cfg").Funcs(template.FuncMap{"ha": haTime}).Parse(`# Written by keyha haproxy config for site {{.Site}} of cluster {{.Cluster}}; regenerate, do not edit.
 global
     stats socket {{.Socket}} mode 600 level admin
     # Every database server starts DOWN (this file, written with the config by keyha): a started
@@ -90,10 +87,10 @@ global
 
 defaults
     mode tcp
-    timeout connect {{.T.Connect}}
-    timeout client {{.T.Client}}
-    timeout server {{.T.Client}}
-    timeout check {{.T.Check}}
+    timeout connect {{ha .T.Connect}}
+    timeout client {{ha .T.Client}}
+    timeout server {{ha .T.Client}}
+    timeout check {{ha .T.Check}}
 
 frontend galera_db
     bind {{.Bind}}
@@ -110,9 +107,9 @@ backend galera
     load-server-state-from-file global
     option httpchk GET /health?drain=ok
     http-check expect status 200
-    default-server inter {{.T.CheckInter}} fastinter {{.T.FastInter}} downinter {{.T.DownInter}} fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
+    default-server inter {{ha .T.CheckInter}} fastinter {{ha .T.FastInter}} downinter {{ha .T.DownInter}} fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
 {{- range .Servers}}
-    server {{.Name}} {{.Addr}}{{if .HasCheck}} check addr {{.CheckHost}} port {{.CheckPort}}{{if $.CA}} check-ssl verify required ca-file {{$.CA}} verifyhost {{.Name}}{{end}}{{end}}{{if .HasAgent}} agent-check agent-addr {{.AgentHost}} agent-port {{.AgentPort}} agent-inter {{$.T.AgentInter}}{{end}}
+    server {{.Name}} {{.Addr}}{{if .HasCheck}} check addr {{.CheckHost}} port {{.CheckPort}}{{if $.CA}} check-ssl verify required ca-file {{$.CA}} verifyhost {{.Name}}{{end}}{{end}}{{if .HasAgent}} agent-check agent-addr {{.AgentHost}} agent-port {{.AgentPort}} agent-inter {{ha $.T.AgentInter}}{{end}}
 {{- end}}
 {{- if .Keystone}}
 
@@ -131,7 +128,7 @@ backend keystone
     timeout server 60s
     option httpchk GET /v3
     http-check expect status 200
-    default-server inter {{.T.CheckInter}} fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
+    default-server inter {{ha .T.CheckInter}} fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
 {{- range .Keystone}}
     server {{.Name}} {{.Addr}} check{{if $.CA}} ssl verify required ca-file {{$.CA}} verifyhost {{.Name}}{{end}}{{if .Backup}} backup{{end}}
 {{- end}}

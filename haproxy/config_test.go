@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyha/keyha/config"
 )
@@ -74,5 +75,18 @@ func TestClusterTimings(t *testing.T) {
 		if !strings.Contains(string(b), c.want) {
 			t.Errorf("with %q: config lacks %q:\n%s", c.extra, c.want, b)
 		}
+	}
+}
+
+func TestHATime(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		8 * time.Hour: "8h", 2 * time.Minute: "2m", time.Second: "1s", 1500 * time.Millisecond: "1500ms", 250 * time.Millisecond: "250ms",
+	} {
+		if got := haTime(d); got != want {
+			t.Errorf("haTime(%v) = %q, want %q", d, got, want)
+		}
+	}
+	if got, want := WANTimings().DownWithin(), 3500*time.Millisecond; got != want {
+		t.Errorf("DownWithin with the defaults = %v, want %v (inter 1s + 2 x check 1s + 1 x fastinter 500ms)", got, want)
 	}
 }

@@ -75,7 +75,7 @@ sites:
 	}
 	// A long interval: a server is judged by the state file until its first check, seconds away.
 	tm := WANTimings()
-	tm.CheckInter = "10s"
+	tm.CheckInter = 10 * time.Second
 	cfg, err := Config(c, "bari", tm)
 	if err != nil {
 		t.Fatal(err)
