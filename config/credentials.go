@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/keyha/keyha/internal/capool"
 )
 
 // Credential is a user and password read from a my.cnf-style file, and the TLS its connections
@@ -119,13 +121,9 @@ func (c *Cluster) ReadCredential(path string) (Credential, error) {
 // CA. Its name is not checked, because through HAProxy (TCP passthrough) any site's node may
 // answer an address: what counts is that it holds a certificate of this cluster.
 func SQLTLS(caFile string) (*tls.Config, error) {
-	pem, err := os.ReadFile(caFile)
+	pool, err := capool.Load(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("tls.ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("tls.ca %s: no PEM certificate in it", caFile)
 	}
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,

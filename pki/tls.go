@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/internal/capool"
 )
 
 // keyPair serves a certificate and key from files, read again when either changes: a renewed
@@ -47,17 +48,7 @@ func (k *keyPair) get() (*tls.Certificate, error) {
 }
 
 // Pool reads a CA file into a pool.
-func Pool(caFile string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("read the cluster CA: %w", err)
-	}
-	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
-	}
-	return p, nil
-}
+func Pool(caFile string) (*x509.CertPool, error) { return capool.Load(caFile) }
 
 // ServerConfig is an agent's TLS: its site certificate, and client certificates verified against
 // the cluster CA when given (HAProxy's checks give none; control requests must, see VerifiedClient).
