@@ -13,8 +13,11 @@ var siteColors = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"}
 // issues and one of cross-site validations, each slot of 250 ms green when every operation in it
 // succeeded, red when every one failed, orange when some did; the drill's events as dashed lines.
 func (t Timeline) SVG() []byte {
+	// The title's baseline is at titleY (14 px type: it reaches down to about titleY+4); the
+	// legend has a line of its own below it, and the rows start below the legend.
 	const (
-		left, top, rowH, gap = 150.0, 40.0, 22.0, 6.0
+		titleY, legendY      = 20.0, 32.0 // legendY: the top of the legend's colour squares
+		left, top, rowH, gap = 150.0, 56.0, 22.0, 6.0
 		width                = 1000.0
 		slot                 = 250 * time.Millisecond
 	)
@@ -25,7 +28,7 @@ func (t Timeline) SVG() []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", left+width+20, height)
 	fmt.Fprintf(&b, `<rect x="0" y="0" width="%.0f" height="%.0f" fill="white"/>`+"\n", left+width+20, height)
-	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">keyha drill: Keystone tokens while the database fails (%.0f s)</text>`+"\n", length.Seconds())
+	fmt.Fprintf(&b, `<text x="10" y="%.0f" font-size="14" font-weight="bold">keyha drill: Keystone tokens while the database fails (%.0f s)</text>`+"\n", titleY, length.Seconds())
 	color := map[string]string{}
 	for i, s := range t.Sites {
 		color[s] = siteColors[i%len(siteColors)]
@@ -46,7 +49,7 @@ func (t Timeline) SVG() []byte {
 	}
 	for i, s := range t.Sites {
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="10" height="10" fill="%s"/><text x="%.0f" y="%.0f">%s</text>`+"\n",
-			left+float64(i)*110, y-22, color[s], left+float64(i)*110+14, y-13, html.EscapeString(s))
+			left+float64(i)*110, legendY, color[s], left+float64(i)*110+14, legendY+9, html.EscapeString(s))
 	}
 	y += rowH + gap
 	nslots := int(length/slot) + 1

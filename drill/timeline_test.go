@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +75,48 @@ func TestCrossSiteAndRender(t *testing.T) {
 	}
 	if rects < 8 || !bytes.Contains(svg, []byte("kill &lt;lngs&gt;")) || !bytes.Contains(svg, []byte(`fill="#d62728"`)) {
 		t.Errorf("SVG lacks the writer band, the failure or the escaped event (%d rects)", rects)
+	}
+}
+
+// The legend has a line of its own: between the title (14 px type, baseline y) and the first row.
+func TestLegendClearOfTitle(t *testing.T) {
+	tl := Timeline{Sites: []string{"lngs", "bari", "padova"}, Length: 30 * time.Second, Writers: []WriterAt{{0, "lngs"}}}
+	dec := xml.NewDecoder(bytes.NewReader(tl.SVG()))
+	var titleBase, firstRow float64
+	var legend []float64 // the tops of the legend's colour squares
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		attr := map[string]string{}
+		for _, a := range se.Attr {
+			attr[a.Name.Local] = a.Value
+		}
+		y, _ := strconv.ParseFloat(attr["y"], 64)
+		switch {
+		case se.Name.Local == "text" && attr["font-weight"] == "bold":
+			titleBase = y
+		case se.Name.Local == "rect" && attr["width"] == "10" && attr["height"] == "10":
+			legend = append(legend, y)
+		case se.Name.Local == "rect" && attr["fill"] != "white" && firstRow == 0:
+			firstRow = y
+		}
+	}
+	if len(legend) != 3 || titleBase == 0 || firstRow == 0 {
+		t.Fatalf("title at %v, legend %v, first row at %v: the picture lacks one", titleBase, legend, firstRow)
+	}
+	for _, top := range legend {
+		if top < titleBase+5 || top+10 > firstRow {
+			t.Errorf("legend square at y %v-%v: want it below the title (baseline %v, descenders to %v) and above the first row (%v)",
+				top, top+10, titleBase, titleBase+5, firstRow)
+		}
 	}
 }
