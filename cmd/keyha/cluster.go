@@ -13,7 +13,7 @@ func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "every site's node, verdict, writer mark, seqno, gossip membership and config agreement",
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON: {cluster, mode, writer, problem, sites: [{site, state, role, reason, error, detail}]}, the same in both modes"}},
 		Action: func(c *cli.Context) error {
 			cl, err := loadConfig(c)
 			if err != nil {
@@ -28,7 +28,7 @@ func statusCommand() *cli.Command {
 				if c.Bool("json") {
 					enc := json.NewEncoder(c.App.Writer)
 					enc.SetIndent("", "  ")
-					return enc.Encode(sites)
+					return enc.Encode(ops.DRBDStatusOf(cl, sites))
 				}
 				ops.PrintDRBDSites(c.App.Writer, sites)
 				return nil
@@ -37,7 +37,7 @@ func statusCommand() *cli.Command {
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
-				return enc.Encode(sts)
+				return enc.Encode(ops.GaleraStatus(cl, sts))
 			}
 			ops.PrintStatus(c.App.Writer, cl, sts)
 			return nil
