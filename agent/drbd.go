@@ -45,6 +45,8 @@ type DRBDAgent struct {
 	actions *prometheus.CounterVec
 	served  func(kind string) func()
 	tracker drbd.Tracker
+	beats   drbd.Beats    // the other agents' beats: who still speaks
+	beat    atomic.Uint64 // this agent's, counted into every message it publishes
 	maint   *Maint
 	act     sync.Mutex   // one stack action at a time: the loop's or an operator's
 	minor   atomic.Int64 // the resource's minor + 1, once drbdsetup has named it
@@ -234,6 +236,11 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error { every(ctx, a.cluster.Agent.PollInterval, a.tick); return nil })
+	// The beat goes on while a promotion or a demotion holds the poll loop for seconds.
+	eg.Go(func() error {
+		every(ctx, a.cluster.Agent.PollInterval, func(context.Context) { a.publish() })
+		return nil
+	})
 	if !a.site.Witness {
 		// Often enough that a start racing DRBD's own (drbdsetup show failing) soon reads the
 		// fencing policy: until then a promotion waits for the clock.
@@ -313,7 +320,7 @@ func (a *DRBDAgent) hear(self string) (map[string]string, drbd.Fences) {
 		return heard, fences
 	}
 	for name, p := range a.gossip.Peers() {
-		if name == a.site.Name || p.Status != "alive" || p.StateErr != "" {
+		if name == a.site.Name || p.Status != "alive" || p.StateErr != "" || !a.beats.Fresh(name, p.State.Beat, time.Now(), a.silentAfter()) {
 			continue
 		}
 		heard[name] = p.State.Role
@@ -325,7 +332,7 @@ func (a *DRBDAgent) hear(self string) (map[string]string, drbd.Fences) {
 func (a *DRBDAgent) publish() {
 	a.mu.RLock()
 	st := membership.State{Site: a.site.Name, Health: healthcheck.StateDown, Role: a.res.Role, Disk: a.res.Disk, Fence: a.fence, Ack: a.ack,
-		ConfigHash: shortHash(a.cluster.Hash), AgentVersion: Version}
+		ConfigHash: shortHash(a.cluster.Hash), AgentVersion: Version, Beat: a.beat.Add(1)}
 	if a.verdict.Up {
 		st.Health = healthcheck.StateUp
 	}
@@ -573,4 +580,10 @@ func (a *DRBDAgent) planned(ctx context.Context, to string, want drbd.Action) (a
 		return nil, "", err
 	}
 	return map[string]string{"state": string(want) + "d", "seconds": fmt.Sprintf("%.2f", time.Since(t0).Seconds())}, "", nil
+}
+
+// silentAfter is how long another agent's beat may stand still before it counts as silent: eight
+// poll intervals (its beat moves at least once per interval), at least 2 s for gossip's own pace.
+func (a *DRBDAgent) silentAfter() time.Duration {
+	return max(8*a.cluster.Agent.PollInterval, 2*time.Second)
 }

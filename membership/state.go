@@ -35,6 +35,8 @@ type State struct {
 	Disk  string `json:"d,omitempty"`
 	Fence string `json:"f,omitempty"`
 	Ack   string `json:"k,omitempty"`
+	// Beat counts the DRBD agent's messages: one that stops moving is a silent agent (drbd.Beats).
+	Beat uint64 `json:"b,omitempty"`
 }
 
 // Encode renders a State for the wire, refusing one that would not fit the metadata limit.
