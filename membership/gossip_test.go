@@ -125,9 +125,8 @@ func TestStrangersAreNotPeers(t *testing.T) {
 }
 
 // DeadAfter follows memberlist's own timings: with the lan preset a silent agent is dead after no
-// less than a probe timeout (500 ms) plus 4 probe intervals (1 s each).
-// DeadAfter is the soonest an agent is declared dead; NoticeSpread how much later another agent
-// may declare it (lan: the soonest 0.5 s + 4 s; the latest 3 probe intervals + 0.5 s + 6 x 4 s).
+// less than a probe timeout (500 ms) plus 4 probe intervals (1 s each). NoticeSpread is how much
+// later another agent may declare it: lan, the latest is 3 probe intervals + 0.5 s + 6 x 4 s.
 func TestDeadAfter(t *testing.T) {
 	for _, c := range []struct {
 		preset       string
