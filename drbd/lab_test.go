@@ -160,6 +160,11 @@ func TestDRBDFailover(t *testing.T) {
 			worst = max(worst, s)
 		}
 		t.Logf("failover time (slowest surviving site): %.1f s", worst)
+		// The lab's resource fences with resource-and-stonith: bari promotes once the witness holds
+		// its fence, long before the clock rule's promote_after.
+		if clock := l.Cluster(t).DRBD.PromoteAfter.Seconds(); worst >= clock {
+			t.Errorf("failover took %.1f s, not under promote_after (%.0f s): promoted on the clock, not on the fence", worst, clock)
+		}
 		primaryUp(t, "bari", time.Second)
 		check(t, "bari")
 		inSync(t, 2*time.Minute)
