@@ -106,10 +106,12 @@ func (a *Agent) record(cf *conf, snap galera.Snapshot, reason string) {
 		}
 		defer db.Close()
 		epoch, err := galera.SetWriter(ctx, db, cf.site.Name, snap.Designated.Epoch, 0, cf.site.Name, reason)
+		// Any outcome but "the epoch moved" may have committed (a connection lost on the commit
+		// leaves it unknown): the wait runs then too, and is moot if this site is not the writer.
 		a.mu.Lock()
-		if err != nil {
+		if errors.Is(err, galera.ErrEpochMoved) || tk.from == "" {
 			a.takeover = takeover{}
-		} else if tk.from != "" {
+		} else {
 			tk.until = a.now().Add(handoverWait(cf.cluster))
 			a.takeover = tk
 		}
