@@ -296,6 +296,18 @@ func TestNemesis(t *testing.T) {
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "journal")
 	stopBank := startBank(t, l)
+	// A failed run is diagnosed from the sites' own logs: the lab's directory is gone after CI.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, s := range labtest.Sites {
+			for _, f := range []string{"mysqld.log", "agent.log"} {
+				b, _ := os.ReadFile(filepath.Join(l.Dir, s, f))
+				t.Logf("%s's %s, its end:\n%s", s, f, tail(string(b), 40))
+			}
+		}
+	})
 
 	run := l.Keyha(t, nil, "load", "run", "--reset", "--rows", "100000000", "--concurrency", "12", "--via", "haproxy",
 		"--journal", journal, "--nemesis", seed, "--nemesis-for", "2m", "--report", filepath.Join(dir, "run.json"))
