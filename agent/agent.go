@@ -311,7 +311,7 @@ func (a *Agent) act(cf *conf, snap galera.Snapshot, v galera.Verdict, now time.T
 		a.log.Info("writer", "writer", d.Writer, "was", prev.Writer, "reason", d.Reason)
 	}
 	if d.Record && snap.Designated.Site != cf.site.Name {
-		a.record(cf, snap, d.Reason)
+		a.record(cf, snap, peers, d.Reason)
 	}
 }
 

@@ -77,7 +77,7 @@ func (a *Agent) decide(cf *conf, snap galera.Snapshot, health galera.Verdict, pe
 
 // record makes this site the designated writer in keyha.writer, in the background: it is the
 // successor, and recording it keeps the choice sticky. At most one attempt runs at a time.
-func (a *Agent) record(cf *conf, snap galera.Snapshot, reason string) {
+func (a *Agent) record(cf *conf, snap galera.Snapshot, peers map[string]membership.Peer, reason string) {
 	if !a.recording.CompareAndSwap(false, true) {
 		return
 	}
@@ -89,7 +89,7 @@ func (a *Agent) record(cf *conf, snap galera.Snapshot, reason string) {
 	// The wait is armed before the record is made: a poll reading the committed record must
 	// not find this site free to answer "writer" before the wait begins.
 	tk := takeover{}
-	if mayCommit(cf.cluster, snap.Designated.Site, snap, a.gossip.Peers()) {
+	if mayCommit(cf.cluster, snap.Designated.Site, snap, peers) {
 		tk.from = snap.Designated.Site
 	}
 	a.mu.Lock()

@@ -399,7 +399,8 @@ func validKeyLen(n int) bool { return n == 16 || n == 24 || n == 32 }
 // Primary notices it lost its majority that much later than the Secondary notices it gone.
 func NoticeSpread(name string, n int) time.Duration {
 	mc := preset(name)
-	shortest := DeadAfter(name, n) - mc.ProbeTimeout
+	soonest := DeadAfter(name, n)
+	shortest := soonest - mc.ProbeTimeout
 	latest := time.Duration(max(n-1, 1)+1)*mc.ProbeInterval + mc.ProbeTimeout + time.Duration(mc.SuspicionMaxTimeoutMult)*shortest
-	return latest - DeadAfter(name, n)
+	return latest - soonest
 }
