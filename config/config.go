@@ -34,6 +34,9 @@ type Cluster struct {
 	HAProxy     HAProxy     `yaml:"haproxy"`
 	DRBD        DRBD        `yaml:"drbd"` // mode drbd only
 	TLS         TLS         `yaml:"tls"`
+	Galera      Galera      `yaml:"galera"`   // what keyha render writes into each node's my.cnf
+	Firewall    Firewall    `yaml:"firewall"` // who besides the sites may reach them (keyha render, keyha ports --nft)
+	Keystone    KeystoneAll `yaml:"keystone"` // what keyha render writes into each site's Keystone config
 	Sites       []Site      `yaml:"sites"`
 
 	// Path and Hash are filled by Load: where the file was read from and the SHA-256 of its bytes,
@@ -88,6 +91,85 @@ type Credentials struct {
 	Monitor string `yaml:"monitor"` // what the agent polls with: minimal grants
 	Admin   string `yaml:"admin"`   // operator commands (desync, recover, bootstrap)
 	App     string `yaml:"app"`     // the load harness and Keystone's schema
+	// Keystone is Keystone's own account: keyha grants gives it Keystone's schema, keyha render
+	// writes it into Keystone's [database] connection (a rendered file of mode 0600).
+	Keystone string `yaml:"keystone"`
+}
+
+// Galera is the Galera part of every node's my.cnf, as keyha render writes it: one place for the
+// settings that must agree across sites (docs/deploy.md). Empty values leave Galera's defaults.
+type Galera struct {
+	Provider     string `yaml:"provider"`      // default /usr/lib/galera/libgalera_smm.so
+	SSTMethod    string `yaml:"sst_method"`    // default rsync
+	GCacheSize   string `yaml:"gcache_size"`   // gcache.size, e.g. 1G: how much history a rejoining node may catch up by IST
+	SlaveThreads int    `yaml:"slave_threads"` // wsrep_slave_threads; default 2
+	// The evs timings: how soon a silent peer is suspected (every commit waits that long when a
+	// site is cut off) and how often it is looked for; `keyha galera check-config` advises them
+	// from the measured round trips.
+	SuspectTimeout      time.Duration `yaml:"suspect_timeout"`
+	InactiveCheckPeriod time.Duration `yaml:"inactive_check_period"`
+	JoinRetransPeriod   time.Duration `yaml:"join_retrans_period"`
+	SendWindow          int           `yaml:"send_window"` // evs.send_window and evs.user_send_window (WAN: 512)
+	// ProviderOptions are appended verbatim to wsrep_provider_options (name=value;...).
+	ProviderOptions string `yaml:"provider_options"`
+	// The node's certificate, key and CA as mysqld reads them ({site} is the site's name): with
+	// them Galera's traffic, IST, SST (rsync through stunnel) and clients use TLS.
+	SSLCert string `yaml:"ssl_cert"`
+	SSLKey  string `yaml:"ssl_key"`
+	SSLCA   string `yaml:"ssl_ca"`
+}
+
+func (g Galera) validate() error {
+	if n := btoi(g.SSLCert != "") + btoi(g.SSLKey != "") + btoi(g.SSLCA != ""); n != 0 && n != 3 {
+		return errors.New("galera.ssl_cert, ssl_key, ssl_ca: give all three (the node's certificate, key and the cluster CA, readable by mysql) or none")
+	}
+	if g.SuspectTimeout != 0 && (g.SuspectTimeout < time.Second || g.SuspectTimeout > 5*time.Minute) {
+		return fmt.Errorf("galera.suspect_timeout: %s is out of range; use 1s to 5m (keyha galera check-config advises one from the round trips)", g.SuspectTimeout)
+	}
+	for _, d := range []struct {
+		k string
+		v time.Duration
+	}{{"inactive_check_period", g.InactiveCheckPeriod}, {"join_retrans_period", g.JoinRetransPeriod}} {
+		if d.v < 0 || d.v > time.Minute {
+			return fmt.Errorf("galera.%s: %s is out of range; use 1ms to 1m, or leave it unset for Galera's default", d.k, d.v)
+		}
+	}
+	if g.SendWindow < 0 || g.SendWindow > 1024 {
+		return fmt.Errorf("galera.send_window: %d is out of range; use 1 to 1024 (512 over a WAN)", g.SendWindow)
+	}
+	if g.SlaveThreads < 1 || g.SlaveThreads > 256 {
+		return fmt.Errorf("galera.slave_threads: %d is out of range; use 1 to 256", g.SlaveThreads)
+	}
+	if strings.ContainsAny(g.ProviderOptions, "\"\n") {
+		return errors.New("galera.provider_options: no quotes or newlines; give name=value pairs separated by ';'")
+	}
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// GaleraTLS reports whether the nodes' TLS files are set.
+func (g Galera) TLS() bool { return g.SSLCert != "" && g.SSLKey != "" && g.SSLCA != "" }
+
+// Firewall names who besides the sites reaches them, for each site's rendered nftables rules.
+// Empty lists mean any address (the rules then guard only the ports, not the sources).
+type Firewall struct {
+	Operator   []string `yaml:"operator"`   // the operator hosts (control, SQL for switchover)
+	Monitoring []string `yaml:"monitoring"` // Prometheus
+	Clients    []string `yaml:"clients"`    // the cloud's clients, for the HAProxy and Keystone fronts
+}
+
+// KeystoneAll is what every site's Keystone shares in its rendered [database] and [cache].
+type KeystoneAll struct {
+	Database string `yaml:"database"` // the schema; default keystone
+	// Cache: "memory" (each worker's own, the default) or memcached servers HOST:PORT at each site
+	// (sites[].keystone.memcache).
+	CacheExpiration time.Duration `yaml:"cache_expiration"` // default 60s
 }
 
 // Agent holds the agent's timings and policy. Zero values are replaced by DefaultAgent's.
@@ -166,6 +248,7 @@ type Site struct {
 	Metrics  string `yaml:"metrics"` // Prometheus /metrics
 	GossipAt string `yaml:"gossip"`  // memberlist bind address
 	Galera   string `yaml:"galera"`  // the node's gcomm address (for the HAProxy config and checks)
+	Segment  int    `yaml:"segment"` // gmcast.segment: one per site over a WAN, so write-sets cross it once
 	Datadir  string `yaml:"datadir"` // where grastate.dat lives, read by recovery
 
 	HAProxyDB     string `yaml:"haproxy_db"`     // the site's HAProxy database frontend
@@ -188,6 +271,9 @@ type Keystone struct {
 	// another (keyha keystone keys check|sync).
 	FernetKeys     string `yaml:"fernet_keys"`
 	CredentialKeys string `yaml:"credential_keys"`
+	// Memcache lists the site's memcached servers (HOST:PORT) for Keystone's cache; empty: each
+	// worker caches in its own memory.
+	Memcache []string `yaml:"memcache"`
 }
 
 // Commands tell keyha how to act on a site's database service: the lab's scripts here, systemd
@@ -266,6 +352,21 @@ func (c *Cluster) applyDefaults() {
 		if s := &c.Sites[i]; s.HAProxyState == "" && s.HAProxySocket != "" {
 			s.HAProxyState = filepath.Join(filepath.Dir(s.HAProxySocket), "keyha-servers.state")
 		}
+	}
+	if c.Galera.Provider == "" {
+		c.Galera.Provider = "/usr/lib/galera/libgalera_smm.so"
+	}
+	if c.Galera.SSTMethod == "" {
+		c.Galera.SSTMethod = "rsync"
+	}
+	if c.Galera.SlaveThreads == 0 {
+		c.Galera.SlaveThreads = 2
+	}
+	if c.Keystone.Database == "" {
+		c.Keystone.Database = "keystone"
+	}
+	if c.Keystone.CacheExpiration == 0 {
+		c.Keystone.CacheExpiration = time.Minute
 	}
 	if c.HAProxy.CheckInterval == 0 {
 		c.HAProxy.CheckInterval = time.Second
@@ -391,6 +492,17 @@ func (c *Cluster) Validate() error {
 				return fmt.Errorf("%s.%s: %q %v; use HOST:PORT, e.g. 10.0.0.1:3306", key, f.k, f.v, err)
 			}
 		}
+		for _, m := range s.Keystone.Memcache {
+			if err := checkHostPort(m); err != nil {
+				return fmt.Errorf("%s.keystone.memcache: %q %v; use HOST:PORT, e.g. 10.0.0.1:11211", key, m, err)
+			}
+		}
+		if s.Segment < 0 || s.Segment > 255 {
+			return fmt.Errorf("%s.segment: %d is out of range; use 0 to 255 (gmcast.segment), one per site", key, s.Segment)
+		}
+	}
+	if err := c.Galera.validate(); err != nil {
+		return err
 	}
 	// Gossip decides who may take writes and who has a majority: over a WAN nobody controls, a
 	// member must prove it holds the cluster key.

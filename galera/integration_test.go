@@ -96,6 +96,56 @@ func recoverCluster(t *testing.T, l *labtest.Lab, wantBootstrap, wantMethod stri
 }
 
 // (a) kill -9 every mysqld under load; recover brings all three back; no acknowledged row lost.
+// What every node runs is what `keyha render` writes (the lab installs its output): check-config
+// finds nothing to say; a cluster file whose Galera settings moved makes it name the setting at
+// every site; and a second render writes nothing.
+func TestRenderedIsWhatRuns(t *testing.T) {
+	l := labtest.Get(t)
+	l.AllSynced(t, 2*time.Minute)
+	r := l.Keyha(t, nil, "galera", "check-config")
+	for _, s := range labtest.Sites {
+		if !strings.Contains(r.Stdout, "OK    "+s+": runs what keyha render writes for it") {
+			t.Errorf("check-config does not find %s running its rendered galera.cnf:\n%s%s", s, r.Stdout, r.Stderr)
+		}
+	}
+	raw, err := os.ReadFile(l.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := strings.Replace(string(raw), "suspect_timeout: 3s", "suspect_timeout: 4s", 1)
+	if moved == string(raw) {
+		t.Fatal("the lab's cluster file has no galera.suspect_timeout: 3s to move")
+	}
+	alt := filepath.Join(t.TempDir(), "keyha.yaml")
+	if err := os.WriteFile(alt, []byte(moved), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = l.Keyha(t, []string{"KEYHA_CONFIG=" + alt}, "galera", "check-config")
+	for _, s := range labtest.Sites {
+		want := "WARN  " + s + `: provider option evs.suspect_timeout is "PT3S", rendered "PT4S"`
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("check-config with suspect_timeout moved does not say %q:\n%s%s", want, r.Stdout, r.Stderr)
+		}
+	}
+	out := t.TempDir()
+	for i, want := range []string{"written ", "unchanged "} {
+		r = l.Keyha(t, nil, "render", "--site", "bari", "--out", out)
+		if r.Code != 0 {
+			t.Fatalf("render: %s", r.Stderr)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+			if !strings.HasPrefix(line, want) {
+				t.Errorf("render #%d: %q, want every file %q", i+1, line, want)
+			}
+		}
+	}
+	got, _ := os.ReadFile(filepath.Join(out, "galera.cnf"))
+	runs, _ := os.ReadFile(filepath.Join(l.Dir, "bari", "galera.cnf"))
+	if len(got) == 0 || !bytes.Equal(got, runs) {
+		t.Errorf("bari's node runs a galera.cnf other than what render writes now:\n%s\nvs\n%s", runs, got)
+	}
+}
+
 func TestRecoverAfterKillAll(t *testing.T) {
 	l := labtest.Get(t)
 	l.AllSynced(t, 2*time.Minute)

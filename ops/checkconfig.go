@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/drbd"
 	"github.com/keyha/keyha/galera"
+	"github.com/keyha/keyha/render"
 )
 
 // CheckConfig reads every node's Galera settings and the round-trip times the agents measure
@@ -42,10 +44,38 @@ func CheckConfig(ctx context.Context, c *config.Cluster, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "largest round trip between sites (agents' gossip): %s\n", rtt)
 	fs := append(galera.JudgeSettings(nodes, maxRTT), judgeLinks(c, nodes, sts, time.Now())...)
+	fs = append(fs, judgeRendered(c, nodes)...)
 	if err := agent.CheckTimings(c); err != nil {
 		fs = append(fs, galera.Finding{Level: "ERROR", What: err.Error()})
 	}
 	return printFindings(out, fs)
+}
+
+// judgeRendered compares what each node runs with what keyha render writes for it now (WARN): a
+// galera.cnf not installed, edited by hand, or not yet restarted into. Clusters whose my.cnf is
+// not rendered by keyha (no galera section in the cluster file) are not judged.
+func judgeRendered(c *config.Cluster, nodes []galera.NodeSettings) []galera.Finding {
+	if reflect.DeepEqual(c.Galera, config.Galera{Provider: c.Galera.Provider, SSTMethod: c.Galera.SSTMethod, SlaveThreads: c.Galera.SlaveThreads}) {
+		return nil
+	}
+	var fs []galera.Finding
+	for _, n := range nodes {
+		if n.Err != "" {
+			continue
+		}
+		diffs, err := render.Drift(c, n)
+		if err != nil {
+			fs = append(fs, galera.Finding{Level: "WARN", Site: n.Site, What: "cannot compare with the rendered galera.cnf: " + err.Error()})
+			continue
+		}
+		for _, d := range diffs {
+			fs = append(fs, galera.Finding{Level: "WARN", Site: n.Site, What: d + ": install `keyha render`'s galera.cnf and restart the node (keyha galera rolling-restart)"})
+		}
+		if len(diffs) == 0 {
+			fs = append(fs, galera.Finding{Level: "OK", Site: n.Site, What: "runs what keyha render writes for it (galera.cnf)"})
+		}
+	}
+	return fs
 }
 
 // printFindings writes one line per finding and fails when one is an ERROR.
@@ -101,8 +131,7 @@ func readSettings(ctx context.Context, s config.Site, cred config.Credential) ga
 		return n
 	}
 	defer db.Close()
-	names := []string{"wsrep_provider_options", "wsrep_cluster_name", "wsrep_sst_method", "binlog_format", "innodb_autoinc_lock_mode",
-		"wsrep_provider", "wsrep_slave_threads", "wsrep_sync_wait", "default_storage_engine", "require_secure_transport", "have_ssl"}
+	names := append([]string{"wsrep_provider_options", "wsrep_sync_wait", "have_ssl"}, render.DriftVars...)
 	q := "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME IN ('" +
 		strings.ToUpper(strings.Join(names, "','")) + "')"
 	rows, err := db.QueryContext(ctx, q)

@@ -42,6 +42,32 @@ const (
 	x11High   = 6063
 )
 
+// IST is the address a site's node receives incremental state transfers on (ist.recv_addr): the
+// gcomm port + 1, Galera's default, as the plan opens it and keyha render writes it.
+func IST(s config.Site) string {
+	host, p, err := net.SplitHostPort(s.Galera)
+	if err != nil {
+		return ""
+	}
+	n, _ := strconv.Atoi(p)
+	return net.JoinHostPort(host, strconv.Itoa(n+istOffset))
+}
+
+// SST is the address a site's node receives full state transfers on (wsrep_sst_receive_address).
+func SST(s config.Site) string {
+	host, _, err := net.SplitHostPort(s.Galera)
+	if err != nil {
+		return ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(sstPort))
+}
+
+// SourcesOf is who the cluster file's firewall section lets in besides the sites.
+func SourcesOf(c *config.Cluster) Sources {
+	f := c.Firewall
+	return Sources{Operator: f.Operator, Monitoring: f.Monitoring, Clients: f.Clients}
+}
+
 // Plan lists every port of every site (or of one site when site is not empty).
 func Plan(c *config.Cluster, site string) []Port {
 	var out []Port
@@ -62,11 +88,9 @@ func Plan(c *config.Cluster, site string) []Port {
 			add(s.SQL, "tcp", "the database: every site's HAProxy sends writes here; the operator's switchover and desync", []string{FromSites, FromLocal, FromOperator}, others)
 		}
 		if c.Mode != "drbd" && s.Galera != "" {
-			host, p, _ := net.SplitHostPort(s.Galera)
-			n, _ := strconv.Atoi(p)
 			add(s.Galera, "tcp", "Galera group communication (TLS with socket.ssl_*)", []string{FromSites}, others)
-			add(net.JoinHostPort(host, strconv.Itoa(n+istOffset)), "tcp", "IST, incremental state transfer from a donor (TLS)", []string{FromSites}, others)
-			add(net.JoinHostPort(host, strconv.Itoa(sstPort)), "tcp", "SST, full state transfer from a donor (rsync through stunnel)", []string{FromSites}, others)
+			add(IST(s), "tcp", "IST, incremental state transfer from a donor (TLS)", []string{FromSites}, others)
+			add(SST(s), "tcp", "SST, full state transfer from a donor (rsync through stunnel)", []string{FromSites}, others)
 		}
 		if c.Mode == "drbd" && !s.Witness && s.SQL != "" {
 			host, _, _ := net.SplitHostPort(s.SQL)
@@ -163,6 +187,8 @@ func NFT(c *config.Cluster, site string, src Sources) (string, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# keyha's port plan for site %s (keyha ports --site %s --nft); cluster file sha256 %s\n", site, site, c.Hash)
+	// Declared, deleted, defined: `nft -f` of this file replaces the table, run once or again.
+	b.WriteString("table inet keyha\ndelete table inet keyha\n")
 	b.WriteString("table inet keyha {\n  chain input {\n    type filter hook input priority 0; policy drop;\n")
 	b.WriteString("    ct state established,related accept\n    iif lo accept\n    ip protocol icmp accept\n    ip6 nexthdr icmpv6 accept\n")
 	for _, p := range Plan(c, site) {

@@ -1,4 +1,4 @@
-package ports
+package ports_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/internal/labtest"
+	"github.com/keyha/keyha/ports"
 )
 
 func lab(t *testing.T, extra string) *config.Cluster {
@@ -32,7 +33,7 @@ func lab(t *testing.T, extra string) *config.Cluster {
 func TestPlan(t *testing.T) {
 	c := lab(t, "")
 	var got []string
-	for _, p := range Plan(c, "lngs") {
+	for _, p := range ports.Plan(c, "lngs") {
 		got = append(got, fmt.Sprintf("%d/%s", p.Port, p.Protocol))
 		if p.Site != "lngs" || p.Why == "" || len(p.From) == 0 {
 			t.Errorf("incomplete %+v", p)
@@ -42,16 +43,16 @@ func TestPlan(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("lngs's ports %v, want %s", got, want)
 	}
-	if n := len(Plan(c, "")); n != 3*12 {
+	if n := len(ports.Plan(c, "")); n != 3*12 {
 		t.Errorf("%d ports for three sites, want 36", n)
 	}
-	b, _ := json.Marshal(Plan(c, "bari")[0])
+	b, _ := json.Marshal(ports.Plan(c, "bari")[0])
 	for _, k := range []string{`"port":3306`, `"protocol":"tcp"`, `"site":"bari"`, `"from":[`, `"why":"`} {
 		if !strings.Contains(string(b), k) {
 			t.Errorf("JSON %s lacks %s", b, k)
 		}
 	}
-	if w := X11(c); len(w) != 0 {
+	if w := ports.X11(c); len(w) != 0 {
 		t.Errorf("the lab's ports warn of X11: %v", w)
 	}
 }
@@ -59,7 +60,7 @@ func TestPlan(t *testing.T) {
 func TestX11(t *testing.T) {
 	c := lab(t, "")
 	c.Sites[1].Metrics = "10.77.0.2:6010"
-	w := X11(c)
+	w := ports.X11(c)
 	if len(w) != 1 || !strings.Contains(w[0], "sites (bari): port 6010") {
 		t.Errorf("X11 warnings %v, want bari's 6010", w)
 	}
@@ -67,7 +68,7 @@ func TestX11(t *testing.T) {
 
 func TestNFT(t *testing.T) {
 	c := lab(t, "")
-	got, err := NFT(c, "lngs", Sources{Operator: []string{"192.0.2.10"}})
+	got, err := ports.NFT(c, "lngs", ports.Sources{Operator: []string{"192.0.2.10"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestNFT(t *testing.T) {
 	if strings.Contains(got, "dport 6") {
 		t.Errorf("a port outside the plan:\n%s", got)
 	}
-	if _, err := NFT(c, "milano", Sources{}); err == nil {
+	if _, err := ports.NFT(c, "milano", ports.Sources{}); err == nil {
 		t.Error("a site not in the cluster file was rendered")
 	}
 }
@@ -97,7 +98,7 @@ func TestNFTAccepted(t *testing.T) {
 	if _, err := exec.LookPath("nft"); err != nil || os.Geteuid() != 0 {
 		labtest.SkipOrFail(t, "nft -c needs nftables and root: run scripts/setup, as root")
 	}
-	rules, err := NFT(lab(t, ""), "bari", Sources{Monitoring: []string{"192.0.2.20"}})
+	rules, err := ports.NFT(lab(t, ""), "bari", ports.Sources{Monitoring: []string{"192.0.2.20"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,16 +18,20 @@ func grantsCommand() *cli.Command {
 			"(docs/deploy.md).",
 		Flags: []cli.Flag{
 			listFlag("host", "HOST: host patterns the accounts may connect from", "%"),
-			&cli.StringFlag{Name: "keystone", Usage: "Keystone's credential file (my.cnf form): grant its account Keystone's schema"},
+			&cli.StringFlag{Name: "keystone", Usage: "Keystone's credential file (my.cnf form): grant its account Keystone's schema (default: credentials.keystone)"},
 		},
 		Action: func(c *cli.Context) error {
 			cl, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
+			ks := c.String("keystone")
+			if ks == "" {
+				ks = cl.Credentials.Keystone
+			}
 			var accts []grants.Account
 			for _, a := range []struct{ role, file string }{
-				{"monitor", cl.Credentials.Monitor}, {"admin", cl.Credentials.Admin}, {"app", cl.Credentials.App}, {"keystone", c.String("keystone")},
+				{"monitor", cl.Credentials.Monitor}, {"admin", cl.Credentials.Admin}, {"app", cl.Credentials.App}, {"keystone", ks},
 			} {
 				if a.file == "" {
 					continue

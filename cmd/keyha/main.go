@@ -97,6 +97,7 @@ func newApp() *cli.App {
 			pkiCommand(),
 			grantsCommand(),
 			portsCommand(),
+			renderCommand(),
 		},
 	}
 }

@@ -19,9 +19,9 @@ func portsCommand() *cli.Command {
 			&cli.StringFlag{Name: "site", Usage: "one site only (required with --nft)"},
 			&cli.BoolFlag{Name: "json", Usage: "a list of objects: port, protocol, site, addr, from, from_sites, why"},
 			&cli.BoolFlag{Name: "nft", Usage: "print the site's nftables input rules: policy drop, each planned port open to who needs it"},
-			listFlag("operator", "ADDR: the operator hosts' addresses (--nft; default: any)"),
-			listFlag("monitoring", "ADDR: Prometheus's addresses (--nft; default: any)"),
-			listFlag("clients", "ADDR: the clients' networks, for the HAProxy and Keystone fronts (--nft; default: any)"),
+			listFlag("operator", "ADDR: the operator hosts' addresses (--nft; default: firewall.operator, or any)"),
+			listFlag("monitoring", "ADDR: Prometheus's addresses (--nft; default: firewall.monitoring, or any)"),
+			listFlag("clients", "ADDR: the clients' networks, for the HAProxy and Keystone fronts (--nft; default: firewall.clients, or any)"),
 		},
 		Action: func(c *cli.Context) error {
 			cl, err := loadConfig(c)
@@ -38,7 +38,16 @@ func portsCommand() *cli.Command {
 				if site == "" {
 					return fmt.Errorf("--nft renders one site's firewall: give --site")
 				}
-				src := ports.Sources{Operator: list(c, "operator"), Monitoring: list(c, "monitoring"), Clients: list(c, "clients")}
+				src := ports.SourcesOf(cl) // the flags, where given, override the cluster file's firewall section
+				if c.IsSet("operator") {
+					src.Operator = list(c, "operator")
+				}
+				if c.IsSet("monitoring") {
+					src.Monitoring = list(c, "monitoring")
+				}
+				if c.IsSet("clients") {
+					src.Clients = list(c, "clients")
+				}
 				rules, err := ports.NFT(cl, site, src)
 				if err != nil {
 					return err

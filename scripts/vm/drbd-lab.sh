@@ -64,6 +64,7 @@ tls:
   operator_key: $DIR/tls/operator-lab.key
 EOF
   fi
+  lab_firewall_section >>"$DIR/keyha.yaml"
   echo "sites:" >>"$DIR/keyha.yaml"
   local s
   for s in "${SITES[@]}"; do
@@ -221,8 +222,7 @@ drbd_wait_proc() { # SITE PATTERN TIMEOUT_S
 
 drbd_start_witness() {
   local s=$DRBD_WITNESS
-  "$KEYHA" --config "$DIR/keyha.yaml" haproxy config --site "$s" --out "$DIR/$s/haproxy.cfg"
-  site_firewall "$s"
+  site_firewall "$s" # renders every file of the site (keyha render), haproxy.cfg too
   start_agent "$s"
   start_haproxy "$s"
 }

@@ -181,11 +181,3 @@ wan_cmd() { # scripts/lab wan VERB ...
     *) die "wan: unknown verb '$verb' (show, set, reset)" ;;
   esac
 }
-
-# wan_galera_options SITE: the provider options a WAN lab adds (docs/wan.md says why). Each site
-# is its own segment, so a write-set crosses each WAN link once; 512-message send windows keep a
-# 20 ms round trip from capping replication (Galera's defaults, 4 and 2, suit a LAN).
-wan_galera_options() {
-  wan_on || return 0
-  printf 'gmcast.segment=%s;evs.send_window=512;evs.user_send_window=512;' "$(($(wan_index "$1") + 1))"
-}

@@ -1,0 +1,357 @@
+// Package render produces, from the one cluster file, every file a site runs: the Galera part of
+// its my.cnf, haproxy.cfg and its start state, the nftables firewall, the agent's systemd unit and
+// environment, and Keystone's [database] and [cache]. What operators deploy is what the lab runs.
+// Rendering is pure: a cluster and a site in, files out; writing them is the caller's.
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/haproxy"
+	"github.com/keyha/keyha/ports"
+)
+
+// File is one rendered file.
+type File struct {
+	Name string      // its name in the output folder
+	Mode fs.FileMode // 0600 when it holds a secret
+	// Install is where it belongs on the site's host, when that differs from the output folder
+	// (HAProxy's state file is named by the cluster file; units go to /etc/systemd/system).
+	Install string
+	Body    []byte
+}
+
+// Options are what the cluster file cannot know: where things live on the site's host.
+type Options struct {
+	Binary     string // keyha on the host; default /usr/bin/keyha
+	ConfigPath string // the cluster file on the host; default /etc/keyha/keyha.yaml
+	EnvFile    string // where the unit reads its environment; default /etc/keyha/agent.env
+	// Keystone is Keystone's account (credentials.keystone), read by the caller; without it no
+	// Keystone file is rendered.
+	Keystone *config.Credential
+}
+
+func (o *Options) defaults() {
+	if o.Binary == "" {
+		o.Binary = "/usr/bin/keyha"
+	}
+	if o.ConfigPath == "" {
+		o.ConfigPath = "/etc/keyha/keyha.yaml"
+	}
+	if o.EnvFile == "" {
+		o.EnvFile = "/etc/keyha/agent.env"
+	}
+}
+
+// Site renders every file site needs.
+func Site(c *config.Cluster, site string, o Options) ([]File, error) {
+	o.defaults()
+	s, err := c.Site(site)
+	if err != nil {
+		return nil, err
+	}
+	var out []File
+	add := func(name string, mode fs.FileMode, install string, body []byte) {
+		out = append(out, File{Name: name, Mode: mode, Install: install, Body: body})
+	}
+	if c.Mode != "drbd" && s.SQL != "" {
+		b, err := galeraCnf(c, s)
+		if err != nil {
+			return nil, err
+		}
+		add("galera.cnf", 0o644, "/etc/mysql/mariadb.conf.d/60-keyha-galera.cnf", b)
+	}
+	if s.HAProxyDB != "" {
+		t := haproxy.ClusterTimings(c)
+		b, err := haproxy.Config(c, site, t)
+		if err != nil {
+			return nil, fmt.Errorf("render haproxy.cfg: %w", err)
+		}
+		// The state file first, in the caller's order too: a config naming a missing state file
+		// would start every server UP.
+		st, err := haproxy.StartState(c, site, t)
+		if err != nil {
+			return nil, fmt.Errorf("render HAProxy's start state: %w", err)
+		}
+		add(filepath.Base(s.HAProxyState), 0o644, s.HAProxyState, st)
+		add("haproxy.cfg", 0o644, "/etc/haproxy/haproxy.cfg", append([]byte(header(c, site, "#")), b...))
+	}
+	nft, err := ports.NFT(c, site, ports.SourcesOf(c))
+	if err != nil {
+		return nil, fmt.Errorf("render the firewall: %w", err)
+	}
+	add("firewall.nft", 0o644, "/etc/nftables.d/keyha.nft", []byte(nft))
+	if sock := socketUnit(c, s); sock != nil {
+		add("keyha-agent.socket", 0o644, "/etc/systemd/system/keyha-agent.socket", sock)
+	}
+	add("keyha-agent.service", 0o644, "/etc/systemd/system/keyha-agent.service", unit(c, o, s))
+	add("agent.env", 0o644, o.EnvFile, []byte(header(c, site, "#")+fmt.Sprintf("KEYHA_CONFIG=%s\nKEYHA_SITE=%s\n", o.ConfigPath, site)))
+	if s.Keystone.API != "" && o.Keystone != nil {
+		b, err := keystoneConf(c, s, *o.Keystone)
+		if err != nil {
+			return nil, err
+		}
+		add("keystone-keyha.conf", 0o600, "/etc/keystone/keystone.conf.d/60-keyha.conf", b)
+	}
+	return out, nil
+}
+
+// header says where a file came from; with the hash, a file that differs from a new render is
+// stale, not merely old.
+func header(c *config.Cluster, site, comment string) string {
+	from := c.Path
+	if from == "" {
+		from = "the cluster file"
+	}
+	return fmt.Sprintf("%s Rendered by `keyha render --site %s` from %s (sha256 %s).\n%s Do not edit: change the cluster file and render again.\n",
+		comment, site, filepath.Base(from), c.Hash, comment)
+}
+
+// setting is one name=value line.
+type setting struct{ k, v string }
+
+// galeraParts is what a site's galera.cnf sets: its [mysqld] variables, the provider options
+// among them, and its [sst] section.
+func galeraParts(c *config.Cluster, s *config.Site) (mysqld, provider, sst []setting, err error) {
+	if s.Galera == "" {
+		return nil, nil, nil, fmt.Errorf("site %s has no galera address in the cluster file: the node's gcomm HOST:PORT is what its my.cnf is rendered from", s.Name)
+	}
+	sqlHost, sqlPort, _ := net.SplitHostPort(s.SQL)
+	var addrs []string
+	for _, o := range c.Sites {
+		if o.Galera != "" {
+			addrs = append(addrs, o.Galera)
+		}
+	}
+	g := c.Galera
+	opt := func(k, v string) { provider = append(provider, setting{k, v}) }
+	opt("gmcast.listen_addr", "tcp://"+s.Galera)
+	opt("ist.recv_addr", ports.IST(*s))
+	if g.GCacheSize != "" {
+		opt("gcache.size", g.GCacheSize)
+	}
+	for _, d := range []struct {
+		k string
+		v time.Duration
+	}{{"evs.suspect_timeout", g.SuspectTimeout}, {"evs.inactive_check_period", g.InactiveCheckPeriod}, {"evs.join_retrans_period", g.JoinRetransPeriod}} {
+		if d.v > 0 {
+			opt(d.k, isoDuration(d.v))
+		}
+	}
+	if s.Segment > 0 {
+		opt("gmcast.segment", fmt.Sprint(s.Segment))
+	}
+	if g.SendWindow > 0 {
+		opt("evs.send_window", fmt.Sprint(g.SendWindow))
+		opt("evs.user_send_window", fmt.Sprint(g.SendWindow))
+	}
+	cert, key, ca := siteFile(g.SSLCert, s.Name), siteFile(g.SSLKey, s.Name), siteFile(g.SSLCA, s.Name)
+	if g.TLS() {
+		opt("socket.ssl_cert", cert)
+		opt("socket.ssl_key", key)
+		opt("socket.ssl_ca", ca)
+	}
+	for _, part := range strings.Split(g.ProviderOptions, ";") {
+		if k, v, ok := strings.Cut(part, "="); ok {
+			opt(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+	}
+	opts := make([]string, len(provider))
+	for i, p := range provider {
+		opts[i] = p.k + "=" + p.v
+	}
+	set := func(k, v string) { mysqld = append(mysqld, setting{k, v}) }
+	set("port", sqlPort)
+	set("bind-address", sqlHost)
+	set("binlog_format", "ROW")
+	set("default_storage_engine", "InnoDB")
+	set("innodb_autoinc_lock_mode", "2")
+	set("wsrep_on", "ON")
+	set("wsrep_provider", g.Provider)
+	set("wsrep_cluster_name", c.Name)
+	set("wsrep_cluster_address", "gcomm://"+strings.Join(addrs, ","))
+	set("wsrep_node_name", s.NodeName)
+	set("wsrep_node_address", s.Galera)
+	set("wsrep_node_incoming_address", s.SQL)
+	set("wsrep_provider_options", `"`+strings.Join(opts, ";")+`"`)
+	set("wsrep_sst_receive_address", ports.SST(*s))
+	set("wsrep_sst_method", g.SSTMethod)
+	set("wsrep_slave_threads", fmt.Sprint(g.SlaveThreads))
+	if g.TLS() {
+		// Clients over TLS only, and SST through stunnel, each side verifying that the other
+		// holds a certificate of the cluster CA (VERIFY_CA: VERIFY_IDENTITY would accept only a
+		// peer certificate found in the CA file itself).
+		set("ssl_cert", cert)
+		set("ssl_key", key)
+		set("ssl_ca", ca)
+		set("require_secure_transport", "ON")
+		sst = []setting{{"tkey", key}, {"tcert", cert}, {"tca", ca}, {"ssl-mode", "VERIFY_CA"}}
+	}
+	return mysqld, provider, sst, nil
+}
+
+// galeraCnf is the Galera part of the node's my.cnf: MariaDB reads it beside the site's own
+// settings (datadir, buffer pool), from mariadb.conf.d or an !include.
+func galeraCnf(c *config.Cluster, s *config.Site) ([]byte, error) {
+	mysqld, _, sst, err := galeraParts(c, s)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString(header(c, s.Name, "#"))
+	b.WriteString("[mysqld]\n")
+	for _, kv := range mysqld {
+		fmt.Fprintf(&b, "%s=%s\n", kv.k, kv.v)
+	}
+	if len(sst) > 0 {
+		b.WriteString("[sst]\n")
+		for _, kv := range sst {
+			fmt.Fprintf(&b, "%s=%s\n", kv.k, kv.v)
+		}
+	}
+	return b.Bytes(), nil
+}
+
+// isoDuration writes d as Galera's ISO 8601 period (PT3S, PT0.25S).
+func isoDuration(d time.Duration) string {
+	return "PT" + strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", d.Seconds()), "0"), ".") + "S"
+}
+
+func siteFile(path, site string) string { return strings.ReplaceAll(path, "{site}", site) }
+
+// unit is the agent's systemd service. Galera mode: the agent only reads its node, answers checks
+// and gossips, so it runs behind a read-only system with a few writable folders. DRBD mode: its
+// stack mounts a filesystem and starts MariaDB, which a private mount namespace would hide from
+// the rest of the host, so only the hardening that makes no namespace applies.
+func unit(c *config.Cluster, o Options, s *config.Site) []byte {
+	var b bytes.Buffer
+	b.WriteString(header(c, s.Name, "#"))
+	requires := ""
+	if socketUnit(c, s) != nil {
+		requires = "Requires=keyha-agent.socket\n"
+	}
+	fmt.Fprintf(&b, `[Unit]
+Description=keyha agent: watches this site's database node and answers HAProxy (cluster %s)
+Documentation=file:///usr/share/doc/keyha/agent.md
+Wants=network-online.target
+After=network-online.target mariadb.service
+%s# A crashing agent is started again however often it crashes: its sockets keep queueing checks.
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+EnvironmentFile=%s
+ExecStart=%s agent
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=always
+RestartSec=100ms
+TimeoutStopSec=10s
+KillMode=mixed
+LimitNOFILE=65536
+NoNewPrivileges=yes
+LockPersonality=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+SystemCallArchitectures=native
+MemoryDenyWriteExecute=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectKernelLogs=yes
+`, c.Name, requires, o.EnvFile, o.Binary)
+	if c.Mode == "drbd" {
+		b.WriteString("# No ProtectSystem, PrivateTmp or ProtectHome: the stack's mount must be seen by the whole host.\n")
+	} else {
+		rw := []string{c.Agent.StateDir}
+		for _, s := range c.Sites {
+			if s.HAProxySocket != "" {
+				rw = appendNew(rw, filepath.Dir(s.HAProxySocket))
+			}
+		}
+		fmt.Fprintf(&b, `ProtectSystem=strict
+ReadWritePaths=%s
+ProtectHome=read-only
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictNamespaces=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+CapabilityBoundingSet=
+`, strings.Join(rw, " "))
+	}
+	b.WriteString("\n[Install]\nWantedBy=multi-user.target\n")
+	return b.Bytes()
+}
+
+// socketUnit holds the agent's listening sockets (agent-check, HTTP, metrics) for as long as the
+// site runs and hands them to each agent process: checks that arrive while the agent restarts wait
+// in their queue and are answered by the new process (docs/deploy.md).
+func socketUnit(c *config.Cluster, s *config.Site) []byte {
+	var listen []string
+	for _, a := range []string{s.Agent, s.HTTP, s.Metrics} {
+		if a != "" {
+			listen = append(listen, "ListenStream="+a)
+		}
+	}
+	if len(listen) == 0 {
+		return nil
+	}
+	return []byte(header(c, s.Name, "#") + "[Unit]\nDescription=keyha agent's listening sockets\n\n[Socket]\n" +
+		strings.Join(listen, "\n") + "\nFreeBind=yes\nBacklog=128\n\n[Install]\nWantedBy=sockets.target\n")
+}
+
+func appendNew(list []string, v string) []string {
+	for _, x := range list {
+		if x == v {
+			return list
+		}
+	}
+	return append(list, v)
+}
+
+// keystoneConf is Keystone's [database] and [cache]: the database through the site's own
+// HAProxy (so always the writer), as Keystone's own account, over TLS verified against the
+// cluster CA when the nodes serve TLS (not by name: through HAProxy any site's node may answer).
+func keystoneConf(c *config.Cluster, s *config.Site, cred config.Credential) ([]byte, error) {
+	if s.HAProxyDB == "" {
+		return nil, fmt.Errorf("site %s has keystone but no haproxy_db: Keystone reaches its database through the site's HAProxy", s.Name)
+	}
+	// keystone-manage db_sync hands the URL to alembic, whose config parser refuses any '%': the
+	// URL must need no escaping at all.
+	u := url.URL{Scheme: "mysql+pymysql", User: url.UserPassword(cred.User, cred.Password), Host: s.HAProxyDB, Path: "/" + c.Keystone.Database}
+	if strings.Contains(u.String(), "%") || strings.Contains(cred.Password, "$") {
+		return nil, fmt.Errorf("credentials.keystone: Keystone's user or password holds a character a database URL must escape, " +
+			"and keystone-manage db_sync (alembic) refuses the escaped form: use letters, digits and - . _ ~ only")
+	}
+	if c.Galera.TLS() {
+		ca := siteFile(c.Galera.SSLCA, s.Name)
+		if strings.ContainsAny(ca, "%&#? ") {
+			return nil, fmt.Errorf("galera.ssl_ca: %q holds a character Keystone's database URL would have to escape; use a plainer path", ca)
+		}
+		u.RawQuery = "ssl_ca=" + ca + "&ssl_check_hostname=false"
+	}
+	var b bytes.Buffer
+	b.WriteString(header(c, s.Name, "#"))
+	b.WriteString("# It holds Keystone's database password: mode 0600, owned by keystone.\n")
+	fmt.Fprintf(&b, "[database]\nconnection = %s\n", u.String())
+	// Retried for ever: a failover's few seconds must not kill Keystone's workers.
+	b.WriteString("max_retries = -1\n")
+	// Each read crosses the WAN to the writer; cached, a site answers from memory what it has
+	// read before.
+	fmt.Fprintf(&b, "[cache]\nenabled = true\nexpiration_time = %d\n", int(c.Keystone.CacheExpiration.Seconds()))
+	if len(s.Keystone.Memcache) > 0 {
+		fmt.Fprintf(&b, "backend = dogpile.cache.pymemcache\nmemcache_servers = %s\n", strings.Join(s.Keystone.Memcache, ","))
+	} else {
+		b.WriteString("backend = dogpile.cache.memory\n")
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,248 @@
+package render
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/galera"
+)
+
+const galeraFile = `cluster: lab
+credentials: {monitor: /m.cnf, keystone: /k.cnf}
+agent: {state_dir: /var/lib/keyha}
+gossip: {key_file: /k}
+galera:
+  gcache_size: 256M
+  suspect_timeout: 3s
+  inactive_check_period: 250ms
+  send_window: 512
+  provider_options: "gcs.fc_limit=64;"
+  ssl_cert: /etc/mysql/tls/{site}.crt
+  ssl_key: /etc/mysql/tls/{site}.key
+  ssl_ca: /etc/mysql/tls/ca.crt
+firewall: {operator: [10.9.0.1]}
+sites:
+  - {name: lngs, priority: 3, segment: 1, sql: 10.0.0.1:3306, galera: 10.0.0.1:4567, http: 10.0.0.1:9200, agent: 10.0.0.1:9250, gossip: 10.0.0.1:7946,
+     haproxy_db: 10.0.0.1:3307, haproxy_socket: /run/haproxy/admin.sock,
+     keystone: {api: 10.0.0.1:5001, front: 10.0.0.1:5000, memcache: [127.0.0.1:11211]}}
+  - {name: bari, priority: 2, segment: 2, sql: 10.0.0.2:3306, galera: 10.0.0.2:4567, http: 10.0.0.2:9200, agent: 10.0.0.2:9250, gossip: 10.0.0.2:7946,
+     haproxy_db: 10.0.0.2:3307, haproxy_socket: /run/haproxy/admin.sock, keystone: {api: 10.0.0.2:5001}}
+`
+
+func files(t *testing.T, raw string, site string, o Options) map[string]File {
+	t.Helper()
+	c, err := config.Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Site(c, site, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]File{}
+	for _, f := range fs {
+		if _, dup := out[f.Name]; dup {
+			t.Fatalf("%s rendered twice", f.Name)
+		}
+		out[f.Name] = f
+	}
+	return out
+}
+
+func TestGaleraCnf(t *testing.T) {
+	fs := files(t, galeraFile, "bari", Options{})
+	cnf := string(fs["galera.cnf"].Body)
+	for _, want := range []string{
+		"wsrep_cluster_name=lab\n",
+		"wsrep_cluster_address=gcomm://10.0.0.1:4567,10.0.0.2:4567\n",
+		"wsrep_node_name=bari\n",
+		"wsrep_node_address=10.0.0.2:4567\n",
+		"wsrep_node_incoming_address=10.0.0.2:3306\n",
+		"bind-address=10.0.0.2\n",
+		`wsrep_provider_options="gmcast.listen_addr=tcp://10.0.0.2:4567;ist.recv_addr=10.0.0.2:4568;gcache.size=256M;` +
+			`evs.suspect_timeout=PT3S;evs.inactive_check_period=PT0.25S;gmcast.segment=2;evs.send_window=512;evs.user_send_window=512;` +
+			`socket.ssl_cert=/etc/mysql/tls/bari.crt;socket.ssl_key=/etc/mysql/tls/bari.key;socket.ssl_ca=/etc/mysql/tls/ca.crt;gcs.fc_limit=64"` + "\n",
+		"wsrep_sst_receive_address=10.0.0.2:4444\n",
+		"wsrep_sst_method=rsync\n",
+		"require_secure_transport=ON\n",
+		"[sst]\ntkey=/etc/mysql/tls/bari.key\n",
+	} {
+		if !strings.Contains(cnf, want) {
+			t.Errorf("galera.cnf lacks %q:\n%s", want, cnf)
+		}
+	}
+	if !strings.HasPrefix(cnf, "# Rendered by `keyha render --site bari`") {
+		t.Errorf("galera.cnf does not say where it came from:\n%s", cnf)
+	}
+}
+
+// Without TLS files no TLS option is written, and without evs settings Galera's defaults stay.
+func TestGaleraCnfDefaults(t *testing.T) {
+	raw := "cluster: c\ncredentials: {monitor: /m}\nwriter: {mode: all}\nsites:\n  - {name: a, sql: 10.0.0.1:3306, galera: 10.0.0.1:4567}\n"
+	cnf := string(files(t, raw, "a", Options{})["galera.cnf"].Body)
+	for _, no := range []string{"ssl", "evs.", "segment", "gcache"} {
+		if strings.Contains(cnf, no) {
+			t.Errorf("galera.cnf has %q, which the cluster file does not ask for:\n%s", no, cnf)
+		}
+	}
+}
+
+func TestEverySiteFile(t *testing.T) {
+	cred := config.Credential{User: "keystone", Password: "pass-word.X_1~"}
+	fs := files(t, galeraFile, "lngs", Options{Keystone: &cred})
+	for _, name := range []string{"galera.cnf", "haproxy.cfg", "keyha-servers.state", "firewall.nft", "keyha-agent.service", "agent.env", "keystone-keyha.conf"} {
+		if _, ok := fs[name]; !ok {
+			t.Errorf("%s not rendered", name)
+		}
+	}
+	if st := fs["keyha-servers.state"]; st.Install != "/run/haproxy/keyha-servers.state" {
+		t.Errorf("state file installs at %q, want beside the socket", st.Install)
+	}
+	ks := fs["keystone-keyha.conf"]
+	if ks.Mode != 0o600 {
+		t.Errorf("Keystone's file holds a password but has mode %o", ks.Mode)
+	}
+	body := string(ks.Body)
+	if !strings.Contains(body, "connection = mysql+pymysql://keystone:pass-word.X_1~@10.0.0.1:3307/keystone?ssl_ca=/etc/mysql/tls/ca.crt&ssl_check_hostname=false\n") {
+		t.Errorf("connection line wrong:\n%s", body)
+	}
+	if !strings.Contains(body, "memcache_servers = 127.0.0.1:11211\n") {
+		t.Errorf("lngs's memcached not in its [cache]:\n%s", body)
+	}
+	if b := string(files(t, galeraFile, "bari", Options{Keystone: &cred})["keystone-keyha.conf"].Body); !strings.Contains(b, "backend = dogpile.cache.memory") {
+		t.Errorf("bari has no memcached: want the memory backend:\n%s", b)
+	}
+	if nft := string(fs["firewall.nft"].Body); !strings.Contains(nft, "10.9.0.1") {
+		t.Errorf("the firewall does not let the operator (firewall.operator) in:\n%s", nft)
+	}
+	if env := string(fs["agent.env"].Body); !strings.Contains(env, "KEYHA_SITE=lngs\nKEYHA_CONFIG=") && !strings.Contains(env, "KEYHA_CONFIG=/etc/keyha/keyha.yaml\nKEYHA_SITE=lngs\n") {
+		t.Errorf("agent.env:\n%s", env)
+	}
+	u := string(fs["keyha-agent.service"].Body)
+	for _, want := range []string{"ExecStart=/usr/bin/keyha agent\n", "EnvironmentFile=/etc/keyha/agent.env\n", "ProtectSystem=strict\n",
+		"ReadWritePaths=/var/lib/keyha /run/haproxy\n", "NoNewPrivileges=yes\n"} {
+		if !strings.Contains(u, want) {
+			t.Errorf("unit lacks %q:\n%s", want, u)
+		}
+	}
+	// Without the account, no Keystone file (it could only hold a blank password).
+	if _, ok := files(t, galeraFile, "lngs", Options{})["keystone-keyha.conf"]; ok {
+		t.Error("Keystone's file rendered without its account")
+	}
+}
+
+// A password the URL must escape would reach alembic (keystone-manage db_sync) with a '%', which
+// its config parser refuses: render says so instead.
+func TestKeystonePasswordNeedsNoEscaping(t *testing.T) {
+	c, err := config.Parse([]byte(galeraFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"p@ss", "a/b", "50%", "x$y", "a b"} {
+		_, err := Site(c, "lngs", Options{Keystone: &config.Credential{User: "keystone", Password: pw}})
+		if err == nil || !strings.Contains(err.Error(), "credentials.keystone") {
+			t.Errorf("password %q: err = %v, want one naming credentials.keystone", pw, err)
+		}
+	}
+}
+
+// Rendering is a function of the cluster file: twice the same bytes; a changed file, a new hash
+// in every header.
+func TestIdempotent(t *testing.T) {
+	a := files(t, galeraFile, "lngs", Options{})
+	b := files(t, galeraFile, "lngs", Options{})
+	for name, f := range a {
+		if !bytes.Equal(f.Body, b[name].Body) {
+			t.Errorf("%s differs between two renders", name)
+		}
+	}
+	c := files(t, strings.Replace(galeraFile, "gcache_size: 256M", "gcache_size: 1G", 1), "lngs", Options{})
+	for _, name := range []string{"galera.cnf", "haproxy.cfg", "firewall.nft", "keyha-agent.service", "agent.env"} {
+		if bytes.Equal(a[name].Body, c[name].Body) {
+			t.Errorf("%s unchanged though the cluster file changed: its header must carry the new hash", name)
+		}
+	}
+}
+
+// In DRBD mode the stack mounts a filesystem for the whole host: no mount namespace in the unit,
+// and no Galera file.
+func TestDRBDUnit(t *testing.T) {
+	raw := `cluster: d
+mode: drbd
+credentials: {monitor: /m}
+gossip: {key_file: /k}
+drbd: {stack: [{name: drbd, up: drbdadm primary r0, down: drbdadm secondary r0}]}
+sites:
+  - {name: a, sql: 10.0.0.1:3306, gossip: 10.0.0.1:7946}
+  - {name: b, sql: 10.0.0.2:3306, gossip: 10.0.0.2:7946}
+  - {name: w, witness: true, gossip: 10.0.0.3:7946}
+`
+	fs := files(t, raw, "a", Options{})
+	if _, ok := fs["galera.cnf"]; ok {
+		t.Error("galera.cnf rendered in DRBD mode")
+	}
+	u := string(fs["keyha-agent.service"].Body)
+	for _, ns := range []string{"ProtectSystem", "PrivateTmp", "ProtectHome", "PrivateDevices"} {
+		if strings.Contains(u, ns+"=") {
+			t.Errorf("DRBD unit sets %s: the stack's mount would be private to the agent", ns)
+		}
+	}
+}
+
+func TestISODuration(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string
+	}{{"3s", "PT3S"}, {"250ms", "PT0.25S"}, {"1m30s", "PT90S"}, {"300ms", "PT0.3S"}} {
+		d, _ := time.ParseDuration(c.in)
+		if got := isoDuration(d); got != c.want {
+			t.Errorf("isoDuration(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestDrift(t *testing.T) {
+	c, err := config.Parse([]byte(galeraFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := func() galera.NodeSettings {
+		return galera.NodeSettings{Site: "bari",
+			Vars: map[string]string{"wsrep_cluster_address": "gcomm://10.0.0.1:4567,10.0.0.2:4567", "wsrep_sst_method": "rsync", "binlog_format": "ROW",
+				"bind_address": "10.0.0.2", "port": "3306", "require_secure_transport": "ON"},
+			Provider: map[string]string{"gmcast.listen_addr": "ssl://10.0.0.2:4567", "evs.suspect_timeout": "PT3S", "evs.inactive_check_period": "PT0.250S",
+				"gcache.size": "256M", "gmcast.segment": "2", "evs.send_window": "512", "gcs.fc_limit": "64"}}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*galera.NodeSettings)
+		want   []string
+	}{
+		{"as rendered", func(*galera.NodeSettings) {}, nil},
+		{"old timeout", func(n *galera.NodeSettings) { n.Provider["evs.suspect_timeout"] = "PT5S" }, []string{"provider option evs.suspect_timeout is \"PT5S\", rendered \"PT3S\""}},
+		{"no segment", func(n *galera.NodeSettings) { n.Provider["gmcast.segment"] = "0" }, []string{"provider option gmcast.segment is \"0\""}},
+		{"other SST", func(n *galera.NodeSettings) { n.Vars["wsrep_sst_method"] = "mariabackup" }, []string{"wsrep_sst_method is \"mariabackup\", rendered \"rsync\""}},
+		{"clients in clear", func(n *galera.NodeSettings) { n.Vars["require_secure_transport"] = "OFF" }, []string{"require_secure_transport is \"OFF\""}},
+		{"address missing", func(n *galera.NodeSettings) { n.Vars["wsrep_cluster_address"] = "gcomm://10.0.0.1:4567" }, []string{"wsrep_cluster_address is"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := running()
+			tc.change(&n)
+			got, err := Drift(c, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("Drift = %q, want %d findings like %q", got, len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("finding %q, want it to start %q", got[i], w)
+				}
+			}
+		})
+	}
+}
