@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/keyha
 
-.PHONY: build test lint unit race integration demo bench setup lab-up lab-down clean
+.PHONY: build test lint unit race integration demo bench setup lab-up lab-down clean package
 
 build:
 	@scripts/need-go
@@ -39,6 +39,11 @@ demo: setup build
 
 bench: setup build
 	scripts/bench/run
+
+# The Debian package (bin/keyha_VERSION_ARCH.deb): binary, agent unit, example cluster file, docs,
+# alert rules and dashboard (docs/deploy.md).
+package:
+	scripts/package
 
 lab-up: build
 	scripts/lab up

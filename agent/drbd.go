@@ -171,6 +171,17 @@ func (a *DRBDAgent) metricsInit() {
 	gauge("keyha_drbd_up", "1 when HAProxy may send traffic here (Primary, UpToDate, database answers)", func() bool { return a.Report().State == healthcheck.StateUp })
 	gauge("keyha_drbd_primary", "1 when the local resource is Primary", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.res.Primary() })
 	gauge("keyha_drbd_disk_uptodate", "1 when the local disk is UpToDate", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.res.UpToDate() })
+	gauge("keyha_drbd_io_frozen", "1 when the local device's I/O is suspended (fencing waiting on its handler, or an operator's suspend-io): writes hang", func() bool {
+		a.mu.RLock()
+		defer a.mu.RUnlock()
+		return a.res.Suspended
+	})
+	gauge("keyha_drbd_split_brain", "1 when the local resource looks split from its peer (DRBD dropped the connection after a split brain): keyha drbd split-brain", func() bool {
+		a.mu.RLock()
+		defer a.mu.RUnlock()
+		sb, _ := drbd.SplitBrain(a.res)
+		return sb
+	})
 	gauge("keyha_drbd_majority", "1 when this agent hears a majority of the sites' agents", func() bool {
 		a.mu.RLock()
 		defer a.mu.RUnlock()
@@ -179,7 +190,8 @@ func (a *DRBDAgent) metricsInit() {
 	a.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyha_drbd_actions_total", Help: "promotions and demotions run, by result"}, []string{"action", "result"})
 	a.reg.MustRegister(a.actions)
 	tlsExpiry(a.reg, a.cluster, a.site.Name)
-	a.served = shared(a.reg, "drbd", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.polled && a.readErr == nil })
+	a.served = shared(a.reg, "drbd", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.polled && a.readErr == nil },
+		func() string { return a.cluster.Hash })
 }
 
 // Report answers every check from the latest verdict.

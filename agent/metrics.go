@@ -18,7 +18,7 @@ import (
 
 // shared registers what both modes export under the same names: the build, the checks answered,
 // whether the last poll of the local node succeeded, and the process. served counts a check.
-func shared(reg *prometheus.Registry, mode string, pollOK func() bool) (served func(kind string) func()) {
+func shared(reg *prometheus.Registry, mode string, pollOK func() bool, hash func() string) (served func(kind string) func()) {
 	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "keyha_agent_checks_total", Help: "Checks answered, by kind (agent: HAProxy agent-check, http: the HTTP check).",
 	}, []string{"kind"})
@@ -32,8 +32,20 @@ func shared(reg *prometheus.Registry, mode string, pollOK func() bool) (served f
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "keyha_agent_poll_ok", Help: "1 when the last poll of the local node succeeded (Galera: wsrep status read; DRBD: its state read), else 0.",
 		}, func() float64 { return b2f(pollOK()) }),
+		configInfo{hash},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return func(kind string) func() { return checks.WithLabelValues(kind).Inc }
+}
+
+// configInfo exports the running cluster file's hash (its first 12 hex digits, as gossip and
+// `keyha status` show it): sites whose agents export different hashes run different files.
+type configInfo struct{ hash func() string }
+
+var configInfoDesc = prometheus.NewDesc("keyha_config_info", "Always 1; the running cluster file's SHA-256 (first 12 hex digits) as the hash label.", []string{"hash"}, nil)
+
+func (c configInfo) Describe(ch chan<- *prometheus.Desc) { ch <- configInfoDesc }
+func (c configInfo) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(configInfoDesc, prometheus.GaugeValue, 1, shortHash(c.hash()))
 }
 
 func b2f(b bool) float64 {
@@ -81,7 +93,8 @@ func newMetrics(a *Agent) *metrics {
 	for _, c := range []galera.ErrClass{galera.ErrUnreachable, galera.ErrAuth, galera.ErrTimeout, galera.ErrQuery} {
 		m.errors.WithLabelValues(string(c))
 	}
-	m.served = shared(m.reg, "galera", func() bool { s := a.Snapshot(); return !s.At.IsZero() && s.ErrClass == galera.ErrNone })
+	m.served = shared(m.reg, "galera", func() bool { s := a.Snapshot(); return !s.At.IsZero() && s.ErrClass == galera.ErrNone },
+		func() string { return a.cfg().cluster.Hash })
 	tlsExpiry(m.reg, a.cfg().cluster, a.cfg().site.Name)
 	m.reg.MustRegister(m.polls, m.errors, m.duration, m.evicted, m.reloads, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
 	return m
@@ -99,12 +112,27 @@ func (m *metrics) observe(s galera.Snapshot) {
 // is in /status and the log.
 type verdictCollector struct{ a *Agent }
 
-var verdictDesc = prometheus.NewDesc("keyha_agent_verdict", "1 for the agent's current verdict on its node, 0 for the others.", []string{"state"}, nil)
+var (
+	verdictDesc = prometheus.NewDesc("keyha_agent_verdict", "1 for the agent's current verdict on its node, 0 for the others.", []string{"state"}, nil)
+	writerDesc  = prometheus.NewDesc("keyha_agent_writer", "1 when this site's node takes the writes (its agent answers writer), else 0.", nil, nil)
+	namedDesc   = prometheus.NewDesc("keyha_writer_named", "Single-writer mode: 1 for the site this agent names as the writer, 0 for the others; agents that disagree name different sites.", []string{"site"}, nil)
+)
 
-func (v *verdictCollector) Describe(ch chan<- *prometheus.Desc) { ch <- verdictDesc }
+func (v *verdictCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- verdictDesc
+	ch <- writerDesc
+	ch <- namedDesc
+}
 
 func (v *verdictCollector) Collect(ch chan<- prometheus.Metric) {
 	r := v.a.Report()
+	// writer.mode all: every node that is up takes writes.
+	ch <- prometheus.MustNewConstMetric(writerDesc, prometheus.GaugeValue, b2f((r.Role == "writer" || !v.a.single) && r.State == "up"))
+	if v.a.single {
+		for _, s := range v.a.cfg().cluster.Sites {
+			ch <- prometheus.MustNewConstMetric(namedDesc, prometheus.GaugeValue, b2f(r.Writer == s.Name), s.Name)
+		}
+	}
 	for _, s := range []string{"up", "drain", "down", "maint"} {
 		val := 0.0
 		if r.State == s {

@@ -3,6 +3,7 @@ package agent
 import (
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -24,8 +25,10 @@ sites:
   - {name: padova, sql: 127.0.0.1:5, gossip: 127.0.0.1:6}
 `
 
-// Labels come from small fixed sets: these names, never a free-text value.
-var fixedLabels = map[string]bool{"kind": true, "state": true, "class": true, "version": true, "goversion": true, "mode": true, "action": true, "result": true}
+// Labels come from small fixed sets: these names, never a free-text value (site: the cluster
+// file's sites; hash, like version: one series at a time).
+var fixedLabels = map[string]bool{"kind": true, "state": true, "class": true, "version": true, "goversion": true, "mode": true, "action": true, "result": true,
+	"site": true, "hash": true}
 
 func gather(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
 	t.Helper()
@@ -146,6 +149,26 @@ func TestGaleraMetrics(t *testing.T) {
 	if v := value(t, fams, "mysql_global_status_wsrep_last_committed"); v != 1234 {
 		t.Errorf("wsrep_last_committed = %v, want 1234", v)
 	}
+
+	// Who this agent names as writer, one series per site; bari itself does not take the writes.
+	a.mu.Lock()
+	a.decision.Writer = "lngs"
+	a.mu.Unlock()
+	fams = gather(t, a.metrics.reg)
+	named := map[string]float64{}
+	for _, m := range fams["keyha_writer_named"].GetMetric() {
+		named[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+	}
+	if want := map[string]float64{"lngs": 1, "bari": 0, "padova": 0}; !maps.Equal(named, want) {
+		t.Errorf("keyha_writer_named = %v, want %v", named, want)
+	}
+	if v := value(t, fams, "keyha_agent_writer"); v != 0 {
+		t.Errorf("keyha_agent_writer = %v at a standby, want 0", v)
+	}
+	info := fams["keyha_config_info"].GetMetric()
+	if len(info) != 1 || info[0].GetLabel()[0].GetValue() != shortHash(a.cfg().cluster.Hash) {
+		t.Errorf("keyha_config_info = %v, want one series with hash %s", info, shortHash(a.cfg().cluster.Hash))
+	}
 }
 
 func TestDRBDMetrics(t *testing.T) {
@@ -160,6 +183,14 @@ func TestDRBDMetrics(t *testing.T) {
 	a.mu.Unlock()
 	if v := value(t, gather(t, a.reg), "keyha_agent_poll_ok"); v != 1 {
 		t.Errorf("keyha_agent_poll_ok = %v after a good read, want 1", v)
+	}
+	for _, frozen := range []bool{false, true} {
+		a.mu.Lock()
+		a.res.Suspended = frozen
+		a.mu.Unlock()
+		if v := value(t, gather(t, a.reg), "keyha_drbd_io_frozen"); v != b2f(frozen) {
+			t.Errorf("keyha_drbd_io_frozen = %v with the device suspended %v", v, frozen)
+		}
 	}
 	if _, ok := fams["keyha_drbd_read_ok"]; ok {
 		t.Error("keyha_drbd_read_ok is keyha_agent_poll_ok now")

@@ -60,6 +60,9 @@ func (e *Events) Apply(line string) error {
 		if v, ok := kv["role"]; ok {
 			r.Role = v
 		}
+		if v, ok := kv["suspended"]; ok {
+			r.Suspended = v != "no" // user, no-data, fencing, quorum
+		}
 	case "device":
 		if verb == "destroy" {
 			r.Disk = "DUnknown"

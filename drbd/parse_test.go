@@ -176,3 +176,33 @@ func FuzzParseStatus(f *testing.F) {
 		e.Resources()
 	})
 }
+
+// Frozen I/O: 8.4's /proc/drbd shows it in the first I/O flag (drbd_proc.c prints 's' for a
+// suspended device, 'r' for running); DRBD 9's events2 in the resource's suspended: field.
+func TestSuspended(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want bool
+	}{
+		{" 0: cs:WFConnection ro:Primary/Unknown ds:UpToDate/DUnknown C s-----", true},
+		{" 0: cs:WFConnection ro:Primary/Unknown ds:UpToDate/DUnknown C r-----", false},
+		{" 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r---d-", false},
+	} {
+		rs, err := ParseProc(c.line + "\n")
+		if err != nil || len(rs) != 1 || rs[0].Suspended != c.want {
+			t.Errorf("%q: %+v %v, want suspended %v", c.line, rs, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		v    string
+		want bool
+	}{{"no", false}, {"fencing", true}, {"user", true}, {"quorum", true}} {
+		e := NewEvents()
+		if err := e.Apply("exists resource name:r0 role:Primary suspended:" + c.v); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Resources()[0].Suspended; got != c.want {
+			t.Errorf("suspended:%s read as %v", c.v, got)
+		}
+	}
+}

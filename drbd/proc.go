@@ -68,6 +68,10 @@ func parseDeviceLine(t string) (Resource, bool, error) {
 	for _, f := range strings.Fields(rest) {
 		k, v, ok := strings.Cut(f, ":")
 		if !ok {
+			// The I/O flags, "r-----": r running, s suspended.
+			if len(f) == 6 && (f[0] == 'r' || f[0] == 's') {
+				r.Suspended = f[0] == 's'
+			}
 			continue
 		}
 		switch k {

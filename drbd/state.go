@@ -10,8 +10,11 @@ type Resource struct {
 	Role  string `json:"role"` // Primary, Secondary, Unknown
 	Disk  string `json:"disk"` // UpToDate, Inconsistent, Outdated, Consistent, Diskless, DUnknown, ...
 	// Quorum is DRBD 9's own quorum for the device; nil when DRBD does not say (8.4).
-	Quorum *bool  `json:"quorum,omitempty"`
-	Peers  []Peer `json:"peers"`
+	Quorum *bool `json:"quorum,omitempty"`
+	// Suspended: the device's I/O is frozen (fencing resource-and-stonith waiting on its handler,
+	// lost quorum, or an operator's suspend-io); writes hang until it resumes.
+	Suspended bool   `json:"suspended,omitempty"`
+	Peers     []Peer `json:"peers"`
 }
 
 // Peer is the resource's connection to one peer node.

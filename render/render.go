@@ -233,23 +233,28 @@ func siteFile(path, site string) string { return strings.ReplaceAll(path, "{site
 // the rest of the host, so only the hardening that makes no namespace applies.
 func unit(c *config.Cluster, o Options, s *config.Site) []byte {
 	var b bytes.Buffer
-	b.WriteString(header(c, s.Name, "#"))
-	requires := ""
+	if c.Hash != "" {
+		b.WriteString(header(c, s.Name, "#"))
+	}
+	desc := "keyha agent: watches this site's database node and answers HAProxy"
+	if c.Name != "" {
+		desc += " (cluster " + c.Name + ")"
+	}
+	requires := "# A crashing agent is started again however often it crashes.\n"
 	if socketUnit(c, s) != nil {
-		requires = "Requires=keyha-agent.socket\n"
+		requires = "Requires=keyha-agent.socket\n# A crashing agent is started again however often it crashes: its sockets keep queueing checks.\n"
 	}
 	fmt.Fprintf(&b, `[Unit]
-Description=keyha agent: watches this site's database node and answers HAProxy (cluster %s)
+Description=%s
 Documentation=file:///usr/share/doc/keyha/agent.md
 Wants=network-online.target
 After=network-online.target mariadb.service
-%s# A crashing agent is started again however often it crashes: its sockets keep queueing checks.
-StartLimitIntervalSec=0
+%sStartLimitIntervalSec=0
 
 [Service]
 Type=simple
 EnvironmentFile=%s
-ExecStart=%s agent
+ExecStart=%s agent --site ${KEYHA_SITE}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=100ms
@@ -265,14 +270,14 @@ MemoryDenyWriteExecute=yes
 ProtectClock=yes
 ProtectHostname=yes
 ProtectKernelLogs=yes
-`, c.Name, requires, o.EnvFile, o.Binary)
+`, desc, requires, o.EnvFile, o.Binary)
 	if c.Mode == "drbd" {
 		b.WriteString("# No ProtectSystem, PrivateTmp or ProtectHome: the stack's mount must be seen by the whole host.\n")
 	} else {
 		rw := []string{c.Agent.StateDir}
 		for _, s := range c.Sites {
 			if s.HAProxySocket != "" {
-				rw = appendNew(rw, filepath.Dir(s.HAProxySocket))
+				rw = appendNew(rw, "-"+filepath.Dir(s.HAProxySocket)) // "-": a host without HAProxy's folder yet still starts
 			}
 		}
 		fmt.Fprintf(&b, `ProtectSystem=strict
@@ -290,6 +295,16 @@ CapabilityBoundingSet=
 	}
 	b.WriteString("\n[Install]\nWantedBy=multi-user.target\n")
 	return b.Bytes()
+}
+
+// GenericUnit is the agent's service as the package installs it, for no site in particular: the
+// Galera mode's hardening, the sockets opened by the agent itself. The units `keyha render` writes
+// for a site (in /etc/systemd/system) replace it, with socket activation and the mode's hardening.
+func GenericUnit() []byte {
+	c := &config.Cluster{Mode: "galera", Agent: config.Agent{StateDir: "/var/lib/keyha"}, Sites: []config.Site{{HAProxySocket: "/run/haproxy/admin.sock"}}}
+	o := Options{}
+	o.defaults()
+	return unit(c, o, &config.Site{})
 }
 
 // socketUnit holds the agent's listening sockets (agent-check, HTTP, metrics) for as long as the

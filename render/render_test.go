@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -122,8 +123,8 @@ func TestEverySiteFile(t *testing.T) {
 		t.Errorf("agent.env:\n%s", env)
 	}
 	u := string(fs["keyha-agent.service"].Body)
-	for _, want := range []string{"ExecStart=/usr/bin/keyha agent\n", "EnvironmentFile=/etc/keyha/agent.env\n", "ProtectSystem=strict\n",
-		"ReadWritePaths=/var/lib/keyha /run/haproxy\n", "NoNewPrivileges=yes\n"} {
+	for _, want := range []string{"ExecStart=/usr/bin/keyha agent --site ${KEYHA_SITE}\n", "EnvironmentFile=/etc/keyha/agent.env\n", "ProtectSystem=strict\n",
+		"ReadWritePaths=/var/lib/keyha -/run/haproxy\n", "NoNewPrivileges=yes\n"} {
 		if !strings.Contains(u, want) {
 			t.Errorf("unit lacks %q:\n%s", want, u)
 		}
@@ -244,5 +245,28 @@ func TestDrift(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The package ships deploy/keyha-agent.service: what GenericUnit renders, byte for byte
+// (KEYHA_UPDATE=1 go test ./render rewrites it).
+func TestPackagedUnit(t *testing.T) {
+	want := GenericUnit()
+	if os.Getenv("KEYHA_UPDATE") == "1" {
+		if err := os.WriteFile("../deploy/keyha-agent.service", want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("../deploy/keyha-agent.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("deploy/keyha-agent.service differs from render.GenericUnit(): run KEYHA_UPDATE=1 go test ./render\n%s", want)
+	}
+	for _, no := range []string{"Requires=keyha-agent.socket", "Rendered by"} {
+		if bytes.Contains(want, []byte(no)) {
+			t.Errorf("the packaged unit has %q: it belongs to no site", no)
+		}
 	}
 }
