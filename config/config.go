@@ -224,6 +224,15 @@ type DRBD struct {
 	// hold the fence before it gives up and leaves I/O frozen.
 	FenceTimeout time.Duration `yaml:"fence_timeout"`
 	Stack        []StackStep   `yaml:"stack"`
+
+	// What keyha render writes into the resource file (docs/drbd.md).
+	Device       string        `yaml:"device"`        // default /dev/drbd0
+	Disk         string        `yaml:"disk"`          // the backing device, the same path at both data sites
+	SecretFile   string        `yaml:"secret_file"`   // the peers' shared secret (cram-hmac-alg sha256), mode 0600
+	FenceHandler string        `yaml:"fence_handler"` // default /usr/share/keyha/drbd/fence-peer
+	PingInterval time.Duration `yaml:"ping_interval"` // net ping-int; default 3s: a dead peer is noticed after this + ping_timeout
+	PingTimeout  time.Duration `yaml:"ping_timeout"`  // net ping-timeout; default 1s
+	ResyncRate   string        `yaml:"resync_rate"`   // disk resync-rate; default 100M
 }
 
 // StackStep is one layer run on the Primary: commands for sh -c, bounded by Timeout.
@@ -249,7 +258,9 @@ type Site struct {
 	GossipAt string `yaml:"gossip"`  // memberlist bind address
 	Galera   string `yaml:"galera"`  // the node's gcomm address (for the HAProxy config and checks)
 	Segment  int    `yaml:"segment"` // gmcast.segment: one per site over a WAN, so write-sets cross it once
-	Datadir  string `yaml:"datadir"` // where grastate.dat lives, read by recovery
+	// Replication is the address DRBD replicates over (DRBD mode, data sites; the lab: inside WireGuard).
+	Replication string `yaml:"replication"`
+	Datadir     string `yaml:"datadir"` // where grastate.dat lives, read by recovery
 
 	HAProxyDB     string `yaml:"haproxy_db"`     // the site's HAProxy database frontend
 	HAProxySocket string `yaml:"haproxy_socket"` // its runtime API socket
@@ -394,6 +405,21 @@ func (c *Cluster) applyDefaults() {
 		}
 		if c.DRBD.FenceTimeout == 0 {
 			c.DRBD.FenceTimeout = 5 * time.Second
+		}
+		if c.DRBD.Device == "" {
+			c.DRBD.Device = "/dev/drbd0"
+		}
+		if c.DRBD.FenceHandler == "" {
+			c.DRBD.FenceHandler = "/usr/share/keyha/drbd/fence-peer"
+		}
+		if c.DRBD.PingInterval == 0 {
+			c.DRBD.PingInterval = 3 * time.Second
+		}
+		if c.DRBD.PingTimeout == 0 {
+			c.DRBD.PingTimeout = time.Second
+		}
+		if c.DRBD.ResyncRate == "" {
+			c.DRBD.ResyncRate = "100M"
 		}
 	}
 	d := DefaultAgent()
@@ -584,6 +610,23 @@ func (c *Cluster) validateDRBD() error {
 	for i, st := range d.Stack {
 		if st.Name == "" || st.Up == "" && st.Down == "" {
 			return fmt.Errorf("drbd.stack[%d]: needs a name and an up or down command", i)
+		}
+	}
+	// DRBD counts ping-int in seconds (1-120) and ping-timeout in tenths (1-300).
+	if d.PingInterval < time.Second || d.PingInterval > 120*time.Second || d.PingInterval%time.Second != 0 {
+		return fmt.Errorf("drbd.ping_interval: %s; use whole seconds, 1s to 120s (DRBD's ping-int)", d.PingInterval)
+	}
+	if d.PingTimeout < 100*time.Millisecond || d.PingTimeout > 30*time.Second || d.PingTimeout%(100*time.Millisecond) != 0 {
+		return fmt.Errorf("drbd.ping_timeout: %s; use tenths of a second, 100ms to 30s (DRBD's ping-timeout)", d.PingTimeout)
+	}
+	for _, s := range c.Sites {
+		if s.Replication != "" {
+			if s.Witness {
+				return fmt.Errorf("sites (%s).replication: a witness holds no data and replicates nothing", s.Name)
+			}
+			if err := checkHostPort(s.Replication); err != nil {
+				return fmt.Errorf("sites (%s).replication: %q %v; use HOST:PORT, e.g. 10.78.0.1:7789", s.Name, s.Replication, err)
+			}
 		}
 	}
 	return nil

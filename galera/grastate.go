@@ -112,11 +112,12 @@ type Position struct {
 
 func (p Position) String() string { return fmt.Sprintf("%s:%d", p.UUID, p.Seqno) }
 
-var recoveredRE = regexp.MustCompile(`(?:WSREP: Recovered position:\s*|--wsrep[-_]start[-_]position=)([0-9a-f-]{36}):(-?\d+)`)
+var recoveredRE = regexp.MustCompile(`(?:WSREP(?::|\]) Recovered position:\s*|--wsrep[-_]start[-_]position=)([0-9a-f-]{36}):(-?\d+)`)
 
 // ParseRecovered finds the position in what `mariadbd --wsrep-recover` logged ("WSREP: Recovered
-// position: UUID:SEQNO") or what Debian's galera_recovery prints ("--wsrep_start_position=..."); the
-// last one wins.
+// position: UUID:SEQNO"; Percona XtraDB Cluster 8.0's mysqld: "[WSREP] Recovered position: ...")
+// or what Debian's galera_recovery and PXC's wsrep_recover print ("--wsrep_start_position=...");
+// the last one wins.
 func ParseRecovered(out []byte) (Position, error) {
 	m := recoveredRE.FindAllSubmatch(out, -1)
 	if len(m) == 0 {

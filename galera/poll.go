@@ -133,15 +133,15 @@ func (p *Poller) read(ctx context.Context) (Snapshot, error) {
 	}
 	fill(&s, status)
 
-	var ro, donorRejects, desync int
-	var reject sql.NullString
-	err = p.db.QueryRowContext(ctx,
-		"SELECT @@read_only, @@wsrep_reject_queries, @@wsrep_sst_donor_rejects_queries, @@wsrep_desync, @@wsrep_node_name").
-		Scan(&ro, &reject, &donorRejects, &desync, &s.NodeName)
+	// SHOW GLOBAL VARIABLES, not SELECT @@...: a variable one server lacks (pxc_maint_mode on
+	// MariaDB, wsrep_sst_donor_rejects_queries on Percona XtraDB Cluster 8.0) is absent, not an error.
+	vars, err := p.vars(ctx, pollVars)
 	if err != nil {
 		return s, fmt.Errorf("read wsrep variables: %w", err)
 	}
-	s.ReadOnly, s.RejectQueries, s.SSTDonorRejectsQueries, s.Desync = ro != 0, reject.String, donorRejects != 0, desync != 0
+	if err := fillVars(&s, vars); err != nil {
+		return s, fmt.Errorf("read wsrep variables: %w", err)
+	}
 
 	// The view and the designated writer matter only inside the Primary component.
 	if s.ClusterStatus == "Primary" {
@@ -171,6 +171,41 @@ func (p *Poller) read(ctx context.Context) (Snapshot, error) {
 		}
 	}
 	return s, nil
+}
+
+// pollVars are the global variables each poll reads.
+var pollVars = []string{"read_only", "wsrep_reject_queries", "wsrep_sst_donor_rejects_queries", "wsrep_desync", "wsrep_node_name", "pxc_maint_mode"}
+
+func (p *Poller) vars(ctx context.Context, names []string) (map[string]string, error) {
+	rows, err := p.db.QueryContext(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('"+strings.Join(names, "','")+"')")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[strings.ToLower(k)] = v
+	}
+	return out, rows.Err()
+}
+
+// fillVars copies the global variables into a Snapshot. Booleans read as ON or 1 (SHOW prints
+// ON/OFF); a node without wsrep_node_name is not a Galera node.
+func fillVars(s *Snapshot, v map[string]string) error {
+	name, ok := v["wsrep_node_name"]
+	if !ok {
+		return errors.New("no wsrep_node_name: is this a Galera node?")
+	}
+	on := func(k string) bool { return strings.EqualFold(v[k], "ON") || v[k] == "1" }
+	s.NodeName = name
+	s.ReadOnly, s.Desync, s.SSTDonorRejectsQueries = on("read_only"), on("wsrep_desync"), on("wsrep_sst_donor_rejects_queries")
+	s.RejectQueries = v["wsrep_reject_queries"]
+	s.MaintMode = strings.ToUpper(v["pxc_maint_mode"])
+	return nil
 }
 
 // fill copies the wsrep status variables into a Snapshot; a value that does not parse stays zero,

@@ -121,6 +121,9 @@ func JudgeSettings(nodes []NodeSettings, maxRTT time.Duration) []Finding {
 			}
 		}
 		judgeTimeouts(n, maxRTT, add)
+		if IsPXC(n) {
+			judgePXC(n, add)
+		}
 	}
 
 	// Differences between sites.
@@ -144,6 +147,27 @@ func JudgeSettings(nodes []NodeSettings, maxRTT time.Duration) []Finding {
 		diff(ok, k, func(n NodeSettings) string { return n.Provider[k] }, add)
 	}
 	return fs
+}
+
+// IsPXC reports whether the node runs Percona XtraDB Cluster (its version_comment says so).
+func IsPXC(n NodeSettings) bool {
+	return strings.Contains(n.Vars["version_comment"], "Percona XtraDB Cluster")
+}
+
+// judgePXC judges what Percona XtraDB Cluster adds: pxc_strict_mode, which refuses what Galera
+// cannot replicate safely (tables without a primary key, LOCK TABLES, non-InnoDB tables), and its
+// SST methods (8.0: xtrabackup-v2, and clone from 8.0.41; rsync and mysqldump are gone).
+func judgePXC(n NodeSettings, add func(level, site, f string, a ...any)) {
+	switch m := strings.ToUpper(n.Vars["pxc_strict_mode"]); m {
+	case "", "ENFORCING", "MASTER":
+	default:
+		add("WARN", n.Site, "pxc_strict_mode=%s: what Galera cannot replicate safely (tables without a primary key, LOCK TABLES, MyISAM) is only logged, not refused; use ENFORCING", m)
+	}
+	switch m := n.Vars["wsrep_sst_method"]; m {
+	case "", "xtrabackup-v2", "clone":
+	default:
+		add("ERROR", n.Site, "wsrep_sst_method=%s: Percona XtraDB Cluster 8.0 transfers state with xtrabackup-v2 (or clone, from 8.0.41); a joiner needing a full transfer would fail", m)
+	}
 }
 
 func diff(nodes []NodeSettings, key string, get func(NodeSettings) string, add func(level, site, f string, a ...any)) {

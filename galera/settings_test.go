@@ -108,3 +108,24 @@ func TestParseISODuration(t *testing.T) {
 		}
 	}
 }
+
+// Percona XtraDB Cluster (version_comment names it): pxc_strict_mode and its SST methods judged;
+// a MariaDB node with rsync is not.
+func TestJudgePXC(t *testing.T) {
+	pxc := func(site, strict, sst string) NodeSettings {
+		return node(site, 3, "gmcast.segment = 0", map[string]string{"binlog_format": "ROW", "innodb_autoinc_lock_mode": "2",
+			"wsrep_sst_method": sst, "pxc_strict_mode": strict, "version_comment": "Percona XtraDB Cluster (GPL), Release rel12, Revision 4d973e2, WSREP version 26.4.3"})
+	}
+	fs := JudgeSettings([]NodeSettings{pxc("a", "ENFORCING", "xtrabackup-v2"), pxc("b", "ENFORCING", "xtrabackup-v2"), pxc("c", "ENFORCING", "clone")}, 0)
+	if has(fs, "ERROR", "wsrep_sst_method") || has(fs, "WARN", "pxc_strict_mode") {
+		t.Errorf("a sound PXC cluster: %+v", fs)
+	}
+	fs = JudgeSettings([]NodeSettings{pxc("a", "PERMISSIVE", "xtrabackup-v2"), pxc("b", "ENFORCING", "rsync"), pxc("c", "ENFORCING", "xtrabackup-v2")}, 0)
+	if !has(fs, "WARN", "pxc_strict_mode=PERMISSIVE") || !has(fs, "ERROR", "wsrep_sst_method=rsync: Percona XtraDB Cluster 8.0") {
+		t.Errorf("PXC with PERMISSIVE and rsync: %+v", fs)
+	}
+	maria := node("a", 3, "gmcast.segment = 0", nil)
+	if fs := JudgeSettings([]NodeSettings{maria}, 0); has(fs, "ERROR", "Percona") || IsPXC(maria) {
+		t.Errorf("MariaDB judged as PXC: %+v", fs)
+	}
+}

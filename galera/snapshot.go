@@ -55,6 +55,9 @@ type Snapshot struct {
 	RejectQueries          string `json:"wsrep_reject_queries"` // NONE, ALL, ALL_KILL
 	SSTDonorRejectsQueries bool   `json:"wsrep_sst_donor_rejects_queries"`
 	Desync                 bool   `json:"wsrep_desync"`
+	// MaintMode is Percona XtraDB Cluster's pxc_maint_mode (DISABLED, SHUTDOWN, MAINTENANCE);
+	// empty on MariaDB, which has no such variable.
+	MaintMode string `json:"pxc_maint_mode,omitempty"`
 	// DonorSince is when the poller first found the node Donor/Desynced in the current run of
 	// donor states (zero when it is not a donor).
 	DonorSince time.Time `json:"donor_since,omitzero"`

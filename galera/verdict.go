@@ -57,6 +57,12 @@ func Judge(s Snapshot, p Policy, maint bool, now time.Time) Verdict {
 		return down("not ready for queries (wsrep_ready=OFF)")
 	case s.RejectQueries != "" && s.RejectQueries != "NONE":
 		return down("rejecting client queries (wsrep_reject_queries=%s)", s.RejectQueries)
+	// Percona XtraDB Cluster's own maintenance switch, as ProxySQL reads it: new connections go
+	// elsewhere, running ones finish.
+	case s.MaintMode == "MAINTENANCE":
+		return Verdict{State: Maint, Reason: "pxc_maint_mode=MAINTENANCE: taken out by the operator (SET GLOBAL pxc_maint_mode=DISABLED ends it)"}
+	case s.MaintMode == "SHUTDOWN":
+		return Verdict{State: Drain, Reason: "pxc_maint_mode=SHUTDOWN: the node is shutting down"}
 	}
 	switch s.LocalState {
 	case StateSynced:

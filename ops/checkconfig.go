@@ -131,9 +131,11 @@ func readSettings(ctx context.Context, s config.Site, cred config.Credential) ga
 		return n
 	}
 	defer db.Close()
-	names := append([]string{"wsrep_provider_options", "wsrep_sync_wait", "have_ssl"}, render.DriftVars...)
-	q := "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME IN ('" +
-		strings.ToUpper(strings.Join(names, "','")) + "')"
+	names := append([]string{"wsrep_provider_options", "wsrep_sync_wait", "have_ssl", "version_comment",
+		"pxc_strict_mode", "pxc_encrypt_cluster_traffic"}, render.DriftVars...)
+	// SHOW, not information_schema.GLOBAL_VARIABLES: MySQL 8.0 (Percona XtraDB Cluster) has no such
+	// table, and a variable one server lacks is simply absent.
+	q := "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('" + strings.Join(names, "','") + "')"
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		n.Err = fmt.Sprintf("read variables: %v", err)
@@ -168,7 +170,7 @@ func judgeLinks(c *config.Cluster, nodes []galera.NodeSettings, sts []AgentStatu
 		if n.Err != "" {
 			continue
 		}
-		if !strings.EqualFold(n.Provider["socket.ssl"], "yes") && n.Provider["socket.ssl_cert"] == "" {
+		if !strings.EqualFold(n.Provider["socket.ssl"], "yes") && n.Provider["socket.ssl_cert"] == "" && !strings.EqualFold(n.Vars["pxc_encrypt_cluster_traffic"], "ON") {
 			out = append(out, galera.Finding{Level: "ERROR", Site: n.Site, What: "Galera replication and IST cross sites in clear (no socket.ssl_cert in wsrep_provider_options): give the node its site certificate (docs/tls.md)"})
 		}
 		switch {

@@ -37,6 +37,9 @@ type Options struct {
 	// Keystone is Keystone's account (credentials.keystone), read by the caller; without it no
 	// Keystone file is rendered.
 	Keystone *config.Credential
+	// DRBDSecret is the peers' shared secret (drbd.secret_file), read by the caller; without it
+	// no DRBD resource file is rendered.
+	DRBDSecret string
 }
 
 func (o *Options) defaults() {
@@ -68,6 +71,13 @@ func Site(c *config.Cluster, site string, o Options) ([]File, error) {
 			return nil, err
 		}
 		add("galera.cnf", 0o644, "/etc/mysql/mariadb.conf.d/60-keyha-galera.cnf", b)
+	}
+	if c.Mode == "drbd" && !s.Witness && o.DRBDSecret != "" {
+		b, err := drbdRes(c, site, o.DRBDSecret)
+		if err != nil {
+			return nil, err
+		}
+		add(c.DRBD.Resource+".res", 0o600, "/etc/drbd.d/"+c.DRBD.Resource+".res", b)
 	}
 	if s.HAProxyDB != "" {
 		t := haproxy.ClusterTimings(c)
@@ -217,6 +227,43 @@ func galeraCnf(c *config.Cluster, s *config.Site) ([]byte, error) {
 			fmt.Fprintf(&b, "%s=%s\n", kv.k, kv.v)
 		}
 	}
+	return b.Bytes(), nil
+}
+
+// drbdRes is the DRBD resource, the same at both data sites: protocol C, fencing that freezes a
+// Primary's I/O until keyha's handler says a majority holds the fence (so nothing it writes alone
+// is acknowledged), peers that prove they hold the shared secret, and split brains left to the
+// operator (keyha drbd split-brain), never resolved by discarding data automatically.
+func drbdRes(c *config.Cluster, site, secret string) ([]byte, error) {
+	d := c.DRBD
+	if d.Disk == "" {
+		return nil, fmt.Errorf("drbd.disk: missing; the resource file needs the backing device (the same path at both data sites)")
+	}
+	if strings.ContainsAny(secret, "\"\\\n") || len(secret) < 16 {
+		return nil, fmt.Errorf("drbd.secret_file: the secret must be at least 16 characters, without quotes, backslashes or newlines (head -c 24 /dev/urandom | base64)")
+	}
+	var on []string
+	for _, s := range c.Sites {
+		if s.Witness {
+			continue
+		}
+		if s.Replication == "" {
+			return nil, fmt.Errorf("sites (%s).replication: missing; the resource file needs the address each data site replicates over", s.Name)
+		}
+		on = append(on, fmt.Sprintf("  on %s { address %s; }\n", s.Name, s.Replication))
+	}
+	var b bytes.Buffer
+	b.WriteString(header(c, site, "#"))
+	b.WriteString("# It holds the peers' shared secret: mode 0600.\n")
+	fmt.Fprintf(&b, "resource %s {\n  protocol C;\n  device %s; disk %s; meta-disk internal;\n", d.Resource, d.Device, d.Disk)
+	fmt.Fprintf(&b, "  disk { fencing resource-and-stonith; resync-rate %s; c-plan-ahead 0; }\n", d.ResyncRate)
+	fmt.Fprintf(&b, "  handlers { fence-peer \"%s\"; }\n", d.FenceHandler)
+	// DRBD counts ping-int in seconds, ping-timeout in tenths.
+	fmt.Fprintf(&b, "  net { ping-int %d; ping-timeout %d; timeout 20; connect-int 3;\n", int(d.PingInterval/time.Second), int(d.PingTimeout/(100*time.Millisecond)))
+	fmt.Fprintf(&b, "        cram-hmac-alg sha256; shared-secret \"%s\";\n", secret)
+	b.WriteString("        after-sb-0pri disconnect; after-sb-1pri disconnect; after-sb-2pri disconnect; }\n")
+	b.WriteString(strings.Join(on, ""))
+	b.WriteString("}\n")
 	return b.Bytes(), nil
 }
 

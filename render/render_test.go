@@ -193,6 +193,59 @@ sites:
 	}
 }
 
+const drbdFile = `cluster: d
+mode: drbd
+credentials: {monitor: /m}
+gossip: {key_file: /k}
+drbd:
+  disk: /dev/vda
+  ping_interval: 2s
+  ping_timeout: 500ms
+  stack: [{name: drbd, up: drbdadm primary r0, down: drbdadm secondary r0}]
+sites:
+  - {name: a, sql: 10.0.0.1:3306, gossip: 10.0.0.1:7946, replication: 10.78.0.1:7789}
+  - {name: b, sql: 10.0.0.2:3306, gossip: 10.0.0.2:7946, replication: 10.78.0.2:7789}
+  - {name: w, witness: true, gossip: 10.0.0.3:7946}
+`
+
+func TestDRBDResource(t *testing.T) {
+	const secret = "0123456789abcdefXYZ"
+	a := files(t, drbdFile, "a", Options{DRBDSecret: secret})
+	b := files(t, drbdFile, "b", Options{DRBDSecret: secret})
+	res, ok := a["r0.res"]
+	if !ok || res.Mode != 0o600 || res.Install != "/etc/drbd.d/r0.res" {
+		t.Fatalf("r0.res: %+v", res)
+	}
+	body := string(res.Body)
+	for _, want := range []string{
+		"device /dev/drbd0; disk /dev/vda; meta-disk internal;",
+		"fencing resource-and-stonith;",
+		`fence-peer "/usr/share/keyha/drbd/fence-peer";`,
+		"ping-int 2; ping-timeout 5;",
+		`shared-secret "` + secret + `";`,
+		"after-sb-0pri disconnect; after-sb-1pri disconnect; after-sb-2pri disconnect;",
+		"on a { address 10.78.0.1:7789; }\n  on b { address 10.78.0.2:7789; }\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("r0.res lacks %q:\n%s", want, body)
+		}
+	}
+	// Both data sites run the same resource; only the header's site differs.
+	strip := func(f File) string { _, rest, _ := strings.Cut(string(f.Body), "Do not edit"); return rest }
+	if strip(res) != strip(b["r0.res"]) {
+		t.Errorf("a and b render different resources:\n%s\nvs\n%s", res.Body, b["r0.res"].Body)
+	}
+	if _, ok := files(t, drbdFile, "w", Options{DRBDSecret: secret})["r0.res"]; ok {
+		t.Error("the witness got a resource file")
+	}
+	c, _ := config.Parse([]byte(drbdFile))
+	for _, bad := range []string{"short", `has"quote0123456789`} {
+		if _, err := Site(c, "a", Options{DRBDSecret: bad}); err == nil || !strings.Contains(err.Error(), "drbd.secret_file") {
+			t.Errorf("secret %q: err = %v", bad, err)
+		}
+	}
+}
+
 func TestISODuration(t *testing.T) {
 	for _, c := range []struct {
 		in   string

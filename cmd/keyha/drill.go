@@ -63,22 +63,22 @@ func drillCommand() *cli.Command {
 	}
 }
 
-// readSecret reads a password file that only its owner may read.
+// readSecret reads a password or secret file that only its owner may read.
 func readSecret(path string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("read password file: %w", err)
+		return "", fmt.Errorf("read secret file: %w", err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("password file %s has mode %04o: others can read it; run chmod 600 %s", path, fi.Mode().Perm(), path)
+		return "", fmt.Errorf("secret file %s has mode %04o: others can read it; run chmod 600 %s", path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("read password file: %w", err)
+		return "", fmt.Errorf("read secret file: %w", err)
 	}
 	pw := strings.TrimSpace(string(b))
 	if pw == "" {
-		return "", fmt.Errorf("password file %s is empty", path)
+		return "", fmt.Errorf("secret file %s is empty", path)
 	}
 	return pw, nil
 }

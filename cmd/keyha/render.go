@@ -39,6 +39,13 @@ func renderCommand() *cli.Command {
 				}
 				o.Keystone = &cred
 			}
+			if s, err := cl.Site(c.String("site")); err == nil && cl.Mode == "drbd" && !s.Witness && cl.DRBD.SecretFile != "" {
+				secret, err := readSecret(cl.DRBD.SecretFile)
+				if err != nil {
+					return fmt.Errorf("read DRBD's shared secret (drbd.secret_file) for the resource file: %w", err)
+				}
+				o.DRBDSecret = secret
+			}
 			files, err := render.Site(cl, c.String("site"), o)
 			if err != nil {
 				return err

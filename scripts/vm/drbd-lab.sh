@@ -16,6 +16,8 @@ qemu_pid() { local p; p=$(pidof_file "$DIR/$1/qemu.pid"); if ours "$p" "$DIR/$1/
 vmsh() { printf '%s\n' "$2" | socat -t "${3:-60}" -T "${3:-60}" - "TCP:${IP[$1]}:7000"; }
 
 drbd_write_cluster_file() {
+  [[ -f $DIR/secrets/drbd.secret ]] ||
+    (umask 077; head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$DIR/secrets/drbd.secret")
   cat <<EOF >"$DIR/keyha.yaml"
 # keyha cluster file written by scripts/lab up --mode drbd: identical at every site.
 cluster: $CLUSTER
@@ -40,6 +42,12 @@ drbd:
   # the clock (default 3s + 12s + 23s, the spread of lan gossip's noticing, + 5s) is the guard
   # for resources without it.
   fence_timeout: 4s
+  # The resource file keyha render writes (r0.res): DRBD on the VMs' virtio disk.
+  disk: /dev/vda
+  secret_file: $DIR/secrets/drbd.secret
+  fence_handler: /etc/keyha/fence-peer
+  ping_interval: 3s     # a dead peer is noticed within ping-int + ping-timeout (3 s + 1 s)
+  ping_timeout: 1s
   stack:
     - name: drbd
       up: drbdadm primary r0
@@ -77,6 +85,7 @@ EOF
       else
         echo "    sql: $ip:$PORT_SQL"
         echo "    haproxy_socket: /run/haproxy.sock"
+        echo "    replication: $(wg_ip "$s"):7789   # inside WireGuard"
       fi
       echo "    priority: ${PRIO[$s]}"
       echo "    agent: $ip:$PORT_AGENT"
@@ -131,35 +140,22 @@ drbd_vmroot() {
   cp -a "$DIR/tls/." "$root$DIR/tls/"
   cp "$DIR/tls/ca.crt" "$etc/tls/ca.crt"
   for s in "${DRBD_SITES[@]}"; do cp "$DIR/tls/$s.crt" "$DIR/tls/$s.key" "$etc/tls/"; done
-  local drbd_secret
-  drbd_secret=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
   drbd_wireguard "$etc"
-  (umask 077
-  {
-    echo 'global { usage-count no; }'
-    echo 'resource r0 {'
-    echo '  protocol C;'
-    echo '  device /dev/drbd0; disk /dev/vda; meta-disk internal;'
-    # resource-and-stonith: a Primary that loses its peer freezes I/O until keyha's handler says a
-    # majority holds the fence; without it, nothing it writes is acknowledged.
-    echo '  disk { fencing resource-and-stonith; resync-rate 100M; c-plan-ahead 0; }'
-    echo '  handlers { fence-peer "/etc/keyha/fence-peer"; }'
-    # A dead peer is noticed within ping-int + ping-timeout (3 s + 1 s). The peers prove they hold
-    # the shared secret (cram-hmac-alg): a stranger on the link cannot be DRBD's peer.
-    echo '  net { ping-int 3; ping-timeout 10; timeout 20; connect-int 3;'
-    echo "        cram-hmac-alg sha256; shared-secret \"$drbd_secret\";"
-    echo '        after-sb-0pri disconnect; after-sb-1pri disconnect; after-sb-2pri disconnect; }'
-    # Replication inside WireGuard: the addresses are the tunnel's.
-    for s in "${DRBD_SITES[@]}"; do echo "  on $s { address $(wg_ip "$s"):7789; }"; done
-    echo '}'
-  } >"$etc/drbd.conf")
+  # The resource is what keyha render writes for a data site (the same at both): protocol C,
+  # resource-and-stonith fencing through keyha's handler, the peers' shared secret, replication
+  # inside WireGuard.
+  for s in "${DRBD_SITES[@]}"; do render_site "$s"; done
+  (umask 077; { echo 'global { usage-count no; }'; cat "$DIR/${DRBD_SITES[0]}/r0.res"; } >"$etc/drbd.conf")
   # What an operator installs in /etc/keyha at each data site (docs/drbd.md): the same files.
   # shellcheck disable=SC2153 # ROOT is scripts/lab's, which sources this file
   cp "$ROOT/deploy/drbd/my.cnf" "$ROOT/deploy/drbd/db-start" "$ROOT/deploy/drbd/db-stop" "$ROOT/deploy/drbd/fence-peer" "$etc/"
   cp "$DIR/keyha.yaml" "$etc/keyha.yaml"
   chmod 755 "$etc/db-start" "$etc/db-stop" "$etc/fence-peer"
+  # Each data site's HAProxy config and its start state (every server DOWN until its checks pass),
+  # as rendered; init-drbdsite puts the state where the config names it.
   for s in "${DRBD_SITES[@]}"; do
-    "$KEYHA" --config "$DIR/keyha.yaml" haproxy config --site "$s" --out "$etc/haproxy-$s.cfg"
+    cp "$DIR/$s/haproxy.cfg" "$etc/haproxy-$s.cfg"
+    cp "$DIR/$s/keyha-servers.state" "$etc/haproxy-$s.state"
   done
   cp "$DIR/seed.tar.gz" "$etc/seed.tar.gz"
 }
