@@ -61,6 +61,8 @@ type Agent struct {
 	pending  string // a changed cluster file not taken, and why (Reload)
 
 	keystone *keystoneWatch // nil when the site has no keystone.api
+
+	isl island // island mode (island.go); cur under mu, the rest the poll loop's alone
 }
 
 // conf is what the agent takes from the cluster file; Reload swaps it whole, so a reader that
@@ -102,6 +104,7 @@ type Detail struct {
 	Problem  string                     `json:"config_problem,omitempty"` // what in the cluster file does not match the node
 	Pending  string                     `json:"config_pending,omitempty"` // a changed file the agent could not take, and why
 	Keys     map[string]string          `json:"config_keys,omitempty"`    // digests of the running file's settings, by key
+	Island   *galera.Island             `json:"island,omitempty"`         // island mode's judgement, when island.enabled
 }
 
 // nameProblem says what is wrong when the node's wsrep_node_name is not the one the cluster file
@@ -152,14 +155,20 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 // so a poller that stopped answering turns into "stale", then down, by itself.
 func (a *Agent) Report() healthcheck.Report {
 	a.mu.RLock()
-	snap, inMnt, d, peers, pending, tk := a.snap, a.inMnt, a.decision, a.peers, a.pending, a.takeover
+	snap, inMnt, d, peers, pending, tk, isl := a.snap, a.inMnt, a.decision, a.peers, a.pending, a.takeover, a.isl.cur
 	a.mu.RUnlock()
 	cf := a.cfg()
 	now := a.now()
 	v := galera.Judge(snap, cf.policy, inMnt, now)
-	r := healthcheck.Report{Site: cf.site.Name, State: string(v.State), Health: string(v.State), Weight: v.Weight, Reason: v.Reason}
+	r := healthcheck.Report{Site: cf.site.Name, State: string(v.State), Health: string(v.State), Weight: v.Weight, Reason: v.Reason, Island: isl.Active}
 	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(cf.cluster.Hash), Keystone: a.keystone.Last(),
 		Problem: nameProblem(cf.site, snap), Pending: pending, Keys: cf.keys}
+	if cf.cluster.Island.Enabled {
+		det.Island = &isl
+		if isl.Active {
+			r.Reason += "; " + isl.Reason
+		}
+	}
 	if a.single {
 		det.Decision, det.Peers = &d, peers
 		r.Writer = d.Writer
@@ -266,6 +275,7 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	if changed {
 		a.log.Info("verdict", "state", v.State, "reason", v.Reason, "node_state", snap.LocalStateComment, "cluster_status", snap.ClusterStatus)
 	}
+	a.islandStep(ctx, cf, snap, now)
 	if snap.NodeName != "" && snap.NodeName != a.nodeName {
 		a.nodeName = snap.NodeName
 		if p := nameProblem(cf.site, snap); p != "" {

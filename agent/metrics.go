@@ -56,13 +56,25 @@ func b2f(b bool) float64 {
 }
 
 type metrics struct {
-	reg      *prometheus.Registry
-	served   func(kind string) func()
-	polls    prometheus.Counter
-	errors   *prometheus.CounterVec
-	duration prometheus.Histogram
-	evicted  *prometheus.CounterVec
-	reloads  *prometheus.CounterVec
+	reg       *prometheus.Registry
+	served    func(kind string) func()
+	polls     prometheus.Counter
+	errors    *prometheus.CounterVec
+	duration  prometheus.Histogram
+	evicted   *prometheus.CounterVec
+	reloads   *prometheus.CounterVec
+	islandOn  prometheus.Gauge
+	islandAge prometheus.Gauge
+}
+
+// island exports island mode's judgement.
+func (m *metrics) island(j galera.Island) {
+	m.islandOn.Set(b2f(j.Active))
+	age := 0.0
+	if j.Active {
+		age = j.Age.Seconds()
+	}
+	m.islandAge.Set(age)
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -88,6 +100,9 @@ func newMetrics(a *Agent) *metrics {
 	for _, r := range []string{"ok", "unchanged", "invalid", "restart"} {
 		m.reloads.WithLabelValues(r)
 	}
+	m.islandOn = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyha_island_active", Help: "1 while this site's node serves reads alone as an island (island mode), else 0."})
+	m.islandAge = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyha_island_data_age_seconds", Help: "While an island: how long since the node last saw the Primary component (the age of its data); 0 otherwise."})
+	m.reg.MustRegister(m.islandOn, m.islandAge)
 	m.evicted.WithLabelValues("ok")
 	m.evicted.WithLabelValues("failed")
 	for _, c := range []galera.ErrClass{galera.ErrUnreachable, galera.ErrAuth, galera.ErrTimeout, galera.ErrQuery} {

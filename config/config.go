@@ -37,6 +37,7 @@ type Cluster struct {
 	Galera      Galera      `yaml:"galera"`   // what keyha render writes into each node's my.cnf
 	Firewall    Firewall    `yaml:"firewall"` // who besides the sites may reach them (keyha render, keyha ports --nft)
 	Keystone    KeystoneAll `yaml:"keystone"` // what keyha render writes into each site's Keystone config
+	Island      Island      `yaml:"island"`   // a cut-off site serves reads from its own node (Galera)
 	Sites       []Site      `yaml:"sites"`
 
 	// Path and Hash are filled by Load: where the file was read from and the SHA-256 of its bytes,
@@ -162,6 +163,14 @@ type Firewall struct {
 	Operator   []string `yaml:"operator"`   // the operator hosts (control, SQL for switchover)
 	Monitoring []string `yaml:"monitoring"` // Prometheus
 	Clients    []string `yaml:"clients"`    // the cloud's clients, for the HAProxy and Keystone fronts
+}
+
+// Island lets a site whose node left the Primary component, with no writer reachable, serve reads
+// from its own node (dirty reads, read-only) for at most MaxStale after it last saw the Primary
+// component: its Keystone keeps issuing and validating tokens through a cut (docs/keystone.md).
+type Island struct {
+	Enabled  bool          `yaml:"enabled"`
+	MaxStale time.Duration `yaml:"max_stale"` // default 10m
 }
 
 // KeystoneAll is what every site's Keystone shares in its rendered [database] and [cache].
@@ -373,6 +382,9 @@ func (c *Cluster) applyDefaults() {
 	if c.Galera.SlaveThreads == 0 {
 		c.Galera.SlaveThreads = 2
 	}
+	if c.Island.MaxStale == 0 {
+		c.Island.MaxStale = 10 * time.Minute
+	}
 	if c.Keystone.Database == "" {
 		c.Keystone.Database = "keystone"
 	}
@@ -529,6 +541,12 @@ func (c *Cluster) Validate() error {
 	}
 	if err := c.Galera.validate(); err != nil {
 		return err
+	}
+	if i := c.Island; i.Enabled && (c.Mode == "drbd" || i.MaxStale < 10*time.Second || i.MaxStale > 24*time.Hour) {
+		if c.Mode == "drbd" {
+			return errors.New("island.enabled: Galera mode only (a DRBD Secondary has no database to read)")
+		}
+		return fmt.Errorf("island.max_stale: %s is out of range; use 10s to 24h", i.MaxStale)
 	}
 	// Gossip decides who may take writes and who has a majority: over a WAN nobody controls, a
 	// member must prove it holds the cluster key.

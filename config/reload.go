@@ -45,6 +45,7 @@ func fixed(c *Cluster) map[string]string {
 		"tls":                 fmt.Sprint(c.TLS),
 		"sites":               strings.Join(c.SiteNames(), ","),
 		"writer.mode":         c.Writer.Mode,
+		"island.enabled":      fmt.Sprint(c.Island.Enabled), // HAProxy's island backend is rendered from it
 	}
 	if c.Mode == "drbd" {
 		m["drbd"] = fmt.Sprint(c.DRBD) // the DRBD agent is not reloaded

@@ -94,6 +94,11 @@ defaults
 
 frontend galera_db
     bind {{.Bind}}
+{{- if .Island}}
+    # Island mode: when no server of the galera backend is usable (no writer reachable from this
+    # site), this site's own node answers alone, read-only, while its agent says it is an island.
+    use_backend island if { nbsrv(galera) eq 0 }
+{{- end}}
     default_backend galera
 
 # One server per site. The HTTP check asks that site's keyha agent (/health: 200 only when the
@@ -110,6 +115,18 @@ backend galera
     default-server inter {{ha .T.CheckInter}} fastinter {{ha .T.FastInter}} downinter {{ha .T.DownInter}} fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
 {{- range .Servers}}
     server {{.Name}} {{.Addr}}{{if .HasCheck}} check addr {{.CheckHost}} port {{.CheckPort}}{{if $.CA}} check-ssl verify required ca-file {{$.CA}} verifyhost {{.Name}}{{end}}{{end}}{{if .HasAgent}} agent-check agent-addr {{.AgentHost}} agent-port {{.AgentPort}} agent-inter {{ha $.T.AgentInter}}{{end}}
+{{- end}}
+{{- with .Island}}
+
+# This site's own node, UP only while its agent answers /health/island with 200: cut off from the
+# Primary component, read-only with dirty reads, its data younger than island.max_stale. When the
+# island ends its server goes DOWN and its sessions are closed.
+backend island
+    load-server-state-from-file global
+    option httpchk GET /health/island
+    http-check expect status 200
+    default-server inter {{ha $.T.CheckInter}} fastinter {{ha $.T.FastInter}} downinter {{ha $.T.DownInter}} fall {{$.T.Fall}} rise {{$.T.Rise}} on-marked-down shutdown-sessions
+    server {{.Name}} {{.Addr}} check addr {{.CheckHost}} port {{.CheckPort}}{{if $.CA}} check-ssl verify required ca-file {{$.CA}} verifyhost {{.Name}}{{end}}
 {{- end}}
 {{- if .Keystone}}
 
@@ -182,8 +199,16 @@ func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
 			}
 		}
 	}
+	var isl *server
+	if c.Island.Enabled {
+		for i := range servers {
+			if servers[i].Name == site {
+				isl = &servers[i]
+			}
+		}
+	}
 	var b bytes.Buffer
-	err = cfgTemplate.Execute(&b, map[string]any{
+	err = cfgTemplate.Execute(&b, map[string]any{"Island": isl,
 		"Site": site, "Cluster": c.Name, "Socket": me.HAProxySocket, "State": me.HAProxyState, "CA": c.TLS.CA, "Bind": me.HAProxyDB, "T": t, "Servers": servers,
 		"Keystone": ks, "KeystoneFront": me.Keystone.Front, "Bundle": c.TLS.Bundle(site),
 	})
@@ -213,18 +238,14 @@ func StartState(c *config.Cluster, site string, t Timings) ([]byte, error) {
 		"srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state " +
 		"bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
 	id := 0
-	for _, s := range c.Sites {
-		if s.SQL == "" {
-			continue
-		}
-		id++
+	line := func(backend string, id int, s config.Site) error {
 		host, port, err := net.SplitHostPort(s.SQL)
 		if err != nil {
-			return nil, fmt.Errorf("site %s: sql %q: %w", s.Name, s.SQL, err)
+			return fmt.Errorf("site %s: sql %q: %w", s.Name, s.SQL, err)
 		}
 		checkHost, checkPort, _ := net.SplitHostPort(s.HTTP)
 		agentHost, agentPort, agentState := "-", "0", 0
-		if s.Agent != "" {
+		if s.Agent != "" && backend == "galera" {
 			agentHost, agentPort, _ = net.SplitHostPort(s.Agent)
 			agentState = chkConfigured | chkEnabled | chkAgent
 		}
@@ -232,8 +253,25 @@ func StartState(c *config.Cluster, site string, t Timings) ([]byte, error) {
 		// HAProxy 2.6.12), result 0 (unknown), health rise-1 (DOWN; one good check brings it UP),
 		// the checks configured and enabled (0 would switch them off), ids not forced: backend
 		// and servers are matched by name.
-		fmt.Fprintf(&b, "0 galera %d %s %s 0 0 1 1 0 1 0 %d %d %d 0 0 - %s - 0 %s %s %s %s\n",
-			id, s.Name, host, max(t.Rise-1, 0), chkConfigured|chkEnabled, agentState, port, checkPort, checkHost, agentHost, agentPort)
+		fmt.Fprintf(&b, "0 %s %d %s %s 0 0 1 1 0 1 0 %d %d %d 0 0 - %s - 0 %s %s %s %s\n",
+			backend, id, s.Name, host, max(t.Rise-1, 0), chkConfigured|chkEnabled, agentState, port, checkPort, checkHost, agentHost, agentPort)
+		return nil
+	}
+	for _, s := range c.Sites {
+		if s.SQL == "" {
+			continue
+		}
+		id++
+		if err := line("galera", id, s); err != nil {
+			return nil, err
+		}
+	}
+	// The island server starts DOWN too: a restarted HAProxy must not take its own node for an
+	// island before its agent says so.
+	if me, _ := c.Site(site); c.Island.Enabled && me.SQL != "" {
+		if err := line("island", 1, *me); err != nil {
+			return nil, err
+		}
 	}
 	return b.Bytes(), nil
 }

@@ -53,6 +53,25 @@ func TestConfigValidatesWithHAProxy(t *testing.T) {
 	if out, err := exec.Command("haproxy", "-c", "-f", p).CombinedOutput(); err != nil {
 		t.Errorf("haproxy -c: %v\n%s", err, out)
 	}
+	// Island mode: the island backend, used only when no galera server is, with lngs's own node.
+	ci, err := config.Parse([]byte(strings.Replace(cluster, "SOCK", filepath.Join(dir, "h.sock"), 1) + "island: {enabled: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bi, err := Config(ci, "lngs", WANTimings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"use_backend island if { nbsrv(galera) eq 0 }", "backend island\n", "option httpchk GET /health/island",
+		"server lngs 10.0.0.1:3306 check addr 10.0.0.1 port 9200\n"} {
+		if !strings.Contains(string(bi), want) {
+			t.Errorf("island config lacks %q:\n%s", want, bi)
+		}
+	}
+	os.WriteFile(p, bi, 0o644)
+	if out, err := exec.Command("haproxy", "-c", "-f", p).CombinedOutput(); err != nil {
+		t.Errorf("haproxy -c, island mode: %v\n%s", err, out)
+	}
 }
 
 // The cluster file's haproxy section sets the check timings; without it the defaults hold.

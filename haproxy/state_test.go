@@ -65,6 +65,7 @@ func TestStartsWithEveryServerDown(t *testing.T) {
 cluster: lab
 credentials: {monitor: /x}
 gossip: {key_file: /x.key}
+island: {enabled: true}
 sites:
   - {name: bari, sql: "127.0.0.1:1", http: "` + standby + `", agent: "` + standbyAgent + `", gossip: "127.0.0.1:2", haproxy_db: "` + front + `", haproxy_socket: "` + sock + `"}
   - {name: lngs, sql: "127.0.0.1:3", http: "` + writer + `", agent: "` + writerAgent + `", gossip: "127.0.0.1:4"}
@@ -108,7 +109,11 @@ sites:
 		}
 		first, _ = rt.ShowStat(ctx, "galera")
 	}
-	for _, s := range first {
+	isl, _ := rt.ShowStat(ctx, "island")
+	if len(isl) != 1 {
+		t.Errorf("the island backend has %d servers, want bari's own node", len(isl))
+	}
+	for _, s := range append(first, isl...) {
 		if !strings.HasPrefix(s.Status, "DOWN") {
 			t.Errorf("at start %s is %s, want DOWN (the state file was not applied?)\n%s", s.Server, s.Status, stderr.String())
 		}

@@ -17,6 +17,8 @@ import (
 //     runs over TLS and verifies the agent, while the agent-check is clear text any host on the
 //     path could answer, so it is this check that says who may take writes, and a forged agent
 //     "up" can never raise a standby.
+//   - GET /health/island: 200 only while the node serves reads alone as an island (island mode:
+//     the site is cut off, the node read-only with dirty reads), for HAProxy's island backend.
 //   - GET /status: the full report, snapshot included, as JSON.
 func HTTPHandler(src Source, served func()) http.Handler {
 	mux := http.NewServeMux()
@@ -35,6 +37,21 @@ func HTTPHandler(src Source, served func()) http.Handler {
 			Writer string `json:"writer,omitempty"`
 		}{rep.Site, rep.State, rep.Reason, rep.Role, rep.Writer}
 		writeJSON(w, code, body)
+		if served != nil {
+			served()
+		}
+	})
+	mux.HandleFunc("/health/island", func(w http.ResponseWriter, r *http.Request) {
+		rep := src.Report()
+		code := http.StatusServiceUnavailable
+		if rep.Island {
+			code = http.StatusOK
+		}
+		writeJSON(w, code, struct {
+			Site   string `json:"site"`
+			Island bool   `json:"island"`
+			Reason string `json:"reason"`
+		}{rep.Site, rep.Island, rep.Reason})
 		if served != nil {
 			served()
 		}

@@ -25,7 +25,10 @@ type Report struct {
 	Weight int    `json:"weight"`
 	Reason string `json:"reason"`
 	Writer string `json:"writer,omitempty"` // the site every agent agrees takes writes, when known
-	Detail any    `json:"detail,omitempty"` // the full snapshot, for /status
+	// Island: the node serves reads alone while its site is cut off (island mode): its HAProxy's
+	// island backend asks /health/island.
+	Island bool `json:"island,omitempty"`
+	Detail any  `json:"detail,omitempty"` // the full snapshot, for /status
 }
 
 // Source gives the current report. It must return at once: checks never wait for a database.

@@ -30,6 +30,7 @@ type AgentStatus struct {
 	Role   string `json:"role"`
 	Writer string `json:"writer"`
 	Reason string `json:"reason"`
+	Island bool   `json:"island,omitempty"` // the site serves reads alone (island mode)
 	Detail struct {
 		Snapshot galera.Snapshot            `json:"snapshot"`
 		Decision *writer.Decision           `json:"writer_decision"`
@@ -38,6 +39,7 @@ type AgentStatus struct {
 		Config   string                     `json:"config_hash"`
 		Pending  string                     `json:"config_pending"`
 		Keys     map[string]string          `json:"config_keys"`
+		Island   *galera.Island             `json:"island,omitempty"`
 	} `json:"detail"`
 	Err string `json:"error,omitempty"` // the agent could not be asked
 	// CertExpires is when the certificate the agent presented expires (TLS only).
@@ -150,6 +152,9 @@ func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 		role := s.Role
 		if role == "writer" {
 			role = "WRITER"
+		}
+		if s.Island {
+			role = "ISLAND"
 		}
 		cfg := s.Detail.Config
 		if cfg == want {
