@@ -20,7 +20,13 @@ type island struct {
 	applied     bool          // the node is read-only with dirty reads, by this agent's hand
 	endedAt     time.Time     // when the island check stopped answering yes, applied still true
 	loaded      bool          // applied was read back from the state dir
+	failedAt    time.Time     // the last failed attempt to enter: retried every islandRetry
+	failed      string        // its error, logged when it changes
 }
+
+// islandRetry spaces attempts to make the node read-only that fail (a missing privilege, a node
+// that does not answer): each is logged once, retried quietly.
+const islandRetry = 5 * time.Second
 
 // islandFile marks, in the state dir, a node this agent made read-only: a restarted agent must
 // still undo it, or the node would stay drained for good.
@@ -51,12 +57,19 @@ func (a *Agent) islandStep(ctx context.Context, cf *conf, snap galera.Snapshot, 
 	}
 	switch {
 	case j.Active && !is.applied:
+		if !is.failedAt.IsZero() && now.Sub(is.failedAt) < islandRetry {
+			j = galera.Island{Age: j.Age, Reason: "island: cannot make the node read-only: " + is.failed}
+			break
+		}
 		if err := a.setIsland(ctx, true); err != nil {
-			a.log.Error("island: cannot make the node read-only with dirty reads; not serving as an island", "err", err)
+			if err.Error() != is.failed {
+				a.log.Error("island: cannot make the node read-only with dirty reads; not serving as an island (retried every 5 s)", "err", err)
+			}
+			is.failedAt, is.failed = now, err.Error()
 			j = galera.Island{Age: j.Age, Reason: "island: cannot make the node read-only: " + err.Error()}
 			break
 		}
-		is.applied = true
+		is.applied, is.failedAt, is.failed = true, time.Time{}, ""
 		a.log.Warn("island: this site is cut off from the Primary component; its node serves reads alone, read-only", "data_age", j.Age.Round(time.Second), "max_stale", cf.cluster.Island.MaxStale)
 	case j.Active:
 		is.endedAt = time.Time{}

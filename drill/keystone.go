@@ -86,3 +86,39 @@ func (k *Keystone) Validate(ctx context.Context, auth, subject string) error {
 	}
 	return nil
 }
+
+// CreateProject creates a project named name in domain Default: a write to Keystone's database.
+func (k *Keystone) CreateProject(ctx context.Context, auth, name string) error {
+	var body bytes.Buffer
+	json.NewEncoder(&body).Encode(map[string]any{"project": map[string]any{"name": name, "domain_id": "default"}})
+	return k.do(ctx, "POST", "/v3/projects", auth, "", &body, http.StatusCreated, "create a project")
+}
+
+// Revoke revokes subject (DELETE /v3/auth/tokens).
+func (k *Keystone) Revoke(ctx context.Context, auth, subject string) error {
+	return k.do(ctx, "DELETE", "/v3/auth/tokens", auth, subject, nil, http.StatusNoContent, "revoke a token")
+}
+
+func (k *Keystone) do(ctx context.Context, method, path, auth, subject string, body io.Reader, want int, what string) error {
+	req, err := http.NewRequestWithContext(ctx, method, k.URL+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Auth-Token", auth)
+	if subject != "" {
+		req.Header.Set("X-Subject-Token", subject)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := k.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s: HTTP %d", what, resp.StatusCode)
+	}
+	return nil
+}

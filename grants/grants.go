@@ -31,7 +31,9 @@ func Privileges(role string, galera bool) []Grant {
 			return nil
 		}
 		return []Grant{
-			{"SUPER", "*.*", "SET GLOBAL wsrep_provider_options (evs.evict of a dead member, pc.bootstrap in recover) and wsrep_desync"},
+			{"SUPER", "*.*", "SET GLOBAL wsrep_provider_options (evs.evict of a dead member, pc.bootstrap in recover), wsrep_desync and wsrep_dirty_reads (island mode)"},
+			// MariaDB 10.11's SUPER no longer covers read_only.
+			{"READ_ONLY ADMIN", "*.*", "SET GLOBAL read_only: island mode keeps a cut-off node from taking writes until it may again"},
 			{"SELECT, INSERT, UPDATE, CREATE", "keyha.*", "the writer row: created once, moved by the successor and by switchover"},
 			{"SELECT", "mysql.wsrep_cluster_members", "the Galera view"},
 		}

@@ -19,6 +19,7 @@ func TestSQL(t *testing.T) {
 		`CREATE USER IF NOT EXISTS 'keyha_monitor'@'%' IDENTIFIED BY 'p\'w\\x';`,
 		`GRANT SELECT ON mysql.wsrep_cluster_members TO 'keyha_monitor'@'localhost';`,
 		`GRANT SUPER ON *.* TO 'keyha_admin'@'%';`,
+		`GRANT READ_ONLY ADMIN ON *.* TO 'keyha_admin'@'%';`,
 		`ALTER USER 'keyha_admin'@'localhost' IDENTIFIED BY 'a' REQUIRE SSL;`,
 		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER ON `keyha\\_%`.* TO 'keyha_app'@'%';",
 	} {
