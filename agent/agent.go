@@ -63,6 +63,9 @@ type Agent struct {
 	keystone *keystoneWatch // nil when the site has no keystone.api
 
 	isl island // island mode (island.go); cur under mu, the rest the poll loop's alone
+
+	rendered   []string  // how the node differs from its rendered galera.cnf (rendered.go), under mu
+	renderedAt time.Time // the last comparison; the poll loop's alone
 }
 
 // conf is what the agent takes from the cluster file; Reload swaps it whole, so a reader that
@@ -105,6 +108,7 @@ type Detail struct {
 	Pending  string                     `json:"config_pending,omitempty"` // a changed file the agent could not take, and why
 	Keys     map[string]string          `json:"config_keys,omitempty"`    // digests of the running file's settings, by key
 	Island   *galera.Island             `json:"island,omitempty"`         // island mode's judgement, when island.enabled
+	Rendered []string                   `json:"rendered_drift,omitempty"` // settings the node runs unlike its rendered galera.cnf
 }
 
 // nameProblem says what is wrong when the node's wsrep_node_name is not the one the cluster file
@@ -155,14 +159,14 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 // so a poller that stopped answering turns into "stale", then down, by itself.
 func (a *Agent) Report() healthcheck.Report {
 	a.mu.RLock()
-	snap, inMnt, d, peers, pending, tk, isl := a.snap, a.inMnt, a.decision, a.peers, a.pending, a.takeover, a.isl.cur
+	snap, inMnt, d, peers, pending, tk, isl, rendered := a.snap, a.inMnt, a.decision, a.peers, a.pending, a.takeover, a.isl.cur, a.rendered
 	a.mu.RUnlock()
 	cf := a.cfg()
 	now := a.now()
 	v := galera.Judge(snap, cf.policy, inMnt, now)
 	r := healthcheck.Report{Site: cf.site.Name, State: string(v.State), Health: string(v.State), Weight: v.Weight, Reason: v.Reason, Island: isl.Active}
 	det := Detail{Snapshot: snap, Version: Version, Config: shortHash(cf.cluster.Hash), Keystone: a.keystone.Last(),
-		Problem: nameProblem(cf.site, snap), Pending: pending, Keys: cf.keys}
+		Problem: nameProblem(cf.site, snap), Pending: pending, Keys: cf.keys, Rendered: rendered}
 	if cf.cluster.Island.Enabled {
 		det.Island = &isl
 		if isl.Active {
@@ -276,6 +280,7 @@ func (a *Agent) pollOnce(ctx context.Context) {
 		a.log.Info("verdict", "state", v.State, "reason", v.Reason, "node_state", snap.LocalStateComment, "cluster_status", snap.ClusterStatus)
 	}
 	a.islandStep(ctx, cf, snap, now)
+	a.renderedStep(ctx, cf, now)
 	if snap.NodeName != "" && snap.NodeName != a.nodeName {
 		a.nodeName = snap.NodeName
 		if p := nameProblem(cf.site, snap); p != "" {

@@ -65,6 +65,7 @@ type metrics struct {
 	reloads   *prometheus.CounterVec
 	islandOn  prometheus.Gauge
 	islandAge prometheus.Gauge
+	rendered  prometheus.Gauge
 }
 
 // island exports island mode's judgement.
@@ -102,7 +103,8 @@ func newMetrics(a *Agent) *metrics {
 	}
 	m.islandOn = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyha_island_active", Help: "1 while this site's node serves reads alone as an island (island mode), else 0."})
 	m.islandAge = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyha_island_data_age_seconds", Help: "While an island: how long since the node last saw the Primary component (the age of its data); 0 otherwise."})
-	m.reg.MustRegister(m.islandOn, m.islandAge)
+	m.rendered = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyha_rendered_drift", Help: "Galera settings the node runs unlike the galera.cnf keyha render writes for it now (checked every minute); 0 when they agree."})
+	m.reg.MustRegister(m.islandOn, m.islandAge, m.rendered)
 	m.evicted.WithLabelValues("ok")
 	m.evicted.WithLabelValues("failed")
 	for _, c := range []galera.ErrClass{galera.ErrUnreachable, galera.ErrAuth, galera.ErrTimeout, galera.ErrQuery} {

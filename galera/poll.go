@@ -173,6 +173,11 @@ func (p *Poller) read(ctx context.Context) (Snapshot, error) {
 	return s, nil
 }
 
+// Settings reads the node's settings (ReadSettings) on the poller's connection.
+func (p *Poller) Settings(ctx context.Context, site string, names []string) NodeSettings {
+	return ReadSettings(ctx, p.db, site, names)
+}
+
 // pollVars are the global variables each poll reads.
 var pollVars = []string{"read_only", "wsrep_reject_queries", "wsrep_sst_donor_rejects_queries", "wsrep_desync", "wsrep_node_name", "pxc_maint_mode"}
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,7 +53,7 @@ func CheckConfig(ctx context.Context, c *config.Cluster, out io.Writer) error {
 // galera.cnf not installed, edited by hand, or not yet restarted into. Clusters whose my.cnf is
 // not rendered by keyha (no galera section in the cluster file) are not judged.
 func judgeRendered(c *config.Cluster, nodes []galera.NodeSettings) []galera.Finding {
-	if reflect.DeepEqual(c.Galera, config.Galera{Provider: c.Galera.Provider, SSTMethod: c.Galera.SSTMethod, SlaveThreads: c.Galera.SlaveThreads}) {
+	if !render.Used(c) {
 		return nil
 	}
 	var fs []galera.Finding
@@ -124,39 +122,13 @@ func judgeDRBDLinks(c *config.Cluster, sts []DRBDSite) []galera.Finding {
 }
 
 func readSettings(ctx context.Context, s config.Site, cred config.Credential) galera.NodeSettings {
-	n := galera.NodeSettings{Site: s.Name, Vars: map[string]string{}}
 	db, err := galera.Open(s.SQL, cred, 3*time.Second, 5*time.Second, nil)
 	if err != nil {
-		n.Err = err.Error()
-		return n
+		return galera.NodeSettings{Site: s.Name, Err: err.Error()}
 	}
 	defer db.Close()
-	names := append([]string{"wsrep_provider_options", "wsrep_sync_wait", "have_ssl", "version_comment",
-		"pxc_strict_mode", "pxc_encrypt_cluster_traffic"}, render.DriftVars...)
-	// SHOW, not information_schema.GLOBAL_VARIABLES: MySQL 8.0 (Percona XtraDB Cluster) has no such
-	// table, and a variable one server lacks is simply absent.
-	q := "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('" + strings.Join(names, "','") + "')"
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		n.Err = fmt.Sprintf("read variables: %v", err)
-		return n
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			n.Err = err.Error()
-			return n
-		}
-		n.Vars[strings.ToLower(k)] = v
-	}
-	n.Provider = galera.ParseProviderOptions(n.Vars["wsrep_provider_options"])
-	delete(n.Vars, "wsrep_provider_options")
-	var size string
-	if err := db.QueryRowContext(ctx, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='WSREP_CLUSTER_SIZE'").Scan(&size); err == nil {
-		n.ClusterSize, _ = strconv.Atoi(size)
-	}
-	return n
+	return galera.ReadSettings(ctx, db, s.Name, append([]string{"wsrep_sync_wait", "have_ssl", "version_comment",
+		"pxc_strict_mode", "pxc_encrypt_cluster_traffic"}, render.DriftVars...))
 }
 
 // judgeLinks reports the links between sites that travel in clear (ERROR: the WAN is nobody's)

@@ -40,6 +40,7 @@ type AgentStatus struct {
 		Pending  string                     `json:"config_pending"`
 		Keys     map[string]string          `json:"config_keys"`
 		Island   *galera.Island             `json:"island,omitempty"`
+		Rendered []string                   `json:"rendered_drift,omitempty"`
 	} `json:"detail"`
 	Err string `json:"error,omitempty"` // the agent could not be asked
 	// CertExpires is when the certificate the agent presented expires (TLS only).
@@ -164,6 +165,12 @@ func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 			sn.ClusterSize, s.Health, orDash(role), sn.LastCommitted, peerStatus(gossip, s.Site), cfg, s.Reason)
 	}
 	tw.Flush()
+	for _, s := range sts {
+		if len(s.Detail.Rendered) > 0 {
+			fmt.Fprintf(w, "rendered: %s runs other Galera settings than keyha render writes for it: %s (install its galera.cnf, then keyha galera rolling-restart)\n",
+				s.Site, strings.Join(s.Detail.Rendered, "; "))
+		}
+	}
 	printVersions(w, c, sts)
 	printCerts(w, sts, time.Now())
 	printRTT(w, sts)

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/keyha/keyha/config"
@@ -12,6 +13,12 @@ import (
 var DriftVars = []string{"wsrep_cluster_address", "wsrep_node_name", "wsrep_node_address", "wsrep_node_incoming_address",
 	"wsrep_sst_receive_address", "wsrep_sst_method", "wsrep_slave_threads", "wsrep_provider", "wsrep_cluster_name",
 	"binlog_format", "innodb_autoinc_lock_mode", "default_storage_engine", "require_secure_transport", "port", "bind_address"}
+
+// Used reports whether the cluster file says how its nodes' my.cnf is rendered (a galera section
+// beyond the defaults): only then is a node's difference from it drift.
+func Used(c *config.Cluster) bool {
+	return c.Mode != "drbd" && !reflect.DeepEqual(c.Galera, config.Galera{Provider: c.Galera.Provider, SSTMethod: c.Galera.SSTMethod, SlaveThreads: c.Galera.SlaveThreads})
+}
 
 // Drift names each setting a node runs with that differs from what its rendered galera.cnf sets
 // now: a file not installed, edited by hand, or installed but not yet restarted into. Settings
