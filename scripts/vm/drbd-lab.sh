@@ -46,8 +46,8 @@ drbd:
   disk: /dev/vda
   secret_file: $DIR/secrets/drbd.secret
   fence_handler: /etc/keyha/fence-peer
-  ping_interval: 3s     # a dead peer is noticed within ping-int + ping-timeout (3 s + 1 s)
-  ping_timeout: 1s
+  ping_interval: ${KEYHA_LAB_DRBD_PING_INTERVAL:-3s}     # a dead peer is noticed within ping-int + ping-timeout
+  ping_timeout: ${KEYHA_LAB_DRBD_PING_TIMEOUT:-1s}
   stack:
     - name: drbd
       up: drbdadm primary r0
