@@ -53,7 +53,7 @@ func TestPackage(t *testing.T) {
 	for _, want := range []string{
 		"-rwxr-xr-x root/root .* ./usr/bin/keyha\n",
 		"-rw-r--r-- root/root .* ./lib/systemd/system/keyha-agent.service\n",
-		"-rw-r--r-- root/root .* ./etc/keyha/keyha.yaml.example\n",
+		"-rw-r--r-- root/root .* ./usr/share/doc/keyha/keyha.yaml.example\n",
 		" ./usr/share/doc/keyha/deploy.md\n",
 		" ./usr/share/doc/keyha/config.md\n",
 		" ./usr/share/keyha/monitoring/keyha-alerts.yml\n",
@@ -64,8 +64,8 @@ func TestPackage(t *testing.T) {
 			t.Errorf("the package lacks %q:\n%s", want, list)
 		}
 	}
-	if conf := run(t, "dpkg-deb", "-I", deb, "conffiles"); !strings.Contains(conf, "/etc/keyha/keyha.yaml.example") {
-		t.Errorf("the example under /etc is not a conffile: %q", conf)
+	if strings.Contains(list, " ./etc/") {
+		t.Errorf("the package installs under /etc, the operator's:\n%s", list)
 	}
 
 	root := filepath.Join(dir, "root")
@@ -74,7 +74,7 @@ func TestPackage(t *testing.T) {
 	if out := run(t, bin, "version"); !strings.Contains(out, "keyha") {
 		t.Errorf("keyha version: %q", out)
 	}
-	if out := run(t, bin, "--config", filepath.Join(root, "etc/keyha/keyha.yaml.example"), "config", "check"); !strings.Contains(out, "3 sites") {
+	if out := run(t, bin, "--config", filepath.Join(root, "usr/share/doc/keyha/keyha.yaml.example"), "config", "check"); !strings.Contains(out, "3 sites") {
 		t.Errorf("the packaged binary does not take the packaged example: %q", out)
 	}
 	unit, err := os.ReadFile(filepath.Join(root, "lib/systemd/system/keyha-agent.service"))
