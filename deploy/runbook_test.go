@@ -189,7 +189,8 @@ func TestRunbook(t *testing.T) {
 		// "Copy /etc/keyha to every site": the operator's part done, before the sites use it.
 		if !copied && where[0] != "operator" && strings.Contains(b.body, "/etc/keyha/keyha.yaml") {
 			for _, s := range []string{"lngs", "bari", "padova"} {
-				run(t, "cp", "-a", filepath.Join(hosts, "operator/etc/keyha/."), filepath.Join(hosts, s, "etc/keyha"))
+				// "DIR/." (not cleaned by filepath.Join): the folder's contents, modes kept.
+				run(t, "cp", "-a", filepath.Join(hosts, "operator/etc/keyha")+"/.", filepath.Join(hosts, s, "etc/keyha"))
 			}
 			copied = true
 		}
@@ -197,7 +198,7 @@ func TestRunbook(t *testing.T) {
 			last = exec1(h, b)
 		}
 	}
-	t.Logf("the runbook: three hosts to a serving cluster in %.0fs", time.Since(t0).Seconds())
+	t.Logf("the runbook: three hosts to a serving cluster in %.0fs; its last block printed:\n%s", time.Since(t0).Seconds(), last)
 	if !copied {
 		t.Error("no runbook block used the cluster file at a site")
 	}
