@@ -3,6 +3,7 @@ package island_test
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +161,85 @@ func TestIslandKeepsKeystoneServing(t *testing.T) {
 		return err != nil && strings.Contains(err.Error(), "404"), fmt.Sprint(err)
 	})
 	t.Logf("the token revoked during the cut refused at padova %.1fs after the heal", time.Since(back).Seconds())
+}
+
+// Past island.max_stale the island stops serving: a token revoked elsewhere during the cut is
+// refused at the island (everything is) at the latest max_stale after the cut began, so at the
+// latest max_stale after its revocation. max_stale is live: the agents take it on reload.
+func TestIslandEndsAtMaxStale(t *testing.T) {
+	l := labtest.Get(t)
+	l.AllSynced(t, 2*time.Minute)
+	raw, err := os.ReadFile(l.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const maxStale = 20 * time.Second
+	short := strings.Replace(string(raw), "max_stale: 10m", "max_stale: 20s", 1)
+	if short == string(raw) {
+		t.Fatal("the lab's cluster file has no island.max_stale: 10m to shorten")
+	}
+	setConfig := func(b string) {
+		if err := os.WriteFile(l.Config, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range labtest.Sites {
+			l.Lab(t, "agent-reload", s)
+		}
+	}
+	setConfig(short)
+	defer setConfig(string(raw))
+	ctx := t.Context()
+	pw := l.KeystoneAdminPassword
+	lngs, padova := keystone(t, l, "lngs"), keystone(t, l, "padova")
+	adm, err := lngs.Issue(ctx, "admin", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := lngs.Issue(ctx, "admin", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Lab(t, "partition", "padova")
+	cut := time.Now()
+	healed := false
+	defer func() {
+		if !healed {
+			labtest.Script(l.Root, l.Bin, "heal", "padova")
+		}
+	}()
+	labtest.Eventually(t, 20*time.Second, "padova issues tokens as an island", func() (bool, string) {
+		_, err := padova.Issue(ctx, "admin", pw)
+		return err == nil, fmt.Sprint(err)
+	})
+	if err := lngs.Revoke(ctx, adm, revoked); err != nil {
+		t.Fatal(err)
+	}
+	revokedAt := time.Now()
+	// Until max_stale the island serves (the revocation unseen there); after it, nothing.
+	var endedAfter time.Duration
+	labtest.Eventually(t, maxStale+20*time.Second, "padova stops serving past max_stale", func() (bool, string) {
+		own, err := padova.Issue(ctx, "admin", pw)
+		if err == nil {
+			if verr := padova.Validate(ctx, own, revoked); verr == nil && time.Since(cut) > maxStale+8*time.Second {
+				t.Errorf("%.0fs into the cut, past max_stale (%s) and its detection: the revoked token still validates at padova", time.Since(cut).Seconds(), maxStale)
+			}
+			return false, "still serving"
+		}
+		endedAfter = time.Since(cut)
+		return true, ""
+	})
+	if endedAfter < maxStale {
+		t.Errorf("the island stopped %.1fs into the cut, before max_stale (%s)", endedAfter.Seconds(), maxStale)
+	}
+	t.Logf("island.max_stale %s: padova stopped serving %.1fs into the cut, %.1fs after the revocation at lngs", maxStale, endedAfter.Seconds(), time.Since(revokedAt).Seconds())
+	l.Lab(t, "heal", "padova")
+	healed = true
+	labtest.Eventually(t, 90*time.Second, "padova refuses the revoked token once back", func() (bool, string) {
+		own, err := padova.Issue(ctx, "admin", pw)
+		if err != nil {
+			return false, err.Error()
+		}
+		err = padova.Validate(ctx, own, revoked)
+		return err != nil && strings.Contains(err.Error(), "404"), fmt.Sprint(err)
+	})
 }
