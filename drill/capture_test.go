@@ -109,7 +109,7 @@ func TestNothingReadableOnTheWire(t *testing.T) {
 	}
 	var tokens []string
 	for _, s := range labtest.Sites {
-		k := keystoneClient(t, l, s)
+		k := l.Keystone(t, s)
 		tok, err := k.Issue(t.Context(), "admin", l.KeystoneAdminPassword)
 		if err != nil {
 			t.Fatalf("issue at %s: %v", s, err)

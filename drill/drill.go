@@ -85,11 +85,11 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	for _, s := range c.Cluster.Sites {
 		if s.Keystone.Front != "" {
 			sites = append(sites, s.Name)
-			tc, err := KeystoneTLS(c.Cluster, s.Name)
+			k, err := SiteKeystone(c.Cluster, s.Name)
 			if err != nil {
-				return nil, fmt.Errorf("TLS for %s's Keystone: %w", s.Name, err)
+				return nil, err
 			}
-			clients[s.Name] = NewKeystone(s.Keystone.Front, tc)
+			clients[s.Name] = k
 		}
 	}
 	if len(sites) < 2 {

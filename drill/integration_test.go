@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyha/keyha/drill"
 	"github.com/keyha/keyha/internal/labtest"
 )
 
@@ -25,9 +24,9 @@ func TestCrossSiteTokens(t *testing.T) {
 		t.Fatalf("scripts/lab info lacks Keystone: %+v", l)
 	}
 	ctx := t.Context()
-	issuer := keystoneClient(t, l, "lngs")
+	issuer := l.Keystone(t, "lngs")
 	for _, s := range []string{"bari", "padova"} {
-		k := keystoneClient(t, l, s)
+		k := l.Keystone(t, s)
 		own, err := k.Issue(ctx, "admin", l.KeystoneAdminPassword)
 		if err != nil {
 			t.Fatalf("issue at %s: %v", s, err)
@@ -139,14 +138,4 @@ func TestDrill(t *testing.T) {
 			t.Fatalf("the picture is not well-formed: %v", err)
 		}
 	}
-}
-
-// keystoneClient is a client of site's Keystone front, over TLS when the lab runs it.
-func keystoneClient(t *testing.T, l *labtest.Lab, site string) *drill.Keystone {
-	t.Helper()
-	tc, err := drill.KeystoneTLS(l.Cluster(t), site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return drill.NewKeystone(l.Sites[site].Keystone, tc)
 }

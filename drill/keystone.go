@@ -38,6 +38,20 @@ func KeystoneTLS(c *config.Cluster, site string) (*tls.Config, error) {
 	return pki.ClientConfig(c.TLS.CA, "", "", site)
 }
 
+// SiteKeystone is a client of site's Keystone front (sites[].keystone.front), over TLS when the
+// cluster has it.
+func SiteKeystone(c *config.Cluster, site string) (*Keystone, error) {
+	s, err := c.Site(site)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := KeystoneTLS(c, site)
+	if err != nil {
+		return nil, fmt.Errorf("TLS for %s's Keystone: %w", site, err)
+	}
+	return NewKeystone(s.Keystone.Front, tc), nil
+}
+
 // Issue gets a project-scoped token for user (domain Default) with password.
 func (k *Keystone) Issue(ctx context.Context, user, password string) (string, error) {
 	var body bytes.Buffer

@@ -14,13 +14,34 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_KEYSTONE=1", "KEYHA_LAB_ISLAND=1") }
 
-func keystone(t *testing.T, l *labtest.Lab, site string) *drill.Keystone {
+// issue gets a token at k, or fails the test.
+func issue(t *testing.T, k *drill.Keystone, pw string) string {
 	t.Helper()
-	tc, err := drill.KeystoneTLS(l.Cluster(t), site)
+	tok, err := k.Issue(t.Context(), "admin", pw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return drill.NewKeystone(l.Sites[site].Keystone, tc)
+	return tok
+}
+
+// cutPadova cuts padova off from the other sites; heal undoes it (once; the test's end heals if
+// the test did not).
+func cutPadova(t *testing.T, l *labtest.Lab) (cut time.Time, heal func()) {
+	t.Helper()
+	l.Lab(t, "partition", "padova")
+	healed := false
+	heal = func() {
+		if !healed {
+			healed = true
+			l.Lab(t, "heal", "padova")
+		}
+	}
+	t.Cleanup(func() {
+		if !healed {
+			labtest.Script(l.Root, l.Bin, "heal", "padova")
+		}
+	})
+	return time.Now(), heal
 }
 
 // node reads padova's node as the host sees it (a cut leaves the host's link): read_only, the
@@ -49,24 +70,9 @@ func TestIslandKeepsKeystoneServing(t *testing.T) {
 	l.AllSynced(t, 2*time.Minute)
 	ctx := t.Context()
 	pw := l.KeystoneAdminPassword
-	lngs, padova := keystone(t, l, "lngs"), keystone(t, l, "padova")
-	before, err := lngs.Issue(ctx, "admin", pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	revoked, err := lngs.Issue(ctx, "admin", pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	l.Lab(t, "partition", "padova")
-	cut := time.Now()
-	healed := false
-	t.Cleanup(func() {
-		if !healed {
-			labtest.Script(l.Root, l.Bin, "heal", "padova")
-		}
-	})
+	lngs, padova := l.Keystone(t, "lngs"), l.Keystone(t, "padova")
+	before, revoked := issue(t, lngs, pw), issue(t, lngs, pw)
+	cut, heal := cutPadova(t, l)
 	took := labtest.Eventually(t, 20*time.Second, "padova's agent says island", func() (bool, string) {
 		hc, base := l.Agent(t, "padova")
 		resp, err := hc.Get(base + "/health/island")
@@ -87,6 +93,7 @@ func TestIslandKeepsKeystoneServing(t *testing.T) {
 	var slowest time.Duration
 	for i := 0; time.Since(cut) < 60*time.Second; i++ {
 		var own string
+		var err error
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			if own, err = padova.Issue(ctx, "admin", pw); err == nil {
 				break
@@ -115,11 +122,7 @@ func TestIslandKeepsKeystoneServing(t *testing.T) {
 		}
 		writes++
 		if i == 3 {
-			adm, err := lngs.Issue(ctx, "admin", pw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := lngs.Revoke(ctx, adm, revoked); err != nil {
+			if err := lngs.Revoke(ctx, issue(t, lngs, pw), revoked); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -131,8 +134,7 @@ func TestIslandKeepsKeystoneServing(t *testing.T) {
 	t.Logf("during the 60 s cut at padova: %d tokens issued (%d attempts failed at the switch to the island, all in its first 10 s), %d validations, all OK; %d writes refused, the slowest in %s",
 		issued, retried, validated, writes, slowest.Round(time.Millisecond))
 
-	l.Lab(t, "heal", "padova")
-	healed = true
+	heal()
 	back := time.Now()
 	// From the heal until padova's node is writable again, it never is while out of the Primary
 	// component or not Synced.
@@ -190,23 +192,9 @@ func TestIslandEndsAtMaxStale(t *testing.T) {
 	defer setConfig(string(raw))
 	ctx := t.Context()
 	pw := l.KeystoneAdminPassword
-	lngs, padova := keystone(t, l, "lngs"), keystone(t, l, "padova")
-	adm, err := lngs.Issue(ctx, "admin", pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	revoked, err := lngs.Issue(ctx, "admin", pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Lab(t, "partition", "padova")
-	cut := time.Now()
-	healed := false
-	defer func() {
-		if !healed {
-			labtest.Script(l.Root, l.Bin, "heal", "padova")
-		}
-	}()
+	lngs, padova := l.Keystone(t, "lngs"), l.Keystone(t, "padova")
+	adm, revoked := issue(t, lngs, pw), issue(t, lngs, pw)
+	cut, heal := cutPadova(t, l)
 	labtest.Eventually(t, 20*time.Second, "padova issues tokens as an island", func() (bool, string) {
 		_, err := padova.Issue(ctx, "admin", pw)
 		return err == nil, fmt.Sprint(err)
@@ -232,8 +220,7 @@ func TestIslandEndsAtMaxStale(t *testing.T) {
 		t.Errorf("the island stopped %.1fs into the cut, before max_stale (%s)", endedAfter.Seconds(), maxStale)
 	}
 	t.Logf("island.max_stale %s: padova stopped serving %.1fs into the cut, %.1fs after the revocation at lngs", maxStale, endedAfter.Seconds(), time.Since(revokedAt).Seconds())
-	l.Lab(t, "heal", "padova")
-	healed = true
+	heal()
 	labtest.Eventually(t, 90*time.Second, "padova refuses the revoked token once back", func() (bool, string) {
 		own, err := padova.Issue(ctx, "admin", pw)
 		if err != nil {

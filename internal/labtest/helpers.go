@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyha/keyha/drill"
 	"github.com/keyha/keyha/ops"
 )
 
@@ -116,4 +117,14 @@ func (l *Lab) Operator(t testing.TB, args ...string) Run {
 		t.Fatalf("the operator's namespace: %s", r.Stderr)
 	}
 	return r
+}
+
+// Keystone is a client of site's Keystone front (a lab up with --keystone), over TLS as the lab runs it.
+func (l *Lab) Keystone(t testing.TB, site string) *drill.Keystone {
+	t.Helper()
+	k, err := drill.SiteKeystone(l.Cluster(t), site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
