@@ -64,6 +64,7 @@ type Agent struct {
 
 	isl island // island mode (island.go); cur under mu, the rest the poll loop's alone
 
+	stall      stall     // the applier watch (stall.go); the poll loop's alone
 	rendered   []string  // how the node differs from its rendered galera.cnf (rendered.go), under mu
 	renderedAt time.Time // the last comparison; the poll loop's alone
 }
@@ -281,6 +282,7 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	}
 	a.islandStep(ctx, cf, snap, now)
 	a.renderedStep(ctx, cf, now)
+	a.stallStep(snap, now)
 	if snap.NodeName != "" && snap.NodeName != a.nodeName {
 		a.nodeName = snap.NodeName
 		if p := nameProblem(cf.site, snap); p != "" {

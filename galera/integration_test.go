@@ -2,6 +2,7 @@ package galera_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -144,6 +146,111 @@ func TestRenderedIsWhatRuns(t *testing.T) {
 	if len(got) == 0 || !bytes.Equal(got, runs) {
 		t.Errorf("bari's node runs a galera.cnf other than what render writes now:\n%s\nvs\n%s", runs, got)
 	}
+}
+
+// A session at a standby holding LOCK TABLES ... WRITE on a table the writer writes to stalls that
+// node's applier, and Galera's flow control makes every site wait for it (docs/recovery.md). Its
+// agent names it: keyha_applier_stalled_seconds climbs at that node only, and falls back to 0
+// once the lock is gone; every acknowledged row is then on every node.
+func TestStalledApplierNamed(t *testing.T) {
+	l := labtest.Get(t)
+	l.AllSynced(t, 2*time.Minute)
+	writer := l.Writer(t, 30*time.Second)
+	stalled := "padova"
+	if writer == stalled {
+		stalled = "bari"
+	}
+	ctx := t.Context()
+	wdb := l.DB(t, l.Sites[writer].SQL, "lab")
+	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS keyha_stall", "DROP TABLE IF EXISTS keyha_stall.t",
+		"CREATE TABLE keyha_stall.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)"} {
+		if _, err := wdb.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sdb := l.DB(t, l.Sites[stalled].SQL, "lab")
+	labtest.Eventually(t, 10*time.Second, "the table reaches "+stalled, func() (bool, string) {
+		_, err := sdb.ExecContext(ctx, "SELECT 1 FROM keyha_stall.t LIMIT 1")
+		return err == nil, fmt.Sprint(err)
+	})
+	stalledFor := func(site string) float64 {
+		// The metrics port is plain HTTP (what Prometheus scrapes).
+		hc := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil}}
+		resp, err := hc.Get("http://" + l.Sites[site].Metrics + "/metrics")
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := regexp.MustCompile(`(?m)^keyha_applier_stalled_seconds (\S+)$`).FindSubmatch(b)
+		if m == nil {
+			return -1
+		}
+		v, _ := strconv.ParseFloat(string(m[1]), 64)
+		return v
+	}
+	lock, err := sdb.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, "LOCK TABLES keyha_stall.t WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	// Writes at the writer from another goroutine: they stall once the queue passes fc_limit.
+	var acked atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := wdb.ExecContext(context.Background(), "INSERT INTO keyha_stall.t (v) VALUES (1)"); err != nil {
+				done <- err
+				return
+			}
+			acked.Add(1)
+		}
+	}()
+	took := labtest.Eventually(t, 30*time.Second, stalled+"'s agent names its stalled applier", func() (bool, string) {
+		v := stalledFor(stalled)
+		return v >= 3, fmt.Sprintf("keyha_applier_stalled_seconds %v", v)
+	})
+	for _, s := range labtest.Sites {
+		if s != stalled {
+			if v := stalledFor(s); v != 0 {
+				t.Errorf("%s reports its applier stalled for %vs: only %s's is", s, v, stalled)
+			}
+		}
+	}
+	t.Logf("%s's applier named stalled %.1fs after its table was locked (%d commits acknowledged at %s by then)", stalled, took.Seconds(), acked.Load(), writer)
+	if _, err := lock.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Eventually(t, 30*time.Second, stalled+"'s applier moves again", func() (bool, string) {
+		v := stalledFor(stalled)
+		return v == 0, fmt.Sprintf("keyha_applier_stalled_seconds %v", v)
+	})
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("insert at %s: %v", writer, err)
+	}
+	n := acked.Load()
+	labtest.Eventually(t, 30*time.Second, "every acknowledged row on every node", func() (bool, string) {
+		var why []string
+		for _, s := range labtest.Sites {
+			var c int64
+			l.DB(t, l.Sites[s].SQL, "lab").QueryRowContext(ctx, "SELECT COUNT(*) FROM keyha_stall.t").Scan(&c)
+			if c != n {
+				why = append(why, fmt.Sprintf("%s %d", s, c))
+			}
+		}
+		return len(why) == 0, fmt.Sprintf("want %d rows: %v", n, why)
+	})
 }
 
 func TestRecoverAfterKillAll(t *testing.T) {
