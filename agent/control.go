@@ -76,7 +76,7 @@ func (a *Agent) controlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /galera/stop", c.handle(func(r *http.Request) (any, string, error) { return c.command("stop", false) }))
 	mux.HandleFunc("POST /maint", c.handle(c.maint))
 	mux.HandleFunc("GET /haproxy/galera", c.handleAs(false, c.haproxyServers))
-	c.keyRoutes(mux)
+	keyRepos{guard: c.guard, site: func() *config.Site { return c.a.cfg().site }}.routes(mux)
 }
 
 func (c *guard) handle(f func(r *http.Request) (any, string, error)) http.HandlerFunc {

@@ -507,6 +507,8 @@ func (a *DRBDAgent) outdate(ctx context.Context, v drbd.View) {
 //	POST /drbd/demote?to=SITE    a switchover's first half, on the Primary
 //	POST /drbd/promote           its second half, on the target
 //	POST /maint?on=1|0&reason=   hold this site: no promotion, automatic or planned
+//
+// and the Keystone key endpoints (keys.go).
 func (a *DRBDAgent) controlRoutes(mux *http.ServeMux) {
 	g := newGuard(a.cluster, a.site.Name, a.log)
 	mux.HandleFunc("POST /drbd/fence", g.handleAs(false, a.fenceReq))
@@ -520,6 +522,7 @@ func (a *DRBDAgent) controlRoutes(mux *http.ServeMux) {
 		}
 		return nil, "", a.maint.Set(r.URL.Query().Get("on") == "1", r.URL.Query().Get("reason"))
 	}))
+	keyRepos{guard: g, site: func() *config.Site { return a.site }}.routes(mux)
 }
 
 // fenceReq holds a fence against peer and waits until a majority holds it too.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/control"
 	"github.com/keyha/keyha/keystone"
 )
@@ -17,16 +18,24 @@ import (
 //	GET  /keystone/keys           digests of the site's fernet and credential keys
 //	GET  /keystone/keys/material  the keys themselves, sealed with the cluster key
 //	POST /keystone/keys           replace the site's keys with the sealed body
-func (c *controller) keyRoutes(mux *http.ServeMux) {
+//
+// Both modes serve them: the repositories are the site's Keystone's, whatever holds its database.
+type keyRepos struct {
+	*guard
+	site func() *config.Site // the site as the cluster file now says (Galera's agent reloads it)
+}
+
+func (c keyRepos) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /keystone/keys", c.handle(c.keyDigests))
 	mux.HandleFunc("GET /keystone/keys/material", c.handle(c.keyMaterial))
 	mux.HandleFunc("POST /keystone/keys", c.handle(c.keyReplace))
 }
 
-func (c *controller) repos() (keystone.Repos, error) {
-	k := c.a.cfg().site.Keystone
+func (c keyRepos) repos() (keystone.Repos, error) {
+	s := c.site()
+	k := s.Keystone
 	if k.FernetKeys == "" && k.CredentialKeys == "" {
-		return nil, fmt.Errorf("site %s names no keystone key repositories (keystone.fernet_keys, keystone.credential_keys)", c.a.cfg().site.Name)
+		return nil, fmt.Errorf("site %s names no keystone key repositories (keystone.fernet_keys, keystone.credential_keys)", s.Name)
 	}
 	r := keystone.Repos{}
 	if k.FernetKeys != "" {
@@ -38,7 +47,7 @@ func (c *controller) repos() (keystone.Repos, error) {
 	return r, nil
 }
 
-func (c *controller) readAll() (map[string][]keystone.Key, error) {
+func (c keyRepos) readAll() (map[string][]keystone.Key, error) {
 	repos, err := c.repos()
 	if err != nil {
 		return nil, err
@@ -54,7 +63,7 @@ func (c *controller) readAll() (map[string][]keystone.Key, error) {
 	return out, nil
 }
 
-func (c *controller) keyDigests(r *http.Request) (any, string, error) {
+func (c keyRepos) keyDigests(r *http.Request) (any, string, error) {
 	all, err := c.readAll()
 	if err != nil {
 		return nil, "", err
@@ -66,7 +75,7 @@ func (c *controller) keyDigests(r *http.Request) (any, string, error) {
 	return out, "", nil
 }
 
-func (c *controller) keyMaterial(r *http.Request) (any, string, error) {
+func (c keyRepos) keyMaterial(r *http.Request) (any, string, error) {
 	all, err := c.readAll()
 	if err != nil {
 		return nil, "", err
@@ -79,7 +88,7 @@ func (c *controller) keyMaterial(r *http.Request) (any, string, error) {
 	return sealed, "", err
 }
 
-func (c *controller) keyReplace(r *http.Request) (any, string, error) {
+func (c keyRepos) keyReplace(r *http.Request) (any, string, error) {
 	var sealed []byte
 	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&sealed); err != nil {
 		return nil, "", fmt.Errorf("read the sealed keys: %w", err)
@@ -115,7 +124,7 @@ func (c *controller) keyReplace(r *http.Request) (any, string, error) {
 		if err := keystone.Replace(repos[name], keys); err != nil {
 			return nil, "", fmt.Errorf("%s keys: %w", name, err)
 		}
-		c.a.log.Info("keystone keys replaced", "repository", name, "keys", len(keys))
+		c.log.Info("keystone keys replaced", "repository", name, "keys", len(keys))
 	}
 	return nil, "", nil
 }

@@ -22,7 +22,7 @@ import (
 
 // The DRBD lab (scripts/lab up --mode drbd): lngs and bari are VMs running DRBD 8.4 with
 // MariaDB on it, padova the witness. TestRealDRBD (vm_test.go) boots VMs of its own beside it.
-func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_MODE=drbd") }
+func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_MODE=drbd", "KEYHA_LAB_KEYSTONE=1") }
 
 // Every link between sites is protected, as the agents see it: check-config finds nothing in
 // clear (the agents over TLS, DRBD's replication inside WireGuard, its peers authenticated); and

@@ -1,6 +1,7 @@
 // Package drill is keyha's main job in one command: while a token client at every site issues
-// Keystone tokens and validates the other sites' tokens, kill the writer's mysqld, restart it,
-// cut a site off and heal it; then show, per site, when tokens failed and for how long.
+// Keystone tokens and validates the other sites' tokens, kill the writer's mysqld (in DRBD mode,
+// the Primary's whole host), restart it, cut a site off and heal it; then show, per site, when
+// tokens failed and for how long.
 package drill
 
 import (
@@ -100,6 +101,11 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 			return nil, fmt.Errorf("Keystone at %s issues no token before the drill: %w", s, err)
 		}
 	}
+	k, err := ops.NewController(c.Cluster, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	m := mode{cl: c.Cluster, k: k}
 	rec := &recorder{start: time.Now(), tokens: map[string]string{}}
 	res := &Result{}
 	runCtx, stop := context.WithCancel(ctx)
@@ -107,9 +113,9 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	for _, s := range sites {
 		wg.Go(func() { client(runCtx, rec, s, clients[s], sites, c) })
 	}
-	wg.Go(func() { watchWriter(runCtx, rec, c.Cluster) })
+	wg.Go(func() { watchWriter(runCtx, rec, m) })
 
-	err := script(ctx, rec, c, sites)
+	err = script(ctx, rec, c, m, sites)
 	stop()
 	wg.Wait()
 
@@ -123,7 +129,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 			res.Problems = append(res.Problems, fmt.Sprintf("after the drill, %d of %d tokens issued at %s validate at %s", v[0], v[1], sites[0], s))
 		}
 	}
-	res.Checksums = keystoneChecksums(ctx, c.Cluster)
+	res.Checksums = keystoneChecksums(ctx, c.Cluster, m)
 	sums := map[string]bool{}
 	for site, v := range res.Checksums {
 		sums[v] = true
@@ -144,6 +150,9 @@ func retry(ctx context.Context, within time.Duration, f func() error) error {
 	deadline := time.Now().Add(within)
 	for {
 		err := f()
+		if stop, ok := err.(retryStop); ok {
+			return stop.error
+		}
 		if err == nil || time.Now().After(deadline) {
 			return err
 		}
@@ -199,13 +208,10 @@ func errText(err error) string {
 	return err.Error()
 }
 
-func watchWriter(ctx context.Context, rec *recorder, cl *config.Cluster) {
+func watchWriter(ctx context.Context, rec *recorder, m mode) {
 	last := "?"
 	for ctx.Err() == nil {
-		w, _ := ops.Writer(ops.Fetch(ctx, cl, time.Second))
-		if w == "-" {
-			w = ""
-		}
+		w, _ := m.writer(ctx)
 		if w != last {
 			rec.mu.Lock()
 			rec.writers = append(rec.writers, WriterAt{At: rec.since(), Writer: w})
@@ -220,7 +226,7 @@ func watchWriter(ctx context.Context, rec *recorder, cl *config.Cluster) {
 }
 
 // script is the drill's sequence of faults.
-func script(ctx context.Context, rec *recorder, c Config, sites []string) error {
+func script(ctx context.Context, rec *recorder, c Config, m mode, sites []string) error {
 	pause := func(d time.Duration) error {
 		select {
 		case <-ctx.Done():
@@ -236,32 +242,35 @@ func script(ctx context.Context, rec *recorder, c Config, sites []string) error 
 	if err := pause(c.Baseline); err != nil {
 		return err
 	}
-	w, why := ops.Writer(ops.Fetch(ctx, c.Cluster, 2*time.Second))
-	if w == "" || w == "-" {
+	w, why := m.writer(ctx)
+	if w == "" {
 		return fmt.Errorf("no writer to kill: %s", why)
 	}
-	rec.event(c.Out, "kill -9 mysqld at %s (the writer)", w)
+	rec.event(c.Out, "%s", m.killed(w))
 	if err := inject("kill", w); err != nil {
 		return err
 	}
 	if err := waitFor(ctx, 60*time.Second, func() bool {
-		nw, _ := ops.Writer(ops.Fetch(ctx, c.Cluster, time.Second))
-		return nw != "" && nw != "-" && nw != w
+		nw, _ := m.writer(ctx)
+		return nw != "" && nw != w
 	}); err != nil {
 		return fmt.Errorf("no new writer after the kill of %s: %w", w, err)
 	}
 	if err := pause(c.Baseline); err != nil {
 		return err
 	}
-	rec.event(c.Out, "start mysqld at %s", w)
+	rec.event(c.Out, "%s", m.started(w))
 	if err := inject("start", w); err != nil {
 		return err
 	}
-	rec.event(c.Out, "%s Synced again", w)
+	if err := waitFor(ctx, 120*time.Second, func() bool { return m.rejoined(ctx, w) }); err != nil {
+		return fmt.Errorf("%s did not rejoin after its restart: %w", w, err)
+	}
+	rec.event(c.Out, "%s %s again", w, m.rejoinedWord())
 	if err := pause(c.Baseline); err != nil {
 		return err
 	}
-	nw, _ := ops.Writer(ops.Fetch(ctx, c.Cluster, 2*time.Second))
+	nw, _ := m.writer(ctx)
 	var cut *config.Site // the lowest-priority site that is not the writer
 	for i, s := range c.Cluster.Sites {
 		if s.Name != nw && slices.Contains(sites, s.Name) && (cut == nil || s.Priority < cut.Priority) {
@@ -282,17 +291,10 @@ func script(ctx context.Context, rec *recorder, c Config, sites []string) error 
 	if err := inject("heal", cut.Name); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, 90*time.Second, func() bool {
-		for _, st := range ops.Fetch(ctx, c.Cluster, time.Second) {
-			if st.Site == cut.Name {
-				return st.Detail.Snapshot.ClusterStatus == "Primary" && st.Detail.Snapshot.LocalState == galera.StateSynced
-			}
-		}
-		return false
-	}); err != nil {
+	if err := waitFor(ctx, 90*time.Second, func() bool { return m.rejoined(ctx, cut.Name) }); err != nil {
 		return fmt.Errorf("%s did not rejoin after the heal: %w", cut.Name, err)
 	}
-	rec.event(c.Out, "%s Synced again", cut.Name)
+	rec.event(c.Out, "%s %s again", cut.Name, m.rejoinedWord())
 	return pause(c.Baseline)
 }
 
@@ -311,19 +313,32 @@ func waitFor(ctx context.Context, within time.Duration, cond func() bool) error 
 	return nil
 }
 
-// finalCross issues tokens at the first site and validates each at every other site.
+// finalCross issues tokens at the first site and validates each at every other site. What it
+// judges is whether a token is accepted: a request that fails without an answer (a timeout, a
+// 5xx, as a slow machine gives) is tried again, for up to 30 s; a refusal counts at once.
 func finalCross(ctx context.Context, clients map[string]*Keystone, sites []string, c Config) map[string][2]int {
 	out := map[string][2]int{}
 	own := map[string]string{}
+	tryFor := func(f func() error) error {
+		return retry(ctx, 30*time.Second, func() error {
+			if err := f(); err != nil && !Refused(err) {
+				return err
+			} else if err != nil {
+				return retryStop{err}
+			}
+			return nil
+		})
+	}
 	for _, s := range sites[1:] {
-		own[s], _ = clients[s].Issue(ctx, c.User, c.Password)
+		tryFor(func() (err error) { own[s], err = clients[s].Issue(ctx, c.User, c.Password); return err })
 	}
 	for range 10 {
-		tok, err := clients[sites[0]].Issue(ctx, c.User, c.Password)
+		var tok string
+		err := tryFor(func() (err error) { tok, err = clients[sites[0]].Issue(ctx, c.User, c.Password); return err })
 		for _, s := range sites[1:] {
 			v := out[s]
 			v[1]++
-			if err == nil && own[s] != "" && clients[s].Validate(ctx, own[s], tok) == nil {
+			if err == nil && own[s] != "" && tryFor(func() error { return clients[s].Validate(ctx, own[s], tok) }) == nil {
 				v[0]++
 			}
 			out[s] = v
@@ -332,15 +347,28 @@ func finalCross(ctx context.Context, clients map[string]*Keystone, sites []strin
 	return out
 }
 
+// retryStop ends a retry at once with its error.
+type retryStop struct{ error }
+
 // keystoneChecksums reads CHECKSUM TABLE of every keystone table at every node, after making
-// the node catch up (wsrep_sync_wait), and folds them into one digest per node.
-func keystoneChecksums(ctx context.Context, cl *config.Cluster) map[string]string {
+// the node catch up (wsrep_sync_wait), and folds them into one digest per node. In DRBD mode
+// only the Primary has a database: its digest is the one.
+func keystoneChecksums(ctx context.Context, cl *config.Cluster, m mode) map[string]string {
 	out := map[string]string{}
 	cred, err := cl.Credential("app")
+	params := map[string]string{"wsrep_sync_wait": "1"}
+	w := ""
+	if m.drbd() {
+		params = nil
+		w, _ = m.writer(ctx)
+	}
 	for _, s := range cl.Sites {
+		if m.drbd() && s.Name != w {
+			continue
+		}
 		sum := ""
 		if err == nil {
-			sum, err = nodeChecksum(ctx, s.SQL, cred)
+			sum, err = nodeChecksum(ctx, s.SQL, cred, params)
 		}
 		if err != nil {
 			sum, err = "error: "+err.Error(), nil
@@ -350,8 +378,8 @@ func keystoneChecksums(ctx context.Context, cl *config.Cluster) map[string]strin
 	return out
 }
 
-func nodeChecksum(ctx context.Context, addr string, cred config.Credential) (string, error) {
-	db, err := galera.Open(addr, cred, 3*time.Second, 60*time.Second, map[string]string{"wsrep_sync_wait": "1"})
+func nodeChecksum(ctx context.Context, addr string, cred config.Credential, params map[string]string) (string, error) {
+	db, err := galera.Open(addr, cred, 3*time.Second, 60*time.Second, params)
 	if err != nil {
 		return "", err
 	}

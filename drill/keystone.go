@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -54,6 +55,13 @@ func SiteKeystone(c *config.Cluster, site string) (*Keystone, error) {
 
 // Issue gets a project-scoped token for user (domain Default) with password.
 func (k *Keystone) Issue(ctx context.Context, user, password string) (string, error) {
+	tok, _, err := k.IssueScoped(ctx, user, password)
+	return tok, err
+}
+
+// IssueScoped is Issue that also returns the ID of the token's project, the admin project (a
+// Swift account is AUTH_ and that ID).
+func (k *Keystone) IssueScoped(ctx context.Context, user, password string) (string, string, error) {
 	var body bytes.Buffer
 	json.NewEncoder(&body).Encode(map[string]any{"auth": map[string]any{
 		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{
@@ -62,23 +70,33 @@ func (k *Keystone) Issue(ctx context.Context, user, password string) (string, er
 	}})
 	req, err := http.NewRequestWithContext(ctx, "POST", k.URL+"/v3/auth/tokens", &body)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := k.HTTP.Do(req)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("issue a token: HTTP %d", resp.StatusCode)
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		return "", "", &StatusError{What: "issue a token", Code: resp.StatusCode}
+	}
+	var answer struct {
+		Token struct {
+			Project struct {
+				ID string `json:"id"`
+			} `json:"project"`
+		} `json:"token"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&answer); err != nil {
+		return "", "", fmt.Errorf("issue a token: read the answer: %w", err)
 	}
 	tok := resp.Header.Get("X-Subject-Token")
 	if tok == "" {
-		return "", fmt.Errorf("issue a token: no X-Subject-Token in the answer")
+		return "", "", fmt.Errorf("issue a token: no X-Subject-Token in the answer")
 	}
-	return tok, nil
+	return tok, answer.Token.Project.ID, nil
 }
 
 // Validate checks subject (a token issued anywhere) with auth (a token of this site's caller).
@@ -96,7 +114,7 @@ func (k *Keystone) Validate(ctx context.Context, auth, subject string) error {
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("validate a token: HTTP %d", resp.StatusCode)
+		return &StatusError{What: "validate a token", Code: resp.StatusCode}
 	}
 	return nil
 }
@@ -132,7 +150,23 @@ func (k *Keystone) do(ctx context.Context, method, path, auth, subject string, b
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != want {
-		return fmt.Errorf("%s: HTTP %d", what, resp.StatusCode)
+		return &StatusError{What: what, Code: resp.StatusCode}
 	}
 	return nil
+}
+
+// StatusError is Keystone's answer with an unexpected HTTP status.
+type StatusError struct {
+	What string
+	Code int
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("%s: HTTP %d", e.What, e.Code) }
+
+// Refused reports whether Keystone answered and said no (401, 403, 404: a bad password, a token
+// it does not accept), as opposed to not answering or failing (timeouts, 5xx): only a refusal
+// says something about the token.
+func Refused(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && (se.Code == 401 || se.Code == 403 || se.Code == 404)
 }

@@ -394,10 +394,18 @@ func keystoneConf(c *config.Cluster, s *config.Site, cred config.Credential) ([]
 		return nil, fmt.Errorf("credentials.keystone: Keystone's user or password holds a character a database URL must escape, " +
 			"and keystone-manage db_sync (alembic) refuses the escaped form: use letters, digits and - . _ ~ only")
 	}
-	if c.Galera.TLS() {
-		ca := siteFile(c.Galera.SSLCA, s.Name)
+	// The nodes' CA: Galera's own, else the cluster's (keyha's own SQL clients use it too, and a
+	// DRBD site's MariaDB serves the cluster PKI's certificate).
+	ca, key := "", ""
+	switch {
+	case c.Galera.TLS():
+		ca, key = siteFile(c.Galera.SSLCA, s.Name), "galera.ssl_ca"
+	case c.TLS.On():
+		ca, key = c.TLS.CA, "tls.ca"
+	}
+	if ca != "" {
 		if strings.ContainsAny(ca, "%&#? ") {
-			return nil, fmt.Errorf("galera.ssl_ca: %q holds a character Keystone's database URL would have to escape; use a plainer path", ca)
+			return nil, fmt.Errorf("%s: %q holds a character Keystone's database URL would have to escape; use a plainer path", key, ca)
 		}
 		u.RawQuery = "ssl_ca=" + ca + "&ssl_check_hostname=false"
 	}

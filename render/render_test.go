@@ -208,6 +208,20 @@ sites:
   - {name: w, witness: true, gossip: 10.0.0.3:7946}
 `
 
+// In DRBD mode the Primary's MariaDB serves the cluster PKI's certificate: Keystone's URL is
+// verified against tls.ca, the CA keyha's own SQL clients use.
+func TestDRBDKeystoneTLS(t *testing.T) {
+	withKS := strings.Replace(drbdFile, "sites:\n", "tls: {ca: /etc/keyha/tls/ca.crt, agent_cert: /c, agent_key: /k, operator_cert: /oc, operator_key: /ok, haproxy_pem: /p}\nsites:\n", 1)
+	withKS = strings.Replace(withKS, "replication: 10.78.0.1:7789}", "replication: 10.78.0.1:7789, haproxy_db: 10.0.0.1:3307, haproxy_socket: /run/h.sock, "+
+		"http: 10.0.0.1:9200, agent: 10.0.0.1:9250, keystone: {api: 10.0.0.11:5001}}", 1)
+	withKS = strings.Replace(withKS, "replication: 10.78.0.2:7789}", "replication: 10.78.0.2:7789, http: 10.0.0.2:9200, agent: 10.0.0.2:9250}", 1)
+	cred := config.Credential{User: "keystone", Password: "pw"}
+	got := string(files(t, withKS, "a", Options{Keystone: &cred, DRBDSecret: "0123456789abcdefXYZ"})["keystone-keyha.conf"].Body)
+	if !strings.Contains(got, "connection = mysql+pymysql://keystone:pw@10.0.0.1:3307/keystone?ssl_ca=/etc/keyha/tls/ca.crt&ssl_check_hostname=false\n") {
+		t.Errorf("Keystone's connection in DRBD mode with TLS:\n%s", got)
+	}
+}
+
 func TestDRBDResource(t *testing.T) {
 	const secret = "0123456789abcdefXYZ"
 	a := files(t, drbdFile, "a", Options{DRBDSecret: secret})

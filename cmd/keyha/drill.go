@@ -17,7 +17,7 @@ import (
 func drillCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "drill",
-		Usage: "Keystone failover drill on the lab: token clients at every site while the writer's mysqld is killed and restarted and a site is cut off and healed",
+		Usage: "Keystone failover drill on the lab: token clients at every site while the writer's mysqld (DRBD: the Primary's VM) is killed and restarted and a site is cut off and healed",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "user", Value: "admin", Usage: "Keystone user (domain Default, project admin)"},
 			&cli.StringFlag{Name: "password-file", Required: true, Usage: "file holding that user's password (mode 0600)"},

@@ -3,6 +3,7 @@ package labtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -127,4 +128,91 @@ func (l *Lab) Keystone(t testing.TB, site string) *drill.Keystone {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// CrossSiteTokens issues n tokens at from and validates each at every site of to, with a token
+// each of those sites issued itself: the sites share one database and one set of keys.
+func (l *Lab) CrossSiteTokens(t testing.TB, from string, to []string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	issuer := l.Keystone(t, from)
+	for _, s := range to {
+		k := l.Keystone(t, s)
+		own, err := k.Issue(ctx, "admin", l.KeystoneAdminPassword)
+		if err != nil {
+			t.Fatalf("issue at %s: %v", s, err)
+		}
+		for i := range n {
+			tok, err := issuer.Issue(ctx, "admin", l.KeystoneAdminPassword)
+			if err != nil {
+				t.Fatalf("issue at %s: %v", from, err)
+			}
+			if err := k.Validate(ctx, own, tok); err != nil {
+				t.Errorf("token %d issued at %s refused at %s: %v", i, from, s, err)
+			}
+		}
+	}
+}
+
+// StatusJSON runs keyha status --json and checks the shape both modes share: the top-level keys
+// cluster, mode, writer and sites, and for every site site, state, role, reason and detail. It
+// returns the writer it names.
+func (l *Lab) StatusJSON(t testing.TB, mode string) string {
+	t.Helper()
+	r := l.Keyha(t, nil, "status", "--json")
+	var st struct {
+		Cluster, Mode, Writer string
+		Sites                 []map[string]json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
+		t.Fatalf("keyha status --json (exit %d) does not parse: %v\n%s%s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	if st.Cluster == "" || st.Mode != mode || len(st.Sites) != len(l.Sites) {
+		t.Errorf("keyha status --json: cluster %q, mode %q, %d sites; want mode %s and %d sites", st.Cluster, st.Mode, len(st.Sites), mode, len(l.Sites))
+	}
+	for _, s := range st.Sites {
+		for _, k := range []string{"site", "state", "role", "reason", "detail"} {
+			if _, ok := s[k]; !ok {
+				t.Errorf("keyha status --json: a site lacks %q: %s", k, r.Stdout)
+			}
+		}
+	}
+	return st.Writer
+}
+
+// KeysDriftRepaired checks that the sites' Keystone keys agree, changes bari's fernet key 0 on
+// disk, and checks that keys check names that drift (and only there, printing no key material)
+// and that keys sync --from lngs repairs it, mode kept.
+func (l *Lab) KeysDriftRepaired(t testing.TB) {
+	t.Helper()
+	if r := l.Keyha(t, nil, "keystone", "keys", "check"); r.Code != 0 {
+		t.Fatalf("keys differ right after the lab came up:\n%s%s", r.Stdout, r.Stderr)
+	}
+	key := filepath.Join(l.Dir, "bari", "keystone", "fernet-keys", "0")
+	orig, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("cHJldGVuZCB0aGlzIGlzIGEgZGlmZmVyZW50IGZlcm5ldCBrZXk="), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := l.Operator(t, "keystone", "keys", "check") // from a host that is none of the sites
+	t.Logf("after changing bari's key 0:\n%s%s", r.Stdout, r.Stderr)
+	if r.Code == 0 || !strings.Contains(r.Stdout, "bari     DRIFT from lngs: fernet: 0 differs") || strings.Contains(r.Stdout, "padova   DRIFT") {
+		t.Fatalf("drift at bari not reported, or reported elsewhere")
+	}
+	if bytes.Contains([]byte(r.Stdout+r.Stderr), orig) {
+		t.Error("key material printed")
+	}
+	r = l.Operator(t, "keystone", "keys", "sync", "--from", "lngs")
+	t.Logf("sync:\n%s%s", r.Stdout, r.Stderr)
+	if r.Code != 0 {
+		t.Fatal("sync failed")
+	}
+	if got, _ := os.ReadFile(key); !bytes.Equal(got, orig) {
+		t.Error("bari's key 0 was not restored from lngs")
+	}
+	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v after sync, want 0600", fi.Mode().Perm())
+	}
 }

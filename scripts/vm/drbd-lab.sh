@@ -7,9 +7,17 @@
 
 DRBD_SITES=(lngs bari)
 DRBD_WITNESS=padova
+# With --keystone, each data site's Keystone runs on a host of its own beside the VM (its Python
+# stack does not fit the VMs): the namespace kh-SITE at this address, its database reached through
+# the VM's HAProxy. The witness's Keystone runs in its own namespace, as in the Galera lab.
+declare -A KS_IP=([lngs]=10.77.0.11 [bari]=10.77.0.12)
 
 drbd_mode() { [[ -f $DIR/mode && $(cat "$DIR/mode") == drbd ]]; }
 drbd_vm() { [[ $1 == lngs || $1 == bari ]]; }
+# ks_host SITE: the site is a DRBD data site with a Keystone host beside its VM; ks_ip SITE is
+# the address the site's Keystone serves on.
+ks_host() { drbd_mode && drbd_vm "$1" && keystone_on; }
+ks_ip() { if drbd_mode && drbd_vm "$1"; then echo "${KS_IP[$1]}"; else echo "${IP[$1]}"; fi; }
 qemu_pid() { local p; p=$(pidof_file "$DIR/$1/qemu.pid"); if ours "$p" "$DIR/$1/disk.img"; then echo "$p"; fi; }
 
 # vmsh SITE COMMANDS: run in the site's VM, print what it prints.
@@ -26,6 +34,7 @@ credentials:
   monitor: $DIR/secrets/monitor.cnf
   admin: $DIR/secrets/admin.cnf
   app: $DIR/secrets/app.cnf
+  keystone: $DIR/secrets/keystone.cnf
 agent:
   poll_interval: 250ms
   poll_timeout: 1s
@@ -70,6 +79,7 @@ tls:
   agent_key: $DIR/tls/{site}.key
   operator_cert: $DIR/tls/operator-lab.crt
   operator_key: $DIR/tls/operator-lab.key
+  haproxy_pem: $DIR/tls/{site}.pem
 EOF
   fi
   lab_firewall_section >>"$DIR/keyha.yaml"
@@ -93,6 +103,13 @@ EOF
       echo "    metrics: $ip:$PORT_METRICS"
       echo "    gossip: $ip:$PORT_GOSSIP"
       echo "    haproxy_db: $ip:$PORT_HAPROXY"
+      if keystone_on; then
+        echo "    keystone:"
+        echo "      api: $(ks_ip "$s"):$PORT_KEYSTONE_API"
+        echo "      front: $ip:$PORT_KEYSTONE"
+        echo "      fernet_keys: $DIR/$s/keystone/fernet-keys"
+        echo "      credential_keys: $DIR/$s/keystone/credential-keys"
+      fi
     } >>"$DIR/keyha.yaml"
   done
 }
@@ -104,6 +121,8 @@ drbd_pki() {
   "$KEYHA" pki init --dir "$DIR/tls" --cluster "$CLUSTER" >/dev/null
   for s in "${SITES[@]}"; do "$KEYHA" --config "$DIR/keyha.yaml" pki issue --dir "$DIR/tls" --site "$s" >/dev/null; done
   "$KEYHA" pki issue --dir "$DIR/tls" --operator lab >/dev/null
+  # HAProxy's TLS bind (the Keystone front) takes the certificate and key in one file.
+  for s in "${SITES[@]}"; do (umask 077; cat "$DIR/tls/$s.crt" "$DIR/tls/$s.key" >"$DIR/tls/$s.pem"); done
   drbd_write_cluster_file
   # The lab's mariadb client reaches the Primary through HAProxy too: TLS, not verified by name.
   for f in "$DIR"/secrets/*.cnf; do printf 'ssl-ca=%s\n' "$DIR/tls/ca.crt" >>"$f"; done
@@ -184,12 +203,19 @@ drbd_seed() {
 }
 
 drbd_boot() { # SITE [init]
-  local s=$1 init=${2:-0} mac
+  local s=$1 init=${2:-0} mac share=() ks=""
   mac=$([[ $s == lngs ]] && echo 52:54:00:77:00:01 || echo 52:54:00:77:00:02)
+  # The site's Keystone key repositories, shared with the VM (9p) at the same path: its agent
+  # reads and replaces them (keyha keystone keys check|sync) as it would on the Keystone host.
+  if keystone_on; then
+    mkdir -p "$DIR/$s/keystone"
+    share=(-virtfs "local,path=$DIR/$s/keystone,mount_tag=keystone,security_model=passthrough,id=ks")
+    ks=" keyha.keystone=$DIR/$s/keystone"
+  fi
   ip link show "kh-v$s" >/dev/null 2>&1 || { ip tuntap add "kh-v$s" mode tap; ip link set "kh-v$s" master "$BRIDGE" up; }
   qemu-system-x86_64 -m 768 -smp 1 -display none -no-reboot -monitor none -kernel "$(cat "$DIR/kernel")/vmlinuz" -initrd "$DIR/drbd.img" \
-    -append "console=ttyS0 quiet panic=-1 keyha.site=$s keyha.ip=${IP[$s]}/24 keyha.init=$init keyha.config=$DIR/keyha.yaml" \
-    -drive "file=$DIR/$s/disk.img,format=raw,if=virtio,cache=none" \
+    -append "console=ttyS0 quiet panic=-1 keyha.site=$s keyha.ip=${IP[$s]}/24 keyha.init=$init keyha.config=$DIR/keyha.yaml$ks" \
+    "${share[@]}" -drive "file=$DIR/$s/disk.img,format=raw,if=virtio,cache=none" \
     -netdev "tap,id=n0,ifname=kh-v$s,script=no,downscript=no" -device "e1000,netdev=n0,mac=$mac" \
     -serial "file:$DIR/$s/console.log" </dev/null >>"$DIR/$s/qemu.log" 2>&1 9>&- &
   echo $! >"$DIR/$s/qemu.pid"
@@ -302,6 +328,11 @@ drbd_up() { # [WAN_PROFILE]
   "$KEYHA" --config "$DIR/keyha.yaml" drbd switchover --to lngs --timeout 120s >"$DIR/first-switchover.log" 2>&1 ||
     { cat "$DIR/first-switchover.log" >&2; die "the first promotion of lngs failed"; }
   drbd_wait_routed 60 || die "HAProxy does not route to lngs at every site"
+  if keystone_on; then
+    step "set up Keystone" "see $DIR/SITE/keystone/"
+    for s in "${DRBD_SITES[@]}"; do site_ns "$s" "${KS_IP[$s]}"; done
+    setup_keystone
+  fi
   local over="one bridge"; wan_on && over="WAN profile $(cat "$DIR/wan/profile")"
   echo "lab: up in $(elapsed "$t0") s: DRBD r0 Primary at lngs, bari Secondary, padova the witness, over $over; dir $DIR"
   echo "lab: cluster file $DIR/keyha.yaml (export KEYHA_CONFIG=$DIR/keyha.yaml)"
@@ -354,7 +385,9 @@ drbd_partition() {
   local s=$1 only=${2:-} t others=()
   for t in "${SITES[@]}"; do
     [[ $t == "$s" ]] && continue
-    [[ -z $only || $t == "$only" ]] && others+=("${IP[$t]}")
+    [[ -z $only || $t == "$only" ]] || continue
+    others+=("${IP[$t]}")
+    ! ks_host "$t" || others+=("${KS_IP[$t]}")
   done
   ((${#others[@]})) || die "partition: no site to cut $s from"
   local set; set=$(IFS=,; echo "${others[*]}")
@@ -366,6 +399,8 @@ table bridge keyha_partition_$s {
     iifname "kh-v$s" ip daddr { $set } drop; oifname "kh-v$s" ip saddr { $set } drop; }
 }
 EOF
+    # The site's Keystone host goes with it.
+    ! ks_host "$s" || ns_cut "$s" "$set"
   else
     ns_cut "$s" "$set"
   fi
@@ -376,6 +411,7 @@ drbd_heal() {
   local s=$1
   if drbd_vm "$s"; then
     nft delete table bridge "keyha_partition_$s" 2>/dev/null || die "$s is not cut off: nothing to heal"
+    ! ks_host "$s" || ns_heal "$s"
   else
     ns_heal "$s"
   fi
@@ -405,7 +441,10 @@ drbd_info() {
     printf '"%s": {"haproxy_db": "%s:%s", "agent": "%s:%s", "http": "%s:%s", "metrics": "%s:%s"' \
       "$s" "${IP[$s]}" "$PORT_HAPROXY" "${IP[$s]}" "$PORT_AGENT" "${IP[$s]}" "$PORT_HTTP" "${IP[$s]}" "$PORT_METRICS"
     if drbd_vm "$s"; then printf ', "sql": "%s:%s", "vm_shell": "%s:7000"' "${IP[$s]}" "$PORT_SQL" "${IP[$s]}"; else printf ', "witness": true'; fi
+    if keystone_on; then printf ', "keystone": "%s:%s", "keystone_host": "%s"' "${IP[$s]}" "$PORT_KEYSTONE" "$(ks_ip "$s")"; fi
     printf '}'
   done
-  printf '}, "wan": %s}\n' "$(wan_json)"
+  printf '}'
+  if keystone_on; then printf ', "keystone_admin_password": "%s"' "$(cat "$DIR/secrets/keystone-admin.pw")"; fi
+  printf ', "wan": %s}\n' "$(wan_json)"
 }
