@@ -281,6 +281,18 @@ type Site struct {
 	Commands Commands `yaml:"commands"`
 
 	Keystone Keystone `yaml:"keystone"`
+
+	// Swift is the site's part of an object store on top (docs/swift.md): keyha does not run it,
+	// but its port plan and firewall open its ports.
+	Swift Swift `yaml:"swift"`
+}
+
+// Swift is where a site's Swift servers listen (HOST:PORT each).
+type Swift struct {
+	Proxy     string `yaml:"proxy"`     // the cloud's users reach it
+	Object    string `yaml:"object"`    // the object server: every site's proxy reaches it
+	Container string `yaml:"container"` // the container server: likewise
+	Account   string `yaml:"account"`   // the account server: likewise
 }
 
 // Keystone is the site's Keystone, when keyha looks after it too.
@@ -522,6 +534,7 @@ func (c *Cluster) Validate() error {
 			{"sql", s.SQL}, {"agent", s.Agent}, {"http", s.HTTP}, {"metrics", s.Metrics},
 			{"gossip", s.GossipAt}, {"galera", s.Galera}, {"haproxy_db", s.HAProxyDB},
 			{"keystone.api", s.Keystone.API}, {"keystone.front", s.Keystone.Front},
+			{"swift.proxy", s.Swift.Proxy}, {"swift.object", s.Swift.Object}, {"swift.container", s.Swift.Container}, {"swift.account", s.Swift.Account},
 		} {
 			if f.v == "" {
 				continue

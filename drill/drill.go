@@ -34,6 +34,9 @@ type Config struct {
 	Baseline time.Duration // quiet time before the first fault and after each repair
 	Hold     time.Duration // how long the partition lasts
 	Interval time.Duration // pause between a client's rounds
+	// Swift names each site's Swift proxy (HOST:PORT); with any, a Swift client runs at each of
+	// those sites too (swift.go).
+	Swift map[string]string
 }
 
 // Result is what the drill measured.
@@ -43,6 +46,7 @@ type Result struct {
 	FinalCross map[string][2]int `json:"final_cross_site"` // site -> ok, total validations of tokens issued at the first site
 	Checksums  map[string]string `json:"keystone_checksums"`
 	Problems   []string          `json:"problems"`
+	Swift      *SwiftResult      `json:"swift,omitempty"`
 }
 
 type recorder struct {
@@ -114,6 +118,19 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		wg.Go(func() { client(runCtx, rec, s, clients[s], sites, c) })
 	}
 	wg.Go(func() { watchWriter(runCtx, rec, m) })
+	objs := newAcked()
+	if len(c.Swift) > 0 {
+		if err := swiftPrepare(ctx, clients, c, sites[0]); err != nil {
+			stop()
+			wg.Wait()
+			return nil, fmt.Errorf("the Swift proxy at %s creates no container before the drill: %w", sites[0], err)
+		}
+		for _, s := range sites {
+			if c.Swift[s] != "" {
+				wg.Go(func() { swiftClient(runCtx, rec, s, clients[s], c.Swift[s], objs, c) })
+			}
+		}
+	}
 
 	err = script(ctx, rec, c, m, sites)
 	stop()
@@ -127,6 +144,15 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	for _, s := range sites[1:] {
 		if v := res.FinalCross[s]; v[0] != v[1] || v[1] == 0 {
 			res.Problems = append(res.Problems, fmt.Sprintf("after the drill, %d of %d tokens issued at %s validate at %s", v[0], v[1], sites[0], s))
+		}
+	}
+	if len(c.Swift) > 0 {
+		res.Swift = swiftReadBack(ctx, clients, c, sites, objs.all())
+		for _, s := range slices.Sorted(maps.Keys(res.Swift.Missing)) {
+			res.Problems = append(res.Problems, fmt.Sprintf("after the drill, %d of %d acknowledged Swift objects are missing or corrupt at %s", res.Swift.Missing[s], res.Swift.Acked, s))
+		}
+		if res.Swift.Acked == 0 {
+			res.Problems = append(res.Problems, "no Swift object was acknowledged during the drill")
 		}
 	}
 	res.Checksums = keystoneChecksums(ctx, c.Cluster, m)
@@ -420,12 +446,21 @@ func nodeChecksum(ctx context.Context, addr string, cred config.Credential, para
 func Print(w io.Writer, r *Result, svgPath string) error {
 	fmt.Fprintln(w)
 	r.Timeline.Print(w)
-	fmt.Fprintln(w, "token error windows (from the first failure after an event to the first success after the last):")
-	if len(r.Windows) == 0 {
-		fmt.Fprintln(w, "  none")
-	}
-	for _, win := range r.Windows {
-		fmt.Fprintf(w, "  %-8s %5.1fs after %q (%d failed operations)\n", win.Site, win.Length.Seconds(), win.Event, win.Failed)
+	for _, kind := range []string{"token", "swift"} {
+		if kind == "swift" && r.Swift == nil {
+			continue
+		}
+		fmt.Fprintf(w, "%s error windows (from the first failure after an event to the first success after the last):\n", map[string]string{"token": "token", "swift": "Swift"}[kind])
+		n := 0
+		for _, win := range r.Windows {
+			if win.Kind == kind {
+				n++
+				fmt.Fprintf(w, "  %-8s %5.1fs after %q (%d failed operations)\n", win.Site, win.Length.Seconds(), win.Event, win.Failed)
+			}
+		}
+		if n == 0 {
+			fmt.Fprintln(w, "  none")
+		}
 	}
 	fmt.Fprintln(w, "cross-site validation during the drill (issued at → validated at: ok/total):")
 	cs := r.Timeline.CrossSite()
@@ -443,6 +478,18 @@ func Print(w io.Writer, r *Result, svgPath string) error {
 		fmt.Fprintf(w, " %s %d/%d;", s, v[0], v[1])
 	}
 	fmt.Fprintln(w)
+	if r.Swift != nil {
+		fmt.Fprintf(w, "after the drill, the %d acknowledged Swift objects read back whole at:", r.Swift.Acked)
+		for _, s := range r.Timeline.Sites {
+			if n, ok := r.Swift.ReadOK[s]; ok || r.Swift.Missing[s] > 0 {
+				fmt.Fprintf(w, " %s %d/%d;", s, n, r.Swift.Acked)
+			}
+		}
+		fmt.Fprintln(w)
+		for _, e := range r.Swift.Errors {
+			fmt.Fprintln(w, "  ", e)
+		}
+	}
 	fmt.Fprintln(w, "keystone schema checksum per node:")
 	for _, s := range slices.Sorted(maps.Keys(r.Checksums)) {
 		fmt.Fprintf(w, "  %-8s %s\n", s, r.Checksums[s])
@@ -455,6 +502,9 @@ func Print(w io.Writer, r *Result, svgPath string) error {
 	}
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "OK: Keystone kept issuing and validating tokens; the schema is the same on every node")
+		if r.Swift != nil {
+			fmt.Fprintln(w, "OK: every object a Swift proxy acknowledged reads back whole at every site")
+		}
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintln(w, "FAIL:", p)

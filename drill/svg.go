@@ -10,7 +10,8 @@ import (
 var siteColors = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"}
 
 // SVG draws the timeline: the writer band (a colour per site), then per site one row of token
-// issues and one of cross-site validations, each slot of 250 ms green when every operation in it
+// issues and one of cross-site validations (and, with Swift, one of object PUTs and one of GETs),
+// each slot of 250 ms green when every operation in it
 // succeeded, red when every one failed, orange when some did; the drill's events as dashed lines.
 func (t Timeline) SVG() []byte {
 	// The title's baseline is at titleY (14 px type: it reaches down to about titleY+4); the
@@ -23,7 +24,10 @@ func (t Timeline) SVG() []byte {
 	)
 	length := max(t.Length, time.Second)
 	x := func(d time.Duration) float64 { return left + width*float64(d)/float64(length) }
-	rows := 1 + 2*len(t.Sites)
+	rows := 1
+	for _, s := range t.Sites {
+		rows += len(t.opsOf(s))
+	}
 	height := top + float64(rows)*(rowH+gap) + 40 + 16*float64(len(t.Events))
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", left+width+20, height)
@@ -54,11 +58,8 @@ func (t Timeline) SVG() []byte {
 	y += rowH + gap
 	nslots := int(length/slot) + 1
 	for _, site := range t.Sites {
-		for _, op := range []string{"issue", "validate"} {
-			label := site + " issue"
-			if op == "validate" {
-				label = site + " validates others'"
-			}
+		for _, op := range t.opsOf(site) {
+			label := site + " " + map[string]string{"issue": "issue", "validate": "validates others'", "put": "Swift PUT", "get": "Swift GET"}[op]
 			fmt.Fprintf(&b, `<text x="10" y="%.0f">%s</text>`+"\n", y+15, html.EscapeString(label))
 			ok, bad := make([]int, nslots), make([]int, nslots)
 			for _, s := range t.Samples {

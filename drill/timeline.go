@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// Sample is one token operation at a site.
+// Sample is one operation at a site: a Keystone token's, or a Swift object's.
 type Sample struct {
 	Site string        `json:"site"`
 	At   time.Duration `json:"at"`   // when the answer came, from the start of the drill
-	Op   string        `json:"op"`   // issue, or validate (a token issued at From)
+	Op   string        `json:"op"`   // issue, validate (a token issued at From); Swift: put, get (an object put at From)
 	From string        `json:"from"` // for validate: the site that issued the token
 	OK   bool          `json:"ok"`
 	Err  string        `json:"error,omitempty"`
@@ -39,9 +39,38 @@ type Timeline struct {
 	Writers []WriterAt    `json:"writers"`
 }
 
-// Window is a span during which a site's token operations failed.
+// The operations, in the order the timeline shows them; put and get are Swift's.
+var opOrder = []string{"issue", "validate", "put", "get"}
+
+// kindOf says what an operation exercises: Keystone's tokens, or Swift's objects.
+func kindOf(op string) string {
+	if op == "put" || op == "get" {
+		return "swift"
+	}
+	return "token"
+}
+
+// opsOf lists the operations a site has samples of, in the timeline's order.
+func (t Timeline) opsOf(site string) []string {
+	seen := map[string]bool{}
+	for _, s := range t.Samples {
+		if s.Site == site {
+			seen[s.Op] = true
+		}
+	}
+	var out []string
+	for _, op := range opOrder {
+		if seen[op] || kindOf(op) == "token" {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// Window is a span during which a site's token operations (or its Swift operations) failed.
 type Window struct {
 	Site     string        `json:"site"`
+	Kind     string        `json:"kind"`  // token or swift
 	Event    string        `json:"event"` // the drill event it followed
 	From, To time.Duration `json:"-"`
 	Length   time.Duration `json:"length"`
@@ -54,45 +83,53 @@ type Window struct {
 func (t Timeline) Windows() []Window {
 	var out []Window
 	for _, site := range t.Sites {
-		var ss []Sample
-		for _, s := range t.Samples {
-			if s.Site == site {
-				ss = append(ss, s)
-			}
+		for _, kind := range []string{"token", "swift"} {
+			out = append(out, t.windows(site, kind)...)
 		}
-		slices.SortFunc(ss, func(a, b Sample) int { return int(a.At - b.At) })
-		for i, e := range t.Events {
-			end := t.Length
-			if i+1 < len(t.Events) {
-				end = t.Events[i+1].At
-			}
-			w := Window{Site: site, Event: e.What, From: -1}
-			lastFail := -1
-			for j, s := range ss {
-				if s.At < e.At || s.At >= end {
-					continue
-				}
-				if !s.OK {
-					if w.From < 0 {
-						w.From = s.At
-					}
-					w.Failed++
-					lastFail = j
-				}
-			}
-			if w.Failed == 0 {
+	}
+	return out
+}
+
+func (t Timeline) windows(site, kind string) []Window {
+	var out []Window
+	var ss []Sample
+	for _, s := range t.Samples {
+		if s.Site == site && kindOf(s.Op) == kind {
+			ss = append(ss, s)
+		}
+	}
+	slices.SortFunc(ss, func(a, b Sample) int { return int(a.At - b.At) })
+	for i, e := range t.Events {
+		end := t.Length
+		if i+1 < len(t.Events) {
+			end = t.Events[i+1].At
+		}
+		w := Window{Site: site, Kind: kind, Event: e.What, From: -1}
+		lastFail := -1
+		for j, s := range ss {
+			if s.At < e.At || s.At >= end {
 				continue
 			}
-			w.To = end
-			for _, s := range ss[lastFail+1:] {
-				if s.OK {
-					w.To = s.At
-					break
+			if !s.OK {
+				if w.From < 0 {
+					w.From = s.At
 				}
+				w.Failed++
+				lastFail = j
 			}
-			w.Length = w.To - w.From
-			out = append(out, w)
 		}
+		if w.Failed == 0 {
+			continue
+		}
+		w.To = end
+		for _, s := range ss[lastFail+1:] {
+			if s.OK {
+				w.To = s.At
+				break
+			}
+		}
+		w.Length = w.To - w.From
+		out = append(out, w)
 	}
 	return out
 }
@@ -141,7 +178,7 @@ func (t Timeline) Print(w io.Writer) {
 		return wr[0]
 	})
 	for _, site := range t.Sites {
-		for _, op := range []string{"issue", "validate"} {
+		for _, op := range t.opsOf(site) {
 			ok, bad := make([]int, secs), make([]int, secs)
 			for _, s := range t.Samples {
 				if s.Site != site || s.Op != op {

@@ -124,6 +124,14 @@ func Plan(c *config.Cluster, site string) []Port {
 		if s.Keystone.API != "" {
 			add(s.Keystone.API, "tcp", "Keystone itself (uwsgi, HTTPS): every site's HAProxy, the other sites' as a backup of their own", []string{FromSites, FromLocal}, others)
 		}
+		if s.Swift.Proxy != "" {
+			add(s.Swift.Proxy, "tcp", "the site's Swift proxy: the cloud's users (tokens checked at the site's Keystone front)", []string{FromClients, FromLocal}, nil)
+		}
+		for _, sv := range []struct{ addr, kind string }{{s.Swift.Object, "object"}, {s.Swift.Container, "container"}, {s.Swift.Account, "account"}} {
+			if sv.addr != "" {
+				add(sv.addr, "tcp", "Swift's "+sv.kind+" server: every site's Swift proxy, which keeps a replica at every site", []string{FromSites, FromLocal}, others)
+			}
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Site != out[j].Site {
@@ -238,7 +246,8 @@ func siteAddrs(c *config.Cluster, name string) []string {
 		return nil
 	}
 	var out []string
-	for _, a := range []string{s.SQL, s.Agent, s.HTTP, s.Metrics, s.GossipAt, s.Galera, s.HAProxyDB, s.Keystone.API, s.Keystone.Front} {
+	for _, a := range []string{s.SQL, s.Agent, s.HTTP, s.Metrics, s.GossipAt, s.Galera, s.HAProxyDB, s.Keystone.API, s.Keystone.Front,
+		s.Swift.Proxy, s.Swift.Object, s.Swift.Container, s.Swift.Account} {
 		if h, _, err := net.SplitHostPort(a); err == nil && net.ParseIP(h).To4() != nil {
 			out = append(out, h)
 		}

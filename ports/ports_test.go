@@ -57,6 +57,37 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+// Swift's servers, named in the cluster file, are in the plan and so in the firewall: the proxy
+// for the clients, the storage servers for the other sites (their proxies).
+func TestSwiftPorts(t *testing.T) {
+	c := lab(t, "")
+	for i := range c.Sites {
+		ip := fmt.Sprintf("10.77.0.%d", i+1)
+		c.Sites[i].Swift = config.Swift{Proxy: ip + ":8080", Object: ip + ":6200", Container: ip + ":6201", Account: ip + ":6202"}
+	}
+	var got []string
+	for _, p := range ports.Plan(c, "bari") {
+		if p.Port == 8080 || p.Port >= 6200 && p.Port <= 6202 {
+			got = append(got, fmt.Sprintf("%d %v", p.Port, p.From))
+		}
+	}
+	if want := "6200 [sites local] 6201 [sites local] 6202 [sites local] 8080 [clients local]"; strings.Join(got, " ") != want {
+		t.Errorf("bari's Swift ports %v, want %s", got, want)
+	}
+	nft, err := ports.NFT(c, "bari", ports.Sources{Clients: []string{"192.0.2.20"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`ip saddr { 10.77.0.1, 10.77.0.2, 10.77.0.3 } tcp dport 6200 accept`, `ip saddr { 10.77.0.2, 192.0.2.20 } tcp dport 8080 accept`} {
+		if !strings.Contains(nft, want) {
+			t.Errorf("missing %q in\n%s", want, nft)
+		}
+	}
+	if w := ports.X11(c); len(w) != 0 {
+		t.Errorf("Swift's customary ports warn of X11: %v", w)
+	}
+}
+
 func TestX11(t *testing.T) {
 	c := lab(t, "")
 	c.Sites[1].Metrics = "10.77.0.2:6010"

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -25,6 +27,7 @@ func drillCommand() *cli.Command {
 			&cli.StringFlag{Name: "lab", Value: "scripts/lab", EnvVars: []string{"KEYHA_LAB_SCRIPT"}, Usage: "the lab script that injects the faults"},
 			&cli.DurationFlag{Name: "hold", Value: 15e9, Usage: "how long the partition lasts"},
 			&cli.StringFlag{Name: "report", Usage: "also write the result as JSON to this file"},
+			&cli.BoolFlag{Name: "swift", Usage: "also run a Swift client at every site, through the proxies the lab runs (scripts/lab up --keystone --swift)"},
 		},
 		Action: func(c *cli.Context) error {
 			cl, err := loadConfig(c)
@@ -38,8 +41,14 @@ func drillCommand() *cli.Command {
 			if _, err := os.Stat(c.String("lab")); err != nil {
 				return fmt.Errorf("the drill injects faults with the lab script: %w (set --lab or KEYHA_LAB_SCRIPT)", err)
 			}
+			var proxies map[string]string
+			if c.Bool("swift") {
+				if proxies, err = labSwift(c.Context, c.String("lab")); err != nil {
+					return err
+				}
+			}
 			r, err := drill.Run(c.Context, drill.Config{Cluster: cl, User: c.String("user"), Password: pw,
-				Injector: load.LabScript{Path: c.String("lab")}, Out: c.App.Writer, Hold: c.Duration("hold")})
+				Injector: load.LabScript{Path: c.String("lab")}, Out: c.App.Writer, Hold: c.Duration("hold"), Swift: proxies})
 			if err != nil {
 				return err
 			}
@@ -81,4 +90,30 @@ func readSecret(path string) (string, error) {
 		return "", fmt.Errorf("secret file %s is empty", path)
 	}
 	return pw, nil
+}
+
+// labSwift asks the lab script (its info verb) for each site's Swift proxy.
+func labSwift(ctx context.Context, lab string) (map[string]string, error) {
+	out, err := exec.CommandContext(ctx, lab, "info").Output()
+	if err != nil {
+		return nil, fmt.Errorf("--swift: %s info: %w", lab, err)
+	}
+	var info struct {
+		Sites map[string]struct {
+			Swift string `json:"swift"`
+		} `json:"sites"`
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		return nil, fmt.Errorf("--swift: %s info: %w", lab, err)
+	}
+	proxies := map[string]string{}
+	for s, v := range info.Sites {
+		if v.Swift != "" {
+			proxies[s] = v.Swift
+		}
+	}
+	if len(proxies) == 0 {
+		return nil, errors.New("--swift: the lab runs no Swift: start it with scripts/lab up --keystone --swift")
+	}
+	return proxies, nil
 }

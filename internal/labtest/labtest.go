@@ -66,6 +66,7 @@ type Site struct {
 	Metrics       string `json:"metrics"`
 	Namespace     string `json:"namespace"`
 	Keystone      string `json:"keystone"` // the site's HAProxy front for Keystone's API
+	Swift         string `json:"swift"`    // the site's Swift proxy (scripts/lab up --swift)
 }
 
 var (

@@ -110,6 +110,7 @@ EOF
         echo "      fernet_keys: $DIR/$s/keystone/fernet-keys"
         echo "      credential_keys: $DIR/$s/keystone/credential-keys"
       fi
+      if swift_on; then swift_section "$s"; fi
     } >>"$DIR/keyha.yaml"
   done
 }
@@ -332,7 +333,9 @@ drbd_up() { # [WAN_PROFILE]
     step "set up Keystone" "see $DIR/SITE/keystone/"
     for s in "${DRBD_SITES[@]}"; do site_ns "$s" "${KS_IP[$s]}"; done
     setup_keystone
+    drbd_wait_routed 60 || die "HAProxy does not route to lngs at every site after Keystone's start"
   fi
+  if swift_on; then step "set up Swift" "see $DIR/SITE/swift/"; setup_swift; fi
   local over="one bridge"; wan_on && over="WAN profile $(cat "$DIR/wan/profile")"
   echo "lab: up in $(elapsed "$t0") s: DRBD r0 Primary at lngs, bari Secondary, padova the witness, over $over; dir $DIR"
   echo "lab: cluster file $DIR/keyha.yaml (export KEYHA_CONFIG=$DIR/keyha.yaml)"
@@ -442,6 +445,7 @@ drbd_info() {
       "$s" "${IP[$s]}" "$PORT_HAPROXY" "${IP[$s]}" "$PORT_AGENT" "${IP[$s]}" "$PORT_HTTP" "${IP[$s]}" "$PORT_METRICS"
     if drbd_vm "$s"; then printf ', "sql": "%s:%s", "vm_shell": "%s:7000"' "${IP[$s]}" "$PORT_SQL" "${IP[$s]}"; else printf ', "witness": true'; fi
     if keystone_on; then printf ', "keystone": "%s:%s", "keystone_host": "%s"' "${IP[$s]}" "$PORT_KEYSTONE" "$(ks_ip "$s")"; fi
+    if swift_on; then printf ', "swift": "%s:%s"' "$(ks_ip "$s")" "$PORT_SWIFT"; fi
     printf '}'
   done
   printf '}'
