@@ -102,8 +102,11 @@ func TestDRBDFailover(t *testing.T) {
 	check := func(t *testing.T, at string) {
 		t.Helper()
 		r := l.Keyha(t, nil, "load", "check", "--at", at, "--journal", filepath.Join(dir, fmt.Sprintf("journal%d", run)))
+		// Not fatal: the step goes on, so that a split brain it leaves is still resolved and
+		// the tests after it start from a serving lab.
 		if r.Code != 0 || !strings.Contains(r.Stdout, "missing 0") {
-			t.Fatalf("check of run %d at %s failed:\n%s%s", run, at, r.Stdout, r.Stderr)
+			t.Errorf("check of run %d at %s failed:\n%s%s", run, at, r.Stdout, r.Stderr)
+			return
 		}
 		t.Logf("check of run %d at %s: %s", run, at, lastLine(r.Stdout))
 	}

@@ -316,7 +316,8 @@ func (w *worker) run(ctx context.Context) error {
 }
 
 // write commits one batch, retrying what can be retried for RetryFor. A retry after an attempt of
-// unknown outcome that meets 1062 (duplicate key) proves the first attempt committed.
+// unknown outcome that meets 1062 (duplicate key) shows the first attempt's rows, which confirm
+// then proves durable before they count as acknowledged.
 func (w *worker) write(ctx context.Context, stmt *sql.Stmt, lo, hi uint64, args []any) error {
 	n := int(hi - lo + 1)
 	deadline := time.Now().Add(w.l.cfg.RetryFor)
@@ -339,10 +340,15 @@ func (w *worker) write(ctx context.Context, stmt *sql.Stmt, lo, hi uint64, args 
 		} else {
 			class = Classify(err)
 		}
-		if err == nil || (class == ClassDuplicate && failedBefore) {
-			if err != nil {
+		if class == ClassDuplicate && failedBefore {
+			// The rows are there, maybe not yet durable: acknowledged only once confirmed.
+			if err = confirm(ctx, w.db, lo, hi, fmt.Sprintf("ack %d.%d", lo, attempt)); err == nil {
 				w.committedAfterError++
+			} else if class = Classify(err); class == ClassDuplicate {
+				class = ClassOther // never the proof itself
 			}
+		}
+		if err == nil {
 			w.acked += uint64(n)
 			w.l.acked.Add(uint64(n))
 			ids := make([]uint64, 0, n)
@@ -380,6 +386,34 @@ func (w *worker) write(ctx context.Context, stmt *sql.Stmt, lo, hi uint64, args 
 		case <-time.After(backoff):
 		}
 	}
+}
+
+// confirm proves that rows lo..hi, which a retry met (1062), are durable: on one connection it
+// sees them all, then commits a write of its own. Seeing them is not enough: InnoDB shows a
+// commit before its log is flushed, and a DRBD Primary whose I/O froze when it lost its peer
+// holds that flush until the Primary is killed, so a row seen there may never be acknowledged
+// and is lost with it. A commit after the rows is durable only once every commit before it in
+// the log is.
+func confirm(ctx context.Context, db *sql.DB, lo, hi uint64, key string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("confirm rows %d..%d: %w", lo, hi, err)
+	}
+	defer tx.Rollback()
+	var n uint64
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+Schema+".item WHERE id BETWEEN ? AND ?", lo, hi).Scan(&n); err != nil {
+		return fmt.Errorf("confirm rows %d..%d: read them: %w", lo, hi, err)
+	}
+	if n != hi-lo+1 {
+		return fmt.Errorf("confirm rows %d..%d: %d of them present", lo, hi, n)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+Schema+".meta (k, v) VALUES (?, ?)", key, fmt.Sprint(hi)); err != nil {
+		return fmt.Errorf("confirm rows %d..%d: write after them: %w", lo, hi, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("confirm rows %d..%d: commit: %w", lo, hi, err)
+	}
+	return nil
 }
 
 // progress prints the run's progress until the returned func is called: on a terminal, one line
