@@ -109,7 +109,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := mode{cl: c.Cluster, k: k}
+	m := newMode(c.Cluster, k)
 	rec := &recorder{start: time.Now(), tokens: map[string]string{}}
 	res := &Result{}
 	runCtx, stop := context.WithCancel(ctx)
@@ -381,25 +381,21 @@ type retryStop struct{ error }
 // only the Primary has a database: its digest is the one.
 func keystoneChecksums(ctx context.Context, cl *config.Cluster, m mode) map[string]string {
 	out := map[string]string{}
-	cred, err := cl.Credential("app")
-	params := map[string]string{"wsrep_sync_wait": "1"}
-	w := ""
-	if m.drbd() {
-		params = nil
-		w, _ = m.writer(ctx)
-	}
-	for _, s := range cl.Sites {
-		if m.drbd() && s.Name != w {
-			continue
-		}
+	cred, credErr := cl.Credential("app")
+	sites, params := m.databases(ctx)
+	for _, name := range sites {
+		s, err := cl.Site(name)
 		sum := ""
-		if err == nil {
+		switch {
+		case credErr != nil:
+			err = credErr
+		case err == nil:
 			sum, err = nodeChecksum(ctx, s.SQL, cred, params)
 		}
 		if err != nil {
-			sum, err = "error: "+err.Error(), nil
+			sum = "error: " + err.Error()
 		}
-		out[s.Name] = sum
+		out[name] = sum
 	}
 	return out
 }

@@ -60,15 +60,6 @@ func (a *acked) all() []object {
 	return append([]object(nil), a.objs...)
 }
 
-// swiftAt returns a Swift client of site's proxy and a token from its own Keystone.
-func swiftAt(ctx context.Context, k *Keystone, addr string, c Config) (*swift.Client, string, error) {
-	tok, project, err := k.IssueScoped(ctx, c.User, c.Password)
-	if err != nil {
-		return nil, "", err
-	}
-	return swift.New(addr, project), tok, nil
-}
-
 func swiftClient(ctx context.Context, rec *recorder, site string, k *Keystone, addr string, objs *acked, c Config) {
 	var cl *swift.Client
 	var tok string
@@ -76,7 +67,7 @@ func swiftClient(ctx context.Context, rec *recorder, site string, k *Keystone, a
 	seq := 0
 	for ctx.Err() == nil {
 		if cl == nil || time.Since(got) > tokenEvery {
-			if nc, nt, err := swiftAt(ctx, k, addr, c); err == nil {
+			if nc, nt, err := swift.Login(ctx, k, addr, c.User, c.Password); err == nil {
 				cl, tok, got = nc, nt, time.Now()
 			}
 		}
@@ -93,15 +84,16 @@ func swiftClient(ctx context.Context, rec *recorder, site string, k *Keystone, a
 			if err == nil {
 				objs.add(object{site: site, name: name, sum: swift.Sum(body)})
 			}
+			refused := swift.Refused(err)
 			if o, ok := objs.pick(); ok {
 				_, err := cl.Get(ctx, tok, container, o.name, o.sum)
 				if ctx.Err() != nil {
 					return
 				}
 				rec.add(Sample{Site: site, At: rec.since(), Op: "get", From: o.site, OK: err == nil, Err: errText(err)})
+				refused = refused || swift.Refused(err)
 			}
-			var se *swift.StatusError
-			if errors.As(err, &se) && se.Code == 401 {
+			if refused {
 				cl = nil // the token was refused: a fresh one next round
 			}
 		}
@@ -115,7 +107,7 @@ func swiftClient(ctx context.Context, rec *recorder, site string, k *Keystone, a
 // swiftPrepare makes the drill's container through the first site's proxy.
 func swiftPrepare(ctx context.Context, clients map[string]*Keystone, c Config, first string) error {
 	return retry(ctx, 60*time.Second, func() error {
-		cl, tok, err := swiftAt(ctx, clients[first], c.Swift[first], c)
+		cl, tok, err := swift.Login(ctx, clients[first], c.Swift[first], c.User, c.Password)
 		if err != nil {
 			return err
 		}
@@ -138,7 +130,10 @@ func swiftReadBack(ctx context.Context, clients map[string]*Keystone, c Config, 
 		sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		var cl *swift.Client
 		var tok string
-		tokErr := retry(sctx, 60*time.Second, func() (err error) { cl, tok, err = swiftAt(sctx, clients[s], c.Swift[s], c); return err })
+		tokErr := retry(sctx, 60*time.Second, func() (err error) {
+			cl, tok, err = swift.Login(sctx, clients[s], c.Swift[s], c.User, c.Password)
+			return err
+		})
 		for _, o := range objs {
 			err := tokErr
 			if err == nil {

@@ -12,7 +12,9 @@ import (
 	"github.com/keyha/keyha/internal/labtest"
 )
 
-func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_KEYSTONE=1", "KEYHA_LAB_ISLAND=1") }
+func TestMain(m *testing.M) {
+	labtest.Main(m, "KEYHA_LAB_KEYSTONE=1", "KEYHA_LAB_ISLAND=1", "KEYHA_LAB_SWIFT=1")
+}
 
 // issue gets a token at k, or fails the test.
 func issue(t *testing.T, k *drill.Keystone, pw string) string {

@@ -160,13 +160,14 @@ EOF
 }
 
 # swift_start SITE: its servers in the site's namespace, each with the lab's swift folder over
-# /etc/swift in a mount namespace of its own.
+# /etc/swift in a mount namespace of its own, logging to $DIR/SITE/swift/KIND.log (--verbose:
+# Swift logs to syslog otherwise, and the lab runs none).
 swift_start() {
   local s=$1 d=$DIR/$1/swift kind
   for kind in account container object proxy; do
     # shellcheck disable=SC2016 # $1 and $@ are the inner shell's
     ip netns exec "$(ns "$s")" unshare -m sh -c 'mount --bind "$1" /etc/swift && shift && exec "$@"' swift-lab \
-      "$DIR/swift/etc" "swift-$kind-server" "$d/$kind-server.conf" </dev/null >>"$d/$kind.log" 2>&1 9>&- &
+      "$DIR/swift/etc" "swift-$kind-server" "$d/$kind-server.conf" --verbose </dev/null >>"$d/$kind.log" 2>&1 9>&- &
     echo $! >"$DIR/$s/swift-$kind.lab-pid"
   done
 }

@@ -1,7 +1,6 @@
 package swift_test
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,52 +18,20 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m, "KEYHA_LAB_KEYSTONE=1", "KEYHA_LAB_SWIFT=1") }
 
-// at returns a client of site's Swift proxy and a token from site's own Keystone.
-func at(t *testing.T, l *labtest.Lab, site string) (*swift.Client, string, error) {
-	t.Helper()
-	if l.Sites[site].Swift == "" {
-		t.Fatalf("scripts/lab info gives %s no swift address", site)
-	}
-	tok, project, err := l.Keystone(t, site).IssueScoped(t.Context(), "admin", l.KeystoneAdminPassword)
-	if err != nil {
-		return nil, "", fmt.Errorf("issue a token at %s: %w", site, err)
-	}
-	return swift.New(l.Sites[site].Swift, project), tok, nil
-}
-
-// putSome puts n objects through c and returns their MD5s by name.
-func putSome(t *testing.T, c *swift.Client, tok, container string, n int) map[string]string {
-	t.Helper()
-	if err := c.CreateContainer(t.Context(), tok, container); err != nil {
-		t.Fatal(err)
-	}
-	sums := map[string]string{}
-	for i := range n {
-		body := make([]byte, 1+mrand.IntN(256<<10))
-		rand.Read(body)
-		name := fmt.Sprintf("obj-%d", i)
-		if err := c.Put(t.Context(), tok, container, name, body); err != nil {
-			t.Fatal(err)
-		}
-		sums[name] = swift.Sum(body)
-	}
-	return sums
-}
-
 // One global Swift on the sites' Keystones (scripts/lab up --keystone --swift): a container and
 // objects created through lngs's proxy, with a token from lngs's Keystone, are read back whole at
 // bari and padova through their own proxies, with tokens from their own Keystones.
 func TestSwiftAcrossSites(t *testing.T) {
 	l := labtest.Get(t)
 	ctx := t.Context()
-	c, tok, err := at(t, l, "lngs")
+	c, tok, err := l.Swift(t, "lngs")
 	if err != nil {
 		t.Fatal(err)
 	}
 	container := fmt.Sprintf("across-%d", mrand.Uint32())
-	sums := putSome(t, c, tok, container, 8)
+	sums := labtest.PutObjects(t, c, tok, container, 8)
 	for _, site := range []string{"bari", "padova", "lngs"} {
-		c, tok, err := at(t, l, site)
+		c, tok, err := l.Swift(t, site)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +41,7 @@ func TestSwiftAcrossSites(t *testing.T) {
 			}
 		}
 	}
-	c, _, err = at(t, l, "bari")
+	c, _, err = l.Swift(t, "bari")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,27 @@ func New(addr, project string) *Client {
 	return &Client{URL: "http://" + addr, Account: "AUTH_" + project, HTTP: &http.Client{Timeout: 30 * time.Second}}
 }
 
+// Issuer issues a project-scoped token: the token and the project's ID (a site's Keystone).
+type Issuer interface {
+	IssueScoped(ctx context.Context, user, password string) (token, project string, err error)
+}
+
+// Login returns a client of the proxy at addr for the project a token from iss is scoped to, and
+// that token.
+func Login(ctx context.Context, iss Issuer, addr, user, password string) (*Client, string, error) {
+	tok, project, err := iss.IssueScoped(ctx, user, password)
+	if err != nil {
+		return nil, "", err
+	}
+	return New(addr, project), tok, nil
+}
+
+// Refused reports whether err is the proxy refusing the token (401): get a fresh one.
+func Refused(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Code == http.StatusUnauthorized
+}
+
 // ErrCorrupt is a read whose bytes are not the object's: their MD5 differs from the ETag, or
 // from the MD5 the caller expected.
 var ErrCorrupt = errors.New("corrupt or different object")

@@ -2,6 +2,7 @@ package swift
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -71,7 +72,13 @@ func TestPutGetChecked(t *testing.T) {
 		t.Errorf("get of a corrupt body: %v", err)
 	}
 	var se *StatusError
-	if err := c.Put(ctx, "bogus", "drill", "o2", body); err == nil || !errors.As(err, &se) || se.Code != 401 {
-		t.Errorf("put with a bogus token: %v, want HTTP 401", err)
+	if err := c.Put(ctx, "bogus", "drill", "o2", body); err == nil || !errors.As(err, &se) || se.Code != 401 || !Refused(err) {
+		t.Errorf("put with a bogus token: %v, want HTTP 401, refused", err)
+	}
+	if _, err := c.Get(ctx, "bogus", "drill", "o 1", ""); !Refused(err) {
+		t.Errorf("get with a bogus token: %v, want refused", err)
+	}
+	if Refused(fmt.Errorf("get: %w", ErrCorrupt)) {
+		t.Error("a corrupt read taken for a refused token")
 	}
 }

@@ -3,9 +3,11 @@ package labtest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/keyha/keyha/drill"
 	"github.com/keyha/keyha/ops"
+	"github.com/keyha/keyha/swift"
 )
 
 // Run is the outcome of one keyha command.
@@ -128,6 +131,40 @@ func (l *Lab) Keystone(t testing.TB, site string) *drill.Keystone {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// Swift returns a client of site's Swift proxy (a lab up with --swift) and a token from site's own
+// Keystone; the error is Keystone's refusal, for tests that expect one.
+func (l *Lab) Swift(t testing.TB, site string) (*swift.Client, string, error) {
+	t.Helper()
+	if l.Sites[site].Swift == "" {
+		t.Fatalf("scripts/lab info gives %s no swift address", site)
+	}
+	c, tok, err := swift.Login(t.Context(), l.Keystone(t, site), l.Sites[site].Swift, "admin", l.KeystoneAdminPassword)
+	if err != nil {
+		return nil, "", fmt.Errorf("issue a token at %s: %w", site, err)
+	}
+	return c, tok, nil
+}
+
+// PutObjects creates container through c and puts n objects of random sizes (up to 256 KiB)
+// in it, and returns their MD5s by name.
+func PutObjects(t testing.TB, c *swift.Client, tok, container string, n int) map[string]string {
+	t.Helper()
+	if err := c.CreateContainer(t.Context(), tok, container); err != nil {
+		t.Fatal(err)
+	}
+	sums := map[string]string{}
+	for i := range n {
+		body := make([]byte, 1+mrand.IntN(256<<10))
+		rand.Read(body)
+		name := fmt.Sprintf("obj-%d", i)
+		if err := c.Put(t.Context(), tok, container, name, body); err != nil {
+			t.Fatal(err)
+		}
+		sums[name] = swift.Sum(body)
+	}
+	return sums
 }
 
 // CrossSiteTokens issues n tokens at from and validates each at every site of to, with a token
