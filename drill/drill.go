@@ -458,6 +458,15 @@ func Print(w io.Writer, r *Result, svgPath string) error {
 			fmt.Fprintln(w, "  none")
 		}
 	}
+	for _, c := range r.Timeline.Cuts() {
+		fmt.Fprintf(w, "at %s while it was cut off, its own clients' operations (ok/total):", c.Site)
+		for _, op := range opOrder {
+			if n, ok := c.Ops[op]; ok {
+				fmt.Fprintf(w, " %s %d/%d;", op, n[0], n[1])
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintln(w, "cross-site validation during the drill (issued at → validated at: ok/total):")
 	cs := r.Timeline.CrossSite()
 	keys := make([][2]string, 0, len(cs))

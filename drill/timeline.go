@@ -134,6 +134,47 @@ func (t Timeline) windows(site, kind string) []Window {
 	return out
 }
 
+// Cut is what a cut-off site's own clients got between "partition SITE" and "heal SITE": per
+// operation, ok and total. With island mode on, its tokens and Swift reads keep working; Swift
+// writes need a quorum of replicas, two of them at other sites.
+type Cut struct {
+	Site string            `json:"site"`
+	Ops  map[string][2]int `json:"ops"`
+}
+
+// Cuts lists, for each cut of the drill, the cut-off site's operations during it.
+func (t Timeline) Cuts() []Cut {
+	var out []Cut
+	for i, e := range t.Events {
+		rest, ok := strings.CutPrefix(e.What, "partition ")
+		if !ok {
+			continue
+		}
+		site, _, _ := strings.Cut(rest, " ")
+		end := t.Length
+		for _, h := range t.Events[i+1:] {
+			if h.What == "heal "+site {
+				end = h.At
+				break
+			}
+		}
+		c := Cut{Site: site, Ops: map[string][2]int{}}
+		for _, s := range t.Samples {
+			if s.Site != site || s.At < e.At || s.At >= end {
+				continue
+			}
+			n := c.Ops[s.Op]
+			if s.OK {
+				n[0]++
+			}
+			n[1]++
+			c.Ops[s.Op] = n
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // CrossSite counts validations by issuing site and validating site: ok and total.
 func (t Timeline) CrossSite() map[[2]string][2]int {
 	out := map[[2]string][2]int{}

@@ -120,3 +120,34 @@ func TestLegendClearOfTitle(t *testing.T) {
 		}
 	}
 }
+
+func TestCuts(t *testing.T) {
+	op := func(site, op string, at float64, ok bool) Sample {
+		return Sample{Site: site, At: time.Duration(at * float64(time.Second)), Op: op, OK: ok}
+	}
+	tl := Timeline{Sites: []string{"lngs", "padova"}, Length: 40 * time.Second,
+		Events: []Mark{{5 * time.Second, "kill -9 mysqld at lngs (the writer)"},
+			{10 * time.Second, "partition padova (cut off from the other sites)"}, {20 * time.Second, "heal padova"}},
+		Samples: []Sample{
+			op("padova", "get", 9, false),  // before the cut: not counted
+			op("padova", "get", 11, true),  // during it
+			op("padova", "get", 12, false), //
+			op("padova", "put", 13, false), //
+			op("lngs", "put", 14, true),    // another site: not counted
+			op("padova", "issue", 19.9, true),
+			op("padova", "put", 20, true), // at the heal: after the cut
+		}}
+	cs := tl.Cuts()
+	if len(cs) != 1 || cs[0].Site != "padova" {
+		t.Fatalf("cuts %+v, want padova's one", cs)
+	}
+	want := map[string][2]int{"get": {1, 2}, "put": {0, 1}, "issue": {1, 1}}
+	if got := cs[0].Ops; len(got) != len(want) || got["get"] != want["get"] || got["put"] != want["put"] || got["issue"] != want["issue"] {
+		t.Errorf("padova during the cut: %v, want %v", got, want)
+	}
+	// A cut never healed runs to the end of the drill.
+	tl.Events = tl.Events[:2]
+	if got := tl.Cuts()[0].Ops["put"]; got != [2]int{1, 2} {
+		t.Errorf("unhealed cut: puts %v, want 1 of 2", got)
+	}
+}

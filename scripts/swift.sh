@@ -155,6 +155,8 @@ use = egg:swift#healthcheck
 
 [filter:proxy-logging]
 use = egg:swift#proxy_logging
+# Not even a token's first 16 characters (Swift's default) in the log.
+reveal_sensitive_prefix = 0
 EOF
   )
 }
