@@ -1,8 +1,9 @@
-package load
+package load_test
 
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/keyha/keyha/internal/labtest"
+	"github.com/keyha/keyha/load"
 )
 
 // TestConfirmWaitsForDurability is the case TestDRBDFailover once met: a Primary cut off with a
@@ -24,46 +28,46 @@ func TestConfirmWaitsForDurability(t *testing.T) {
 	}
 	db, mnt := freezableDB(t)
 	ctx := context.Background()
-	if err := prepareSchema(ctx, db, Header{Run: "durable", Rows: 3, Created: time.Now()}, 1, true); err != nil {
+	if err := load.PrepareSchema(ctx, db, load.Header{Run: "durable", Rows: 3, Created: time.Now()}, 1, true); err != nil {
 		t.Fatal(err)
 	}
 	freeze(t, mnt, true)
-	p := Payload(1, 1)
+	p := load.Payload(1, 1)
 	first := make(chan error, 1)
-	go func() { _, err := db.Exec(insertSQL(1), 1, "lngs", p, CRC(p)); first <- err }()
+	go func() { _, err := db.Exec(load.InsertSQL(1), 1, "lngs", p, load.CRC(p)); first <- err }()
 	visible := func() bool {
 		var n int
-		return db.QueryRow("SELECT COUNT(*) FROM "+Schema+".item WHERE id = 1").Scan(&n) == nil && n == 1
+		return db.QueryRow("SELECT COUNT(*) FROM "+load.Schema+".item WHERE id = 1").Scan(&n) == nil && n == 1
 	}
 	for deadline := time.Now().Add(20 * time.Second); !visible(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the first attempt's row never became visible while its commit waits on the frozen disk")
 		}
 	}
-	if err := <-first; Classify(err) != ClassConnection {
-		t.Fatalf("first attempt on a frozen disk: %v (class %s), want a timeout of unknown outcome", err, Classify(err))
+	if err := <-first; load.Classify(err) != load.ClassConnection {
+		t.Fatalf("first attempt on a frozen disk: %v (class %s), want a timeout of unknown outcome", err, load.Classify(err))
 	}
-	_, err := db.Exec(insertSQL(1), 1, "lngs", p, CRC(p))
-	if Classify(err) != ClassDuplicate {
+	_, err := db.Exec(load.InsertSQL(1), 1, "lngs", p, load.CRC(p))
+	if load.Classify(err) != load.ClassDuplicate {
 		t.Fatalf("the retry: %v, want 1062 (the row is visible though not durable)", err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	err = confirm(cctx, db, 1, 1, "ack 1.1")
+	err = load.Confirm(cctx, db, 1, 1, "ack 1.1")
 	cancel()
 	if err == nil {
 		t.Fatal("confirm proved a row whose commit is not durable (the disk is frozen)")
 	}
-	if Classify(err) == ClassDuplicate {
+	if load.Classify(err) == load.ClassDuplicate {
 		t.Fatalf("confirm's failure reads as a duplicate, which write takes for proof: %v", err)
 	}
 	t.Logf("frozen: confirm refused: %v", err)
 	freeze(t, mnt, false)
 	cctx, cancel = context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := confirm(cctx, db, 1, 1, "ack 1.2"); err != nil {
+	if err := load.Confirm(cctx, db, 1, 1, "ack 1.2"); err != nil {
 		t.Fatalf("thawed: the commit is durable now, yet confirm failed: %v", err)
 	}
-	if err := confirm(cctx, db, 2, 3, "ack 2.0"); err == nil || !strings.Contains(err.Error(), "0 of them present") {
+	if err := load.Confirm(cctx, db, 2, 3, "ack 2.0"); err == nil || !strings.Contains(err.Error(), "0 of them present") {
 		t.Fatalf("confirm of rows never written: %v, want 0 of them present", err)
 	}
 }
@@ -82,10 +86,7 @@ func freezableDB(t *testing.T) (*sql.DB, string) {
 		}
 	}
 	if len(missing) > 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("prerequisite missing under CI=true: %v", missing)
-		}
-		t.Skipf("needs %v", missing)
+		labtest.SkipOrFail(t, fmt.Sprintf("needs %v", missing))
 	}
 	dir := t.TempDir()
 	img, mnt, sock := filepath.Join(dir, "disk.img"), filepath.Join(dir, "mnt"), filepath.Join(dir, "mysqld.sock")
