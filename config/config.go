@@ -179,6 +179,16 @@ type KeystoneAll struct {
 	// Cache: "memory" (each worker's own, the default) or memcached servers HOST:PORT at each site
 	// (sites[].keystone.memcache).
 	CacheExpiration time.Duration `yaml:"cache_expiration"` // default 60s
+	// The certificate and key Keystone serves its API with when the cluster has TLS ({site}: the
+	// site's name). Keystone runs as the keystone user: they must be readable by it. Default:
+	// tls.agent_cert and tls.agent_key.
+	SSLCert string `yaml:"ssl_cert"`
+	SSLKey  string `yaml:"ssl_key"`
+	// SSLCA is the CA Keystone verifies its database's certificate with (through the site's
+	// HAProxy), readable by the keystone user; default galera.ssl_ca, else tls.ca.
+	SSLCA string `yaml:"ssl_ca"`
+	// Processes is how many uwsgi workers serve each site's Keystone; default 4.
+	Processes int `yaml:"processes"`
 }
 
 // Agent holds the agent's timings and policy. Zero values are replaced by DefaultAgent's.
@@ -403,6 +413,12 @@ func (c *Cluster) applyDefaults() {
 	if c.Keystone.CacheExpiration == 0 {
 		c.Keystone.CacheExpiration = time.Minute
 	}
+	if c.Keystone.SSLCert == "" && c.Keystone.SSLKey == "" {
+		c.Keystone.SSLCert, c.Keystone.SSLKey = c.TLS.AgentCert, c.TLS.AgentKey
+	}
+	if c.Keystone.Processes == 0 {
+		c.Keystone.Processes = 4
+	}
 	if c.HAProxy.CheckInterval == 0 {
 		c.HAProxy.CheckInterval = time.Second
 	}
@@ -582,6 +598,12 @@ func (c *Cluster) Validate() error {
 					"give the file holding each site's certificate and key ({site}.crt and {site}.key, concatenated)", s.Name)
 			}
 		}
+	}
+	if (c.Keystone.SSLCert == "") != (c.Keystone.SSLKey == "") {
+		return errors.New("keystone: give both ssl_cert and ssl_key (the certificate Keystone serves and its key), or neither")
+	}
+	if c.Keystone.Processes < 1 {
+		return fmt.Errorf("keystone.processes: %d; Keystone needs at least one uwsgi worker per site", c.Keystone.Processes)
 	}
 	if c.Gossip.KeyFile == "" && (c.Mode == "drbd" || c.Writer.Mode == "single" && len(c.Sites) > 1) {
 		return fmt.Errorf("gossip.key_file: missing; in mode %s the agents' gossip decides %s, so it must be encrypted and "+

@@ -3,6 +3,8 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +54,8 @@ func runbook(t *testing.T) []block {
 // hostPaths are what a Debian host keeps for itself: each "host" of the test has its own, bound
 // over these paths in its mount namespace. Everything else (/usr, dpkg's database) is shared.
 var hostPaths = []string{"/etc/keyha", "/etc/mysql", "/var/lib/mysql", "/run/mysqld", "/var/log/mysql", "/var/log/keyha",
-	"/etc/haproxy", "/run/haproxy", "/var/lib/keyha", "/etc/systemd/system", "/etc/nftables.d"}
+	"/etc/haproxy", "/run/haproxy", "/var/lib/keyha", "/etc/systemd/system", "/etc/nftables.d",
+	"/etc/keystone", "/var/lib/keystone", "/var/log/keystone", "/run/keystone", "/run/memcached"}
 
 var sites = map[string]string{"lngs": "10.77.0.1", "bari": "10.77.0.2", "padova": "10.77.0.3"}
 
@@ -120,16 +123,34 @@ func TestRunbook(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// A fresh Debian host after apt-get install mariadb-server: its /etc/mysql, and a datadir
-		// with the system tables.
+		// A fresh Debian host after apt-get install mariadb-server keystone: their /etc folders,
+		// a datadir with the system tables, Keystone's home and log folder.
 		run(t, "cp", "-a", "/etc/mysql/.", filepath.Join(hosts, h, "etc/mysql"))
+		run(t, "cp", "-a", "/etc/keystone/.", filepath.Join(hosts, h, "etc/keystone"))
 		for _, p := range []string{"var/lib/mysql", "run/mysqld", "var/log/mysql"} {
 			run(t, "chown", "mysql:mysql", filepath.Join(hosts, h, p))
 		}
+		// Debian's postinst makes each host its own keys: the runbook must make them one set.
+		for _, repo := range []string{"fernet-keys", "credential-keys"} {
+			ownKeys(t, filepath.Join(hosts, h, "etc/keystone", repo))
+		}
+		run(t, "chown", "keystone:keystone", filepath.Join(hosts, h, "var/lib/keystone"))
+		run(t, "chown", "keystone:adm", filepath.Join(hosts, h, "var/log/keystone"))
+		run(t, "chmod", "750", filepath.Join(hosts, h, "var/log/keystone"))
 		if h != "operator" {
 			run(t, "mariadb-install-db", "--user=mysql", "--datadir="+filepath.Join(hosts, h, "var/lib/mysql"), "--skip-test-db")
 		}
 	}
+
+	// The hosts share this machine's /usr and dpkg database: a keyha package left by an earlier run
+	// with the same version would make the runbook's install a no-op, and its binary stale.
+	purge := func() {
+		if exec.Command("dpkg-query", "-W", "keyha").Run() == nil {
+			run(t, "dpkg", "--purge", "keyha")
+		}
+	}
+	purge()
+	defer purge()
 
 	// The hosts' apt-get installs what is missing and upgrades nothing: this machine's own
 	// packages stay as scripts/setup left them.
@@ -159,7 +180,7 @@ func TestRunbook(t *testing.T) {
 		cmd.Stdout, cmd.Stderr = &out, &out
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
-			for _, log := range []string{"var/log/mysql/error.log", "var/log/keyha/agent.log"} {
+			for _, log := range []string{"var/log/mysql/error.log", "var/log/keyha/agent.log", "var/log/keystone/keystone.log", "var/log/keystone/uwsgi.log"} {
 				if tail, err := exec.Command("tail", "-n", "20", filepath.Join(hosts, host, log)).Output(); err == nil && len(tail) > 0 {
 					out.WriteString("\n--- " + host + ":/" + log + "\n" + string(tail))
 				}
@@ -206,7 +227,38 @@ func TestRunbook(t *testing.T) {
 	if strings.Count(last, "Synced  Primary") != 3 || !strings.Contains(last, "WRITER") || !strings.Contains(last, "writer: lngs") {
 		t.Errorf("keyha status at the end of the runbook:\n%s", last)
 	}
+	// Every agent ran in its unit's sandbox, and the agents of bari and padova replaced their
+	// host's own keys with lngs's (keys sync) from inside it.
+	for _, h := range []string{"lngs", "bari", "padova"} {
+		b, _ := os.ReadFile(filepath.Join(hosts, h, "var/log/keyha/agent.log"))
+		if !strings.Contains(string(b), "keyha-sandbox: ProtectSystem=strict ") {
+			t.Errorf("%s: the agent did not run in its unit's sandbox:\n%s", h, b)
+		}
+		if h != "lngs" && strings.Count(string(b), "keystone keys replaced") != 2 {
+			t.Errorf("%s: the agent did not replace both key repositories:\n%s", h, b)
+		}
+	}
+	// keyha keystone tokens: each site's token valid at every site.
+	if !regexp.MustCompile(`(?m)^token of +valid at lngs +at bari +at padova\n(\w+ +ok +ok +ok\n){3}`).MatchString(last) {
+		t.Errorf("Keystone's tokens at the end of the runbook are not valid at every site:\n%s", last)
+	}
 	if !strings.Contains(last, "runs what keyha render writes for it") {
 		t.Errorf("check-config at the end of the runbook does not find the rendered files running:\n%s", last)
+	}
+}
+
+// ownKeys gives a host's key repository keys of its own (0 and 1, as keystone-manage writes them).
+func ownKeys(t *testing.T, dir string) {
+	t.Helper()
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"0", "1"} {
+		key := make([]byte, 32)
+		rand.Read(key)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(base64.URLEncoding.EncodeToString(key)), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -69,6 +69,10 @@ func SQL(accounts []Account, hosts []string, galera, requireSSL bool) (string, e
 		if a.User == "" || a.Password == "" {
 			return "", fmt.Errorf("account for %s: user or password missing in its credential file", a.Role)
 		}
+		if a.Role == "keystone" {
+			// keystone-manage db_sync fills the schema but does not create it.
+			b.WriteString("CREATE DATABASE IF NOT EXISTS keystone; -- Keystone's schema, filled by keystone-manage db_sync\n")
+		}
 		for _, h := range hosts {
 			who := quote(a.User) + "@" + quote(h)
 			fmt.Fprintf(&b, "CREATE USER IF NOT EXISTS %s IDENTIFIED BY %s;\n", who, quote(a.Password))

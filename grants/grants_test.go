@@ -32,6 +32,13 @@ func TestSQL(t *testing.T) {
 			t.Errorf("%q granted:\n%s", never, got)
 		}
 	}
+	if strings.Contains(got, "CREATE DATABASE") {
+		t.Errorf("a schema created with no keystone account:\n%s", got)
+	}
+	ks, err := SQL(append(accts, Account{Role: "keystone", User: "keystone", Password: "k"}), []string{"%"}, true, true)
+	if err != nil || !strings.Contains(ks, "CREATE DATABASE IF NOT EXISTS keystone;") || !strings.Contains(ks, "GRANT ALL PRIVILEGES ON keystone.* TO 'keystone'@'%'") {
+		t.Errorf("the keystone account's schema and privileges (%v):\n%s", err, ks)
+	}
 	drbd, _ := SQL(accts, []string{"%"}, false, false)
 	if strings.Contains(drbd, "wsrep") || strings.Contains(drbd, "SUPER") || !strings.Contains(drbd, "REQUIRE NONE") {
 		t.Errorf("DRBD mode grants Galera's privileges:\n%s", drbd)

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -14,9 +15,15 @@ type Injector interface {
 	Inject(ctx context.Context, f Fault) (string, error)
 }
 
+// ErrNotRunning: the fault found no mysqld at its site. Galera itself took the node down since
+// the fault before (a node that rejoins and cannot be given the state it missed while running
+// aborts, restart required): real behaviour, counted apart (FaultResult.Down), not a failure.
+var ErrNotRunning = errors.New("mysqld is not running")
+
 // LabScript injects faults with the lab's script: `scripts/lab VERB SITE`. Its start waits until
 // the node is Synced again (and fails if it dies on the way), so a later fault never hits a
-// cluster still busy with the state transfer of an earlier one.
+// cluster still busy with the state transfer of an earlier one. The script exits 4 when kill,
+// stop, pause or resume find (or, for resume, leave) no mysqld running.
 type LabScript struct{ Path string }
 
 func (l LabScript) Inject(ctx context.Context, f Fault) (string, error) {
@@ -28,6 +35,9 @@ func (l LabScript) Inject(ctx context.Context, f Fault) (string, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, l.Path, args...).CombinedOutput()
 	o := strings.TrimSpace(string(out))
+	if x := (*exec.ExitError)(nil); errors.As(err, &x) && x.ExitCode() == 4 {
+		err = ErrNotRunning
+	}
 	if err != nil {
 		return o, fmt.Errorf("%s %s: %w: %s", l.Path, strings.Join(args, " "), err, o)
 	}
@@ -43,6 +53,9 @@ type FaultResult struct {
 	Early   bool    `json:"early,omitempty"`
 	Skipped bool    `json:"skipped,omitempty"`
 	Error   string  `json:"error,omitempty"`
+	// Down: the site's mysqld was found not running (ErrNotRunning), taken down by Galera after an
+	// earlier fault. A repair that finds it so starts it; a break, its repair becomes a start.
+	Down string `json:"galera_took_down,omitempty"`
 	// Resumed: for a break (kill, stop, partition), seconds from the fault's end until a write through
 	// each site's target that started after it was acknowledged. A site absent never resumed.
 	Resumed map[string]float64 `json:"writes_resumed_seconds,omitempty"`
@@ -66,7 +79,11 @@ func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, f
 	finished := false
 	skipped := map[string]bool{} // site+kind of breaks that never happened
 	prevAt, prevEnd := time.Duration(0), start
+	down := map[string]bool{} // sites whose mysqld a break found not running: their repair is a start
 	for _, f := range fs {
+		if isRepair(f.Verb) && f.Verb != "heal" && down[f.Site] {
+			f.Verb, down[f.Site] = "start", false
+		}
 		res := FaultResult{Fault: f}
 		kind := map[string]string{"kill": "down", "stop": "down", "start": "down", "pause": "down", "resume": "down",
 			"partition": "cut", "heal": "cut"}[f.Verb]
@@ -97,10 +114,18 @@ func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, f
 
 		// A repair must run even when the load was cancelled.
 		_, err := inj.Inject(context.WithoutCancel(ctx), f)
+		if errors.Is(err, ErrNotRunning) {
+			res.Down, err = err.Error(), nil
+			if isRepair(f.Verb) {
+				_, err = inj.Inject(context.WithoutCancel(ctx), Fault{At: f.At, Verb: "start", Site: f.Site})
+			} else {
+				down[f.Site] = true
+			}
+		}
 		prevAt, prevEnd = f.At, time.Now()
 		// The break has taken effect when the lab's command returns (kill waits for the process to
 		// be gone): writes are watched from then on.
-		if isBreak(f.Verb) && rw != nil && err == nil {
+		if isBreak(f.Verb) && rw != nil && err == nil && res.Down == "" {
 			res.watch = rw.add(prevEnd)
 		}
 		res.Took = prevEnd.Sub(t0).Seconds()
@@ -109,6 +134,12 @@ func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, f
 		}
 		if log != nil {
 			status := "done"
+			switch {
+			case res.Down != "" && isRepair(f.Verb):
+				status = "found mysqld not running (Galera took the node down): started it"
+			case res.Down != "":
+				status = "found mysqld not running (Galera took the node down): its repair starts it"
+			}
 			if err != nil {
 				status = "FAILED: " + err.Error()
 			}

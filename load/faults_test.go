@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -81,5 +82,54 @@ func TestRunFaultsAfterTheLoad(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s: %s, want %s (all: %v)", k, got[k], v, got)
 		}
+	}
+}
+
+// downInjector finds no mysqld at the sites in gone (Galera took them down) until a start.
+type downInjector struct {
+	gone map[string]bool
+	ran  []string
+}
+
+func (d *downInjector) Inject(ctx context.Context, x Fault) (string, error) {
+	d.ran = append(d.ran, x.Verb+":"+x.Site)
+	switch {
+	case x.Verb == "start":
+		d.gone[x.Site] = false
+	case d.gone[x.Site] && x.Verb != "heal" && x.Verb != "partition":
+		return "", fmt.Errorf("lab: %w", ErrNotRunning)
+	case x.Verb == "resume" && x.Site == "bari":
+		d.gone[x.Site] = true // bari aborts while it rejoins
+		return "", fmt.Errorf("lab: %w", ErrNotRunning)
+	}
+	return "", nil
+}
+
+// A node Galera took down is no failed fault: a break that finds it down leaves its repair to start
+// it, a repair that finds it down starts it at once; everything else runs as scheduled.
+func TestRunFaultsNodeTakenDown(t *testing.T) {
+	fs, err := ParseSchedule("pause:bari@0s,resume:bari@1ms,stop:bari@2ms,start:bari@3ms,"+
+		"pause:lngs@4ms,resume:lngs@5ms,partition:lngs@6ms,heal:lngs@7ms", labSites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inj := &downInjector{gone: map[string]bool{"lngs": true}}
+	res := runFaults(context.Background(), make(chan struct{}), time.Now(), fs, inj, nil, nil)
+	want := []string{"pause:bari", "resume:bari", "start:bari", "stop:bari", "start:bari",
+		"pause:lngs", "start:lngs", "partition:lngs", "heal:lngs"}
+	if fmt.Sprint(inj.ran) != fmt.Sprint(want) {
+		t.Errorf("ran %v, want %v", inj.ran, want)
+	}
+	down := map[string]bool{}
+	for _, r := range res {
+		if r.Error != "" {
+			t.Errorf("%s failed: %s", r.Fault, r.Error)
+		}
+		if r.Down != "" {
+			down[r.Verb+":"+r.Site] = true
+		}
+	}
+	if want := map[string]bool{"resume:bari": true, "pause:lngs": true}; fmt.Sprint(down) != fmt.Sprint(want) {
+		t.Errorf("counted down %v, want %v", down, want)
 	}
 }

@@ -272,6 +272,22 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 }
 
+// eventLines keeps a mysqld.log's lines that tell why a node left or ended: errors, warnings, and
+// Galera's view, state and transfer changes; the rest (every connection, every applied event) goes.
+func eventLines(log string) string {
+	var out []string
+	for _, ln := range strings.Split(log, "\n") {
+		for _, k := range []string{"[ERROR]", "[Warning]", "ABORT", "signal", "Shutdown", "shutdown", "restart",
+			"Shifting", "non-Primary", "New cluster view", "State transfer", "IST ", "SST", "evict"} {
+			if strings.Contains(ln, k) {
+				out = append(out, ln)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -296,16 +312,27 @@ func TestNemesis(t *testing.T) {
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "journal")
 	stopBank := startBank(t, l)
-	// A failed run is diagnosed from the sites' own logs: the lab's directory is gone after CI.
+	// A failed run, or a node Galera took down, is diagnosed from the sites' own logs: the lab's
+	// directory is gone after CI. mysqld.log holds every run of the node: what this test wrote
+	// begins at its size now.
+	from := map[string]int{}
+	for _, s := range labtest.Sites {
+		b, _ := os.ReadFile(filepath.Join(l.Dir, s, "mysqld.log"))
+		from[s] = len(b)
+	}
+	tookDown := false
 	t.Cleanup(func() {
-		if !t.Failed() {
+		if !t.Failed() && !tookDown {
 			return
 		}
 		for _, s := range labtest.Sites {
-			for _, f := range []string{"mysqld.log", "agent.log"} {
-				b, _ := os.ReadFile(filepath.Join(l.Dir, s, f))
-				t.Logf("%s's %s, its end:\n%s", s, f, tail(string(b), 40))
+			b, _ := os.ReadFile(filepath.Join(l.Dir, s, "mysqld.log"))
+			if from[s] <= len(b) {
+				b = b[from[s]:]
 			}
+			t.Logf("%s's mysqld.log during the test, its errors, warnings and state changes:\n%s", s, tail(eventLines(string(b)), 80))
+			a, _ := os.ReadFile(filepath.Join(l.Dir, s, "agent.log"))
+			t.Logf("%s's agent.log, its end:\n%s", s, tail(string(a), 40))
 		}
 	})
 
@@ -320,6 +347,11 @@ func TestNemesis(t *testing.T) {
 	for _, f := range r.Faults {
 		if f.Error != "" {
 			t.Errorf("seed %d: fault %s failed: %s", r.NemesisSeed, f.Fault, f.Error)
+		}
+		if f.Down != "" {
+			// Galera's own behaviour, not a failure: counted, and its log kept (above).
+			tookDown = true
+			t.Logf("seed %d: fault %s found mysqld at %s not running: Galera took the node down", r.NemesisSeed, f.Fault, f.Site)
 		}
 	}
 	if len(r.Faults) < 8 || r.Acked == 0 || r.Journaled != r.Acked {

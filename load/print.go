@@ -31,6 +31,8 @@ func PrintRun(w io.Writer, r *Report) {
 			fmt.Fprintf(w, "  fault %s: skipped (the load finished first)\n", f.Fault)
 		case f.Error != "":
 			fmt.Fprintf(w, "  fault %s at %.1fs: FAILED: %s\n", f.Fault, f.Offset, f.Error)
+		case f.Down != "":
+			fmt.Fprintf(w, "  fault %s at %.1fs: mysqld was not running: Galera took the node down after an earlier fault (see its log)\n", f.Fault, f.Offset)
 		case f.Early:
 			fmt.Fprintf(w, "  fault %s: run at %.1fs, early, because the load finished\n", f.Fault, f.Offset)
 		default:

@@ -111,6 +111,13 @@ func Site(c *config.Cluster, site string, o Options) ([]File, error) {
 		}
 		add("keystone-keyha.conf", 0o600, "/etc/keystone/keystone.conf.d/60-keyha.conf", b)
 	}
+	if s.Keystone.API != "" {
+		b, err := keystoneUnit(c, s)
+		if err != nil {
+			return nil, err
+		}
+		add("keystone.service.conf", 0o644, "/etc/systemd/system/keystone.service.d/60-keyha.conf", b)
+	}
 	return out, nil
 }
 
@@ -327,6 +334,15 @@ ProtectKernelLogs=yes
 				rw = appendNew(rw, "-"+filepath.Dir(s.HAProxySocket)) // "-": a host without HAProxy's folder yet still starts
 			}
 		}
+		// keyha keystone keys sync: the agent replaces Keystone's key files, which belong to the
+		// keystone user (0600 in 0700 folders): it needs to pass their modes and give the new
+		// files Keystone's owner, and nothing more.
+		caps := ""
+		for _, d := range []string{s.Keystone.FernetKeys, s.Keystone.CredentialKeys} {
+			if d != "" {
+				rw, caps = appendNew(rw, "-"+d), "CAP_CHOWN CAP_DAC_OVERRIDE"
+			}
+		}
 		fmt.Fprintf(&b, `ProtectSystem=strict
 ReadWritePaths=%s
 ProtectHome=read-only
@@ -337,8 +353,8 @@ ProtectKernelModules=yes
 ProtectControlGroups=yes
 RestrictNamespaces=yes
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
-CapabilityBoundingSet=
-`, strings.Join(rw, " "))
+CapabilityBoundingSet=%s
+`, strings.Join(rw, " "), caps)
 	}
 	b.WriteString("\n[Install]\nWantedBy=multi-user.target\n")
 	return b.Bytes()
@@ -380,6 +396,30 @@ func appendNew(list []string, v string) []string {
 	return append(list, v)
 }
 
+// keystoneUnit is a drop-in for Debian's keystone.service (which stays its user, runtime folders
+// and restart policy): Keystone under uwsgi on the site's own API address (keystone.api), with its
+// certificate when the cluster has TLS (HAProxy then reaches it verified). Debian's unit runs
+// /etc/init.d/keystone, which binds port 5000 on every address, where the site's HAProxy puts
+// its Keystone front. Workers load Keystone after the fork (--lazy-apps), as upstream runs it.
+func keystoneUnit(c *config.Cluster, s *config.Site) ([]byte, error) {
+	sock := "--http-socket " + s.Keystone.API
+	if c.TLS.On() {
+		cert, key := siteFile(c.Keystone.SSLCert, s.Name), siteFile(c.Keystone.SSLKey, s.Name)
+		if strings.ContainsAny(cert+key, ", \t\"'") {
+			return nil, fmt.Errorf("keystone.ssl_cert/ssl_key: %q, %q: uwsgi's socket option takes no comma, space or quote in a path", cert, key)
+		}
+		sock = "--https-socket " + s.Keystone.API + "," + cert + "," + key
+	}
+	var b bytes.Buffer
+	b.WriteString(header(c, s.Name, "#"))
+	fmt.Fprintf(&b, `[Service]
+# Keystone on %s only: Debian's init script would take port 5000 on every address.
+ExecStart=
+ExecStart=/usr/bin/uwsgi --plugin python3 %s --wsgi-file /usr/bin/keystone-wsgi-public --processes %d --master --die-on-term --lazy-apps --enable-threads --thunder-lock --buffer-size 65535 --logto /var/log/keystone/uwsgi.log
+`, s.Keystone.API, sock, c.Keystone.Processes)
+	return b.Bytes(), nil
+}
+
 // keystoneConf is Keystone's [database] and [cache]: the database through the site's own
 // HAProxy (so always the writer), as Keystone's own account, over TLS verified against the
 // cluster CA when the nodes serve TLS (not by name: through HAProxy any site's node may answer).
@@ -398,6 +438,8 @@ func keystoneConf(c *config.Cluster, s *config.Site, cred config.Credential) ([]
 	// DRBD site's MariaDB serves the cluster PKI's certificate).
 	ca, key := "", ""
 	switch {
+	case c.Keystone.SSLCA != "":
+		ca, key = siteFile(c.Keystone.SSLCA, s.Name), "keystone.ssl_ca"
 	case c.Galera.TLS():
 		ca, key = siteFile(c.Galera.SSLCA, s.Name), "galera.ssl_ca"
 	case c.TLS.On():

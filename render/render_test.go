@@ -337,3 +337,56 @@ func TestPackagedUnit(t *testing.T) {
 		}
 	}
 }
+
+// Keystone's drop-in runs it on the site's own API address, over TLS with the site's certificate
+// when the cluster has TLS; the agent that replaces its key files may reach them, and only them.
+func TestKeystoneUnit(t *testing.T) {
+	withTLS := strings.Replace(galeraFile, "firewall:", "tls: {ca: /etc/keyha/tls/ca.crt, agent_cert: '/etc/keyha/tls/{site}.crt', agent_key: '/etc/keyha/tls/{site}.key', "+
+		"operator_cert: /oc, operator_key: /ok, haproxy_pem: /p}\nkeystone: {ssl_cert: '/etc/keystone/tls/{site}.crt', ssl_key: '/etc/keystone/tls/{site}.key', processes: 2}\nfirewall:", 1)
+	withTLS = strings.Replace(withTLS, "memcache: [127.0.0.1:11211]}", "memcache: [127.0.0.1:11211], fernet_keys: /etc/keystone/fernet-keys, credential_keys: /etc/keystone/credential-keys}", 1)
+	fs := files(t, withTLS, "lngs", Options{})
+	ks, ok := fs["keystone.service.conf"]
+	if !ok || ks.Install != "/etc/systemd/system/keystone.service.d/60-keyha.conf" {
+		t.Fatalf("Keystone's drop-in: %+v", ks)
+	}
+	for _, want := range []string{"\nExecStart=\n", "\nExecStart=/usr/bin/uwsgi --plugin python3 --https-socket 10.0.0.1:5001,/etc/keystone/tls/lngs.crt,/etc/keystone/tls/lngs.key " +
+		"--wsgi-file /usr/bin/keystone-wsgi-public --processes 2 "} {
+		if !strings.Contains(string(ks.Body), want) {
+			t.Errorf("drop-in lacks %q:\n%s", want, ks.Body)
+		}
+	}
+	u := string(fs["keyha-agent.service"].Body)
+	for _, want := range []string{"ReadWritePaths=/var/lib/keyha -/run/haproxy -/etc/keystone/fernet-keys -/etc/keystone/credential-keys\n",
+		"CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE\n", "ProtectSystem=strict\n"} {
+		if !strings.Contains(u, want) {
+			t.Errorf("agent unit lacks %q:\n%s", want, u)
+		}
+	}
+	// bari keeps no key repository: its agent gets no capability at all.
+	if b := string(files(t, withTLS, "bari", Options{})["keyha-agent.service"].Body); !strings.Contains(b, "CapabilityBoundingSet=\n") {
+		t.Errorf("bari's agent unit, with no key repository, keeps capabilities:\n%s", b)
+	}
+	if b := string(files(t, strings.Replace(withTLS, "processes: 2}", "processes: 2, ssl_ca: /etc/keystone/tls/ca.crt}", 1), "lngs",
+		Options{Keystone: &config.Credential{User: "keystone", Password: "pw"}})["keystone-keyha.conf"].Body); !strings.Contains(b, "?ssl_ca=/etc/keystone/tls/ca.crt&") {
+		t.Errorf("keystone.ssl_ca not in Keystone's database URL:\n%s", b)
+	}
+	// In clear: plain HTTP; the default certificate is the agent's.
+	if b := string(files(t, galeraFile, "bari", Options{})["keystone.service.conf"].Body); !strings.Contains(b, "--http-socket 10.0.0.2:5001 ") || !strings.Contains(b, "--processes 4 ") {
+		t.Errorf("bari's drop-in in clear:\n%s", b)
+	}
+	c, err := config.Parse([]byte(strings.Replace(withTLS, "keystone: {ssl_cert: '/etc/keystone/tls/{site}.crt', ssl_key: '/etc/keystone/tls/{site}.key', processes: 2}\n", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Keystone.SSLCert != "/etc/keyha/tls/{site}.crt" {
+		t.Errorf("keystone.ssl_cert defaults to %q, want tls.agent_cert", c.Keystone.SSLCert)
+	}
+	bad := strings.Replace(withTLS, "ssl_cert: '/etc/keystone/tls/{site}.crt'", "ssl_cert: '/etc/key stone/{site}.crt'", 1)
+	c, err = config.Parse([]byte(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Site(c, "lngs", Options{}); err == nil || !strings.Contains(err.Error(), "keystone.ssl_cert") {
+		t.Errorf("a certificate path with a space: %v, want an error naming keystone.ssl_cert", err)
+	}
+}

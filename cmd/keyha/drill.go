@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/drill"
 	"github.com/keyha/keyha/internal/atomicfile"
 	"github.com/keyha/keyha/load"
@@ -30,11 +31,7 @@ func drillCommand() *cli.Command {
 			&cli.BoolFlag{Name: "swift", Usage: "also run a Swift client at every site, through the proxies the lab runs (scripts/lab up --keystone --swift)"},
 		},
 		Action: func(c *cli.Context) error {
-			cl, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			pw, err := readSecret(c.String("password-file"))
+			cl, pw, err := keystoneLogin(c)
 			if err != nil {
 				return err
 			}
@@ -73,6 +70,16 @@ func drillCommand() *cli.Command {
 }
 
 // readSecret reads a password or secret file that only its owner may read.
+// keystoneLogin loads the cluster file and the Keystone user's --password-file.
+func keystoneLogin(c *cli.Context) (*config.Cluster, string, error) {
+	cl, err := loadConfig(c)
+	if err != nil {
+		return nil, "", err
+	}
+	pw, err := readSecret(c.String("password-file"))
+	return cl, pw, err
+}
+
 func readSecret(path string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {

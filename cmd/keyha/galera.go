@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyha/keyha/drill"
 	"github.com/keyha/keyha/ops"
 )
 
@@ -78,7 +79,7 @@ func keystoneCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "keystone",
 		Usage: "what Keystone needs identical at every site",
-		Subcommands: []*cli.Command{{
+		Subcommands: []*cli.Command{tokensCommand(), {
 			Name:  "keys",
 			Usage: "Keystone's fernet and credential key repositories",
 			Subcommands: []*cli.Command{
@@ -107,5 +108,33 @@ func keystoneCommand() *cli.Command {
 				},
 			},
 		}},
+	}
+}
+
+func tokensCommand() *cli.Command {
+	return &cli.Command{
+		Name: "tokens",
+		Usage: "issue a token at every site's Keystone front and validate each at every site (one database, one set of keys); " +
+			"exit 2 if any fails",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "user", Value: "admin", Usage: "Keystone user (domain Default, project admin)"},
+			&cli.StringFlag{Name: "password-file", Required: true, Usage: "file holding that user's password (mode 0600)"},
+			&cli.DurationFlag{Name: "wait", Usage: "ask again, once a second, until every site passes or this long has passed (a Keystone just started)"},
+		},
+		Action: func(c *cli.Context) error {
+			cl, pw, err := keystoneLogin(c)
+			if err != nil {
+				return err
+			}
+			x, err := drill.WaitCrossTokens(c.Context, cl, c.String("user"), pw, c.Duration("wait"))
+			if err != nil {
+				return err
+			}
+			x.Print(c.App.Writer)
+			if n := x.Failed(); n > 0 {
+				return found("%d of the %d tokens and validations failed", n, len(x.Sites)*len(x.Sites))
+			}
+			return nil
+		},
 	}
 }
