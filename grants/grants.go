@@ -14,9 +14,25 @@ type Account struct {
 	Password string
 }
 
+// Server is the database server the SQL is for: MariaDB (the default) or Percona XtraDB Cluster
+// 8.0 (MySQL 8.0's privilege names).
+type Server string
+
+const (
+	MariaDB Server = "mariadb"
+	PXC     Server = "pxc"
+)
+
+// Target is where the grants go.
+type Target struct {
+	Galera     bool   // the nodes run Galera: without it there is no wsrep table and no writer row
+	RequireSSL bool   // accounts may connect only over TLS
+	Server     Server // "" is MariaDB
+}
+
 // Privileges lists, for each role, what it is granted and why (docs/deploy.md prints the same).
-// galera says whether the nodes run Galera: without it there is no wsrep table and no writer row.
-func Privileges(role string, galera bool) []Grant {
+func Privileges(role string, t Target) []Grant {
+	galera := t.Galera
 	switch role {
 	case "monitor": // the agent's poll, check-config, galera recover's positions
 		if !galera {
@@ -29,6 +45,15 @@ func Privileges(role string, galera bool) []Grant {
 	case "admin": // the agents' and operator's actions
 		if !galera {
 			return nil
+		}
+		if t.Server == PXC {
+			// MySQL 8.0 deprecates SUPER; its dynamic privilege covers every SET GLOBAL keyha makes.
+			return []Grant{
+				{"SYSTEM_VARIABLES_ADMIN", "*.*", "SET GLOBAL wsrep_provider_options (evs.evict of a dead member, pc.bootstrap in recover), wsrep_desync, " +
+					"wsrep_dirty_reads and read_only (island mode), pxc_maint_mode (keyha agent maint)"},
+				{"SELECT, INSERT, UPDATE, CREATE", "keyha.*", "the writer row: created once, moved by the successor and by switchover"},
+				{"SELECT", "mysql.wsrep_cluster_members", "the Galera view"},
+			}
 		}
 		return []Grant{
 			{"SUPER", "*.*", "SET GLOBAL wsrep_provider_options (evs.evict of a dead member, pc.bootstrap in recover), wsrep_desync and wsrep_dirty_reads (island mode)"},
@@ -55,15 +80,18 @@ type Grant struct{ What, On, Why string }
 // if it exists) and grant it its privileges; with requireSSL the account may connect only over
 // TLS. Passwords appear only in this SQL, meant for a pipe into the mariadb client, never a
 // command line.
-func SQL(accounts []Account, hosts []string, galera, requireSSL bool) (string, error) {
+func SQL(accounts []Account, hosts []string, t Target) (string, error) {
+	if t.Server != "" && t.Server != MariaDB && t.Server != PXC {
+		return "", fmt.Errorf("server %q: keyha writes grants for mariadb or pxc (Percona XtraDB Cluster 8.0)", t.Server)
+	}
 	require := " REQUIRE NONE"
-	if requireSSL {
+	if t.RequireSSL {
 		require = " REQUIRE SSL"
 	}
 	var b strings.Builder
 	b.WriteString("-- keyha: the least privileges of each account (keyha grants); run as root on one node.\n")
 	for _, a := range accounts {
-		if Privileges(a.Role, galera) == nil && a.Role != "monitor" && a.Role != "admin" {
+		if Privileges(a.Role, t) == nil && a.Role != "monitor" && a.Role != "admin" {
 			return "", fmt.Errorf("account %s: no role %q; roles are monitor, admin, app, keystone", a.User, a.Role)
 		}
 		if a.User == "" || a.Password == "" {
@@ -77,7 +105,7 @@ func SQL(accounts []Account, hosts []string, galera, requireSSL bool) (string, e
 			who := quote(a.User) + "@" + quote(h)
 			fmt.Fprintf(&b, "CREATE USER IF NOT EXISTS %s IDENTIFIED BY %s;\n", who, quote(a.Password))
 			fmt.Fprintf(&b, "ALTER USER %s IDENTIFIED BY %s%s;\n", who, quote(a.Password), require)
-			for _, g := range Privileges(a.Role, galera) {
+			for _, g := range Privileges(a.Role, t) {
 				fmt.Fprintf(&b, "GRANT %s ON %s TO %s; -- %s\n", g.What, g.On, who, g.Why)
 			}
 		}

@@ -11,7 +11,7 @@ func TestSQL(t *testing.T) {
 		{Role: "admin", User: "keyha_admin", Password: "a"},
 		{Role: "app", User: "keyha_app", Password: "b"},
 	}
-	got, err := SQL(accts, []string{"%", "localhost"}, true, true)
+	got, err := SQL(accts, []string{"%", "localhost"}, Target{Galera: true, RequireSSL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,18 +35,39 @@ func TestSQL(t *testing.T) {
 	if strings.Contains(got, "CREATE DATABASE") {
 		t.Errorf("a schema created with no keystone account:\n%s", got)
 	}
-	ks, err := SQL(append(accts, Account{Role: "keystone", User: "keystone", Password: "k"}), []string{"%"}, true, true)
+	ks, err := SQL(append(accts, Account{Role: "keystone", User: "keystone", Password: "k"}), []string{"%"}, Target{Galera: true, RequireSSL: true})
 	if err != nil || !strings.Contains(ks, "CREATE DATABASE IF NOT EXISTS keystone;") || !strings.Contains(ks, "GRANT ALL PRIVILEGES ON keystone.* TO 'keystone'@'%'") {
 		t.Errorf("the keystone account's schema and privileges (%v):\n%s", err, ks)
 	}
-	drbd, _ := SQL(accts, []string{"%"}, false, false)
+	drbd, _ := SQL(accts, []string{"%"}, Target{})
 	if strings.Contains(drbd, "wsrep") || strings.Contains(drbd, "SUPER") || !strings.Contains(drbd, "REQUIRE NONE") {
 		t.Errorf("DRBD mode grants Galera's privileges:\n%s", drbd)
 	}
-	if _, err := SQL([]Account{{Role: "dba", User: "x", Password: "y"}}, []string{"%"}, true, false); err == nil || !strings.Contains(err.Error(), "no role") {
+	if _, err := SQL([]Account{{Role: "dba", User: "x", Password: "y"}}, []string{"%"}, Target{Galera: true}); err == nil || !strings.Contains(err.Error(), "no role") {
 		t.Errorf("unknown role: %v", err)
 	}
-	if _, err := SQL([]Account{{Role: "app", User: "x"}}, []string{"%"}, true, false); err == nil {
+	if _, err := SQL([]Account{{Role: "app", User: "x"}}, []string{"%"}, Target{Galera: true}); err == nil {
 		t.Error("an empty password was accepted")
+	}
+}
+
+// Percona XtraDB Cluster 8.0 (MySQL 8.0) has neither MariaDB's READ_ONLY ADMIN nor a SUPER worth
+// granting: the admin account gets SYSTEM_VARIABLES_ADMIN for every SET GLOBAL keyha makes.
+func TestSQLPXC(t *testing.T) {
+	accts := []Account{{Role: "monitor", User: "m", Password: "a"}, {Role: "admin", User: "keyha_admin", Password: "b"}}
+	got, err := SQL(accts, []string{"%"}, Target{Galera: true, Server: PXC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "GRANT SYSTEM_VARIABLES_ADMIN ON *.* TO 'keyha_admin'@'%';") || !strings.Contains(got, "GRANT SELECT ON mysql.wsrep_cluster_members TO 'm'@'%';") {
+		t.Errorf("PXC grants:\n%s", got)
+	}
+	for _, never := range []string{"SUPER", "READ_ONLY ADMIN"} {
+		if strings.Contains(got, never) {
+			t.Errorf("PXC grants hold %s, which MySQL 8.0 deprecates or lacks:\n%s", never, got)
+		}
+	}
+	if _, err := SQL(accts, []string{"%"}, Target{Galera: true, Server: "mysql5"}); err == nil || !strings.Contains(err.Error(), "mariadb or pxc") {
+		t.Errorf("an unknown server: %v", err)
 	}
 }

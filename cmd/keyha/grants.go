@@ -19,6 +19,7 @@ func grantsCommand() *cli.Command {
 		Flags: []cli.Flag{
 			listFlag("host", "HOST: host patterns the accounts may connect from", "%"),
 			&cli.StringFlag{Name: "keystone", Usage: "Keystone's credential file (my.cnf form): grant its account Keystone's schema (default: credentials.keystone)"},
+			&cli.StringFlag{Name: "server", Value: "mariadb", Usage: "the nodes' server: mariadb, or pxc (Percona XtraDB Cluster 8.0: MySQL 8.0's privilege names)"},
 		},
 		Action: func(c *cli.Context) error {
 			cl, err := loadConfig(c)
@@ -42,7 +43,7 @@ func grantsCommand() *cli.Command {
 				}
 				accts = append(accts, grants.Account{Role: a.role, User: cred.User, Password: cred.Password})
 			}
-			sql, err := grants.SQL(accts, list(c, "host"), cl.Mode != "drbd", cl.TLS.On())
+			sql, err := grants.SQL(accts, list(c, "host"), grants.Target{Galera: cl.Mode != "drbd", RequireSSL: cl.TLS.On(), Server: grants.Server(c.String("server"))})
 			if err != nil {
 				return err
 			}
