@@ -67,6 +67,8 @@ type Agent struct {
 	stall      stall     // the applier watch (stall.go); the poll loop's alone
 	rendered   []string  // how the node differs from its rendered galera.cnf (rendered.go), under mu
 	renderedAt time.Time // the last comparison; the poll loop's alone
+	// renderedGalera and renderedHAProxy: the last comparison of each part; the poll loop's alone.
+	renderedGalera, renderedHAProxy []string
 }
 
 // conf is what the agent takes from the cluster file; Reload swaps it whole, so a reader that
@@ -109,7 +111,7 @@ type Detail struct {
 	Pending  string                     `json:"config_pending,omitempty"` // a changed file the agent could not take, and why
 	Keys     map[string]string          `json:"config_keys,omitempty"`    // digests of the running file's settings, by key
 	Island   *galera.Island             `json:"island,omitempty"`         // island mode's judgement, when island.enabled
-	Rendered []string                   `json:"rendered_drift,omitempty"` // settings the node runs unlike its rendered galera.cnf
+	Rendered []string                   `json:"rendered_drift,omitempty"` // what the site runs unlike its rendered galera.cnf and haproxy.cfg
 }
 
 // nameProblem says what is wrong when the node's wsrep_node_name is not the one the cluster file

@@ -105,7 +105,7 @@ func newMetrics(a *Agent) *metrics {
 	}
 	m.islandOn = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyha_island_active", Help: "1 while this site's node serves reads alone as an island (island mode), else 0."})
 	m.islandAge = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyha_island_data_age_seconds", Help: "While an island: how long since the node last saw the Primary component (the age of its data); 0 otherwise."})
-	m.rendered = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyha_rendered_drift", Help: "Galera settings the node runs unlike the galera.cnf keyha render writes for it now (checked every minute); 0 when they agree."})
+	m.rendered = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyha_rendered_drift", Help: "Galera settings the node runs, and HAProxy servers the site runs, unlike the galera.cnf and haproxy.cfg keyha render writes for it now (checked every minute); 0 when they agree."})
 	m.stalled = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyha_applier_stalled_seconds", Help: "How long the node's applier has not moved with write-sets waiting (it holds every site in flow control); 0 while it moves."})
 	m.reg.MustRegister(m.islandOn, m.islandAge, m.rendered, m.stalled)
 	m.evicted.WithLabelValues("ok")

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -146,6 +147,52 @@ func TestRenderedIsWhatRuns(t *testing.T) {
 	if len(got) == 0 || !bytes.Equal(got, runs) {
 		t.Errorf("bari's node runs a galera.cnf other than what render writes now:\n%s\nvs\n%s", runs, got)
 	}
+
+	// Every agent finds its site's HAProxy running the servers of its rendered haproxy.cfg; a
+	// server moved by hand at bari is named by bari's agent (restarted: it compares at start, then
+	// every minute), and no longer once it is back.
+	drift := func(site string) []string {
+		var st struct {
+			Detail struct {
+				Rendered []string `json:"rendered_drift"`
+			} `json:"detail"`
+		}
+		if err := l.AgentStatus(t, site, &st); err != nil {
+			t.Fatalf("%s's /status: %v", site, err)
+		}
+		return st.Detail.Rendered
+	}
+	for _, s := range labtest.Sites {
+		if d := drift(s); len(d) != 0 {
+			t.Errorf("%s: rendered_drift %q with the lab's rendered files running", s, d)
+		}
+	}
+	addr := l.Sites["padova"].SQL
+	host, port, _ := net.SplitHostPort(addr)
+	away := false
+	move := func(to string) {
+		if _, err := l.HAProxy("bari").Exec(context.Background(), "set server galera/padova addr "+to+" port "+port); err != nil {
+			t.Fatal(err)
+		}
+		away = to != host
+		l.Lab(t, "agent-restart", "bari")
+	}
+	move("10.77.0.99")
+	t.Cleanup(func() {
+		if away {
+			move(host)
+		}
+	})
+	want := "HAProxy's server galera/padova is at " + net.JoinHostPort("10.77.0.99", port) + ", rendered at " + addr
+	labtest.Eventually(t, 30*time.Second, "bari's agent names the moved server", func() (bool, string) {
+		d := drift("bari")
+		return slices.Contains(d, want), strings.Join(d, "; ")
+	})
+	move(host)
+	labtest.Eventually(t, 30*time.Second, "bari's agent finds its HAProxy as rendered again", func() (bool, string) {
+		d := drift("bari")
+		return len(d) == 0, strings.Join(d, "; ")
+	})
 }
 
 // A session at a standby holding LOCK TABLES ... WRITE on a table the writer writes to stalls that

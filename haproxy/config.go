@@ -157,18 +157,9 @@ type keystoneServer struct {
 	Backup     bool
 }
 
-// Config renders the haproxy.cfg of one site: the galera backend lists every site's node.
-func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
-	me, err := c.Site(site)
-	if err != nil {
-		return nil, err
-	}
-	if me.HAProxyDB == "" {
-		return nil, fmt.Errorf("site %s has no haproxy_db address in %s: it says where HAProxy listens", site, c.Path)
-	}
-	if me.HAProxySocket == "" {
-		return nil, fmt.Errorf("site %s has no haproxy_socket in %s: the runtime API needs one", site, c.Path)
-	}
+// plan is what a site's HAProxy serves: every site's node in the galera backend, the Keystone
+// servers (this site's first, the others as backups) and, in island mode, this site's own node.
+func plan(c *config.Cluster, me *config.Site) ([]server, []keystoneServer, *server, error) {
 	var servers []server
 	for _, s := range c.Sites {
 		if s.SQL == "" { // a DRBD witness: an agent, no database
@@ -184,7 +175,7 @@ func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
 			sv.AgentHost, sv.AgentPort, _ = net.SplitHostPort(s.Agent)
 		}
 		if !sv.HasCheck {
-			return nil, fmt.Errorf("site %s has no http address in %s: HAProxy's health check asks the agent there", s.Name, c.Path)
+			return nil, nil, nil, fmt.Errorf("site %s has no http address in %s: HAProxy's health check asks the agent there", s.Name, c.Path)
 		}
 		servers = append(servers, sv)
 	}
@@ -202,10 +193,98 @@ func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
 	var isl *server
 	if c.Island.Enabled {
 		for i := range servers {
-			if servers[i].Name == site {
+			if servers[i].Name == me.Name {
 				isl = &servers[i]
 			}
 		}
+	}
+	return servers, ks, isl, nil
+}
+
+// Server is one server of one backend, where it is.
+type Server struct{ Backend, Name, Addr string }
+
+// Servers lists every server the site's rendered haproxy.cfg defines, backend by backend.
+func Servers(c *config.Cluster, site string) ([]Server, error) {
+	me, err := c.Site(site)
+	if err != nil {
+		return nil, err
+	}
+	servers, ks, isl, err := plan(c, me)
+	if err != nil {
+		return nil, err
+	}
+	var out []Server
+	for _, s := range servers {
+		out = append(out, Server{"galera", s.Name, s.Addr})
+	}
+	if isl != nil {
+		out = append(out, Server{"island", isl.Name, isl.Addr})
+	}
+	for _, s := range ks {
+		out = append(out, Server{"keystone", s.Name, s.Addr})
+	}
+	return out, nil
+}
+
+// Drift compares the servers a running HAProxy has (ServersState) with those its rendered
+// haproxy.cfg defines: a server missing, one HAProxy has that the file does not, or one at
+// another address. Empty when they agree.
+func Drift(want, got []Server) []string {
+	key := func(s Server) string { return s.Backend + "/" + s.Name }
+	have := map[string]string{}
+	for _, s := range got {
+		have[key(s)] = s.Addr
+	}
+	var out []string
+	rendered := map[string]bool{}
+	for _, s := range want {
+		rendered[key(s)] = true
+		switch addr, ok := have[key(s)]; {
+		case !ok:
+			out = append(out, fmt.Sprintf("HAProxy has no server %s (rendered at %s)", key(s), s.Addr))
+		case !sameAddr(addr, s.Addr):
+			out = append(out, fmt.Sprintf("HAProxy's server %s is at %s, rendered at %s", key(s), addr, s.Addr))
+		}
+	}
+	for _, s := range got {
+		if !rendered[key(s)] {
+			out = append(out, fmt.Sprintf("HAProxy has server %s at %s, which keyha render does not write", key(s), s.Addr))
+		}
+	}
+	return out
+}
+
+// sameAddr compares HOST:PORT addresses as HAProxy and the cluster file may write them apart
+// ([::1]:3306 and [0:0::1]:3306).
+func sameAddr(a, b string) bool {
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || ap != bp {
+		return a == b
+	}
+	ai, bi := net.ParseIP(ah), net.ParseIP(bh)
+	if ai == nil || bi == nil {
+		return ah == bh
+	}
+	return ai.Equal(bi)
+}
+
+// Config renders the haproxy.cfg of one site: the galera backend lists every site's node.
+func Config(c *config.Cluster, site string, t Timings) ([]byte, error) {
+	me, err := c.Site(site)
+	if err != nil {
+		return nil, err
+	}
+	if me.HAProxyDB == "" {
+		return nil, fmt.Errorf("site %s has no haproxy_db address in %s: it says where HAProxy listens", site, c.Path)
+	}
+	if me.HAProxySocket == "" {
+		return nil, fmt.Errorf("site %s has no haproxy_socket in %s: the runtime API needs one", site, c.Path)
+	}
+	servers, ks, isl, err := plan(c, me)
+	if err != nil {
+		return nil, err
 	}
 	var b bytes.Buffer
 	err = cfgTemplate.Execute(&b, map[string]any{"Island": isl,

@@ -42,12 +42,7 @@ func TestConfigValidatesWithHAProxy(t *testing.T) {
 	if _, err := Config(c, "bari", WANTimings()); err == nil || !strings.Contains(err.Error(), "haproxy_db") {
 		t.Errorf("site without haproxy_db: %v", err)
 	}
-	if _, err := exec.LookPath("haproxy"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("haproxy is not installed under CI=true: run scripts/setup")
-		}
-		t.Skip("haproxy not installed: run scripts/setup")
-	}
+	needHAProxy(t)
 	p := filepath.Join(dir, "haproxy.cfg")
 	os.WriteFile(p, b, 0o644)
 	if out, err := exec.Command("haproxy", "-c", "-f", p).CombinedOutput(); err != nil {
@@ -107,5 +102,17 @@ func TestHATime(t *testing.T) {
 	}
 	if got, want := WANTimings().DownWithin(), 3500*time.Millisecond; got != want {
 		t.Errorf("DownWithin with the defaults = %v, want %v (inter 1s + 2 x check 1s + 1 x fastinter 500ms)", got, want)
+	}
+}
+
+// needHAProxy skips a test that runs the real HAProxy where it is not installed, and fails it
+// under CI=true, where a missing prerequisite is a failure.
+func needHAProxy(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("haproxy is not installed under CI=true: run scripts/setup")
+		}
+		t.Skip("haproxy not installed: run scripts/setup")
 	}
 }

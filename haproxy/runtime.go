@@ -46,6 +46,45 @@ func (r Runtime) Exec(ctx context.Context, cmd string) (string, error) {
 	return string(out), nil
 }
 
+// ServersState returns every server HAProxy runs, with the address it has now (an operator's
+// "set server ... addr" included): "show servers state".
+func (r Runtime) ServersState(ctx context.Context) ([]Server, error) {
+	out, err := r.Exec(ctx, "show servers state")
+	if err != nil {
+		return nil, err
+	}
+	return ParseServersState(out)
+}
+
+// ParseServersState parses "show servers state" (format 1): fields found by the header's names.
+func ParseServersState(out string) ([]Server, error) {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 2 || strings.TrimSpace(lines[0]) != "1" || !strings.HasPrefix(lines[1], "# ") {
+		return nil, fmt.Errorf("show servers state: not format 1 with a header: %.80q", out)
+	}
+	col := map[string]int{}
+	for i, f := range strings.Fields(strings.TrimPrefix(lines[1], "# ")) {
+		col[f] = i
+	}
+	for _, f := range []string{"be_name", "srv_name", "srv_addr", "srv_port"} {
+		if _, ok := col[f]; !ok {
+			return nil, fmt.Errorf("show servers state: no %s column", f)
+		}
+	}
+	var srv []Server
+	for _, ln := range lines[2:] {
+		f := strings.Fields(ln)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) < len(col) {
+			return nil, fmt.Errorf("show servers state: short line %q", ln)
+		}
+		srv = append(srv, Server{Backend: f[col["be_name"]], Name: f[col["srv_name"]], Addr: net.JoinHostPort(f[col["srv_addr"]], f[col["srv_port"]])})
+	}
+	return srv, nil
+}
+
 // ServerStat is one server's row of "show stat".
 type ServerStat struct {
 	Backend, Server string

@@ -22,12 +22,7 @@ import (
 // that never raises it. Without the file, HAProxy starts every server UP and "balance first" would
 // send the first connections to bari, a standby listed first.
 func TestStartsWithEveryServerDown(t *testing.T) {
-	if _, err := exec.LookPath("haproxy"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("haproxy is not installed under CI=true: run scripts/setup")
-		}
-		t.Skip("haproxy not installed: run scripts/setup")
-	}
+	needHAProxy(t)
 	health := func(code int) string {
 		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) }))
 		t.Cleanup(s.Close)

@@ -167,7 +167,8 @@ func PrintStatus(w io.Writer, c *config.Cluster, sts []AgentStatus) {
 	tw.Flush()
 	for _, s := range sts {
 		if len(s.Detail.Rendered) > 0 {
-			fmt.Fprintf(w, "rendered: %s runs other Galera settings than keyha render writes for it: %s (install its galera.cnf, then keyha galera rolling-restart)\n",
+			fmt.Fprintf(w, "rendered: %s runs otherwise than keyha render writes for it: %s (install its galera.cnf, then keyha galera rolling-restart; "+
+				"its haproxy.cfg, then reload HAProxy)\n",
 				s.Site, strings.Join(s.Detail.Rendered, "; "))
 		}
 	}
