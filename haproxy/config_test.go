@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyha/keyha/config"
+	"github.com/keyha/keyha/internal/prereq"
 )
 
 const cluster = `
@@ -106,13 +107,10 @@ func TestHATime(t *testing.T) {
 }
 
 // needHAProxy skips a test that runs the real HAProxy where it is not installed, and fails it
-// under CI=true, where a missing prerequisite is a failure.
+// under CI=true (prereq.SkipOrFail).
 func needHAProxy(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("haproxy"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("haproxy is not installed under CI=true: run scripts/setup")
-		}
-		t.Skip("haproxy not installed: run scripts/setup")
+		prereq.SkipOrFail(t, "haproxy is not installed: run scripts/setup")
 	}
 }

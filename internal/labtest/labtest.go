@@ -25,6 +25,7 @@ import (
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/haproxy"
+	"github.com/keyha/keyha/internal/prereq"
 	"github.com/keyha/keyha/pki"
 )
 
@@ -167,13 +168,11 @@ func Get(t testing.TB) *Lab {
 	return shared
 }
 
-// SkipOrFail skips a test that lacks a prerequisite, except under CI=true, where it fails it.
+// SkipOrFail skips a test that lacks a prerequisite, except under CI=true, where it fails it
+// (prereq.SkipOrFail: the project's one rule).
 func SkipOrFail(t testing.TB, why string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("prerequisite missing under CI=true: %s", why)
-	}
-	t.Skipf("lab not available: %s", why)
+	prereq.SkipOrFail(t, "lab not available: "+why)
 }
 
 // Prerequisites says what is missing for the lab to run here, or "" when nothing is.
