@@ -90,6 +90,7 @@ func newConf(c *config.Cluster, siteName string) (*conf, error) {
 		AvailableWhenDonor: c.Agent.AvailableWhenDonor,
 		StaleAfter:         c.Agent.StaleAfter,
 		DonorGrace:         c.Agent.DonorGrace,
+		StallDrain:         stallDrain,
 		Weighting:          true,
 		RecvQueueHigh:      1000,
 		FlowControlHigh:    0.5,
@@ -311,6 +312,7 @@ func (a *Agent) act(cf *conf, snap galera.Snapshot, v galera.Verdict, now time.T
 	prev := a.decision
 	peers := a.gossip.Peers()
 	a.evictTheDead(snap, peers)
+	a.evictStalled(snap, peers, now)
 	d := a.decide(cf, snap, v, peers, now)
 	a.mu.Lock()
 	a.decision, a.peers = d, peers

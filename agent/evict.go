@@ -14,6 +14,7 @@ import (
 	"github.com/keyha/keyha/galera"
 	"github.com/keyha/keyha/internal/atomicfile"
 	"github.com/keyha/keyha/membership"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Crash failover without Galera's timeout (galera/evict.go says why). Two halves, both in the poll
@@ -83,7 +84,7 @@ func (a *Agent) evictTheDead(snap galera.Snapshot, peers map[string]membership.P
 			delete(a.claimStart, u)
 		}
 	}
-	first := a.firstEvictor(peers)
+	first := a.firstEvictor(peers, "")
 	evictions := galera.Evictions(snap, claims)
 	for _, e := range evictions {
 		if now.Sub(a.claimStart[e.UUID]) > evictWindow {
@@ -134,12 +135,12 @@ const evictFallback = time.Second
 // the crash failover takes well under a second, retries included.
 const evictWindow = 10 * time.Second
 
-// firstEvictor is the site that evicts at once: the first of the cluster file whose agent is heard
-// and judges its node healthy (up or drain), not reporting its own mysqld gone.
-func (a *Agent) firstEvictor(peers map[string]membership.Peer) string {
+// firstEvictor is the site that evicts at once: the first of the cluster file but skip whose agent
+// is heard and judges its node healthy (up or drain), not reporting its own mysqld gone.
+func (a *Agent) firstEvictor(peers map[string]membership.Peer, skip string) string {
 	for _, s := range a.cfg().cluster.Sites {
 		p, ok := peers[s.Name]
-		if !ok || p.Status != "alive" || p.StateErr != "" || p.State.Dead != "" {
+		if !ok || s.Name == skip || p.Status != "alive" || p.StateErr != "" || p.State.Dead != "" {
 			continue
 		}
 		if p.State.Health == "up" || p.State.Health == "drain" {
@@ -149,8 +150,47 @@ func (a *Agent) firstEvictor(peers map[string]membership.Peer) string {
 	return ""
 }
 
+// evictStalled evicts, from this node, a member whose applier holds the cluster in flow control
+// (galera.StallEviction decides). One survivor at a time, as for the dead.
+func (a *Agent) evictStalled(snap galera.Snapshot, peers map[string]membership.Peer, now time.Time) {
+	var claims []galera.StallClaim
+	for name, p := range peers {
+		if name == a.cfg().site.Name || p.Status != "alive" || p.StateErr != "" || p.State.Stall == "" {
+			continue
+		}
+		s, err := a.cfg().cluster.Site(name)
+		if err != nil {
+			continue
+		}
+		claims = append(claims, galera.StallClaim{Site: name, Node: s.NodeName, UUID: p.State.Stall, For: time.Duration(p.State.StallFor) * time.Millisecond})
+	}
+	e, ok := galera.StallEviction(snap, claims, a.cfg().cluster.Agent.EvictStalledAfter)
+	if !ok {
+		return
+	}
+	if a.firstEvictor(peers, e.Site) != a.cfg().site.Name {
+		// The others step in when the first has not acted a second past the window.
+		if time.Duration(peers[e.Site].State.StallFor)*time.Millisecond < a.cfg().cluster.Agent.EvictStalledAfter+evictFallback {
+			return
+		}
+	}
+	if a.evictTried == nil {
+		a.loadDead()
+	}
+	if t, ok := a.evictTried[e.UUID]; ok && now.Sub(t) < 3*time.Second {
+		return
+	}
+	a.evictTried[e.UUID] = now
+	go a.evictOne(e, "a member whose applier holds the cluster in flow control", "the cluster stays held until its applier moves", a.metrics.stallEvicted)
+}
+
 func (a *Agent) evict(e galera.Eviction) {
-	log := a.log.With("site_gone", e.Site, "member", e.UUID)
+	a.evictOne(e, "a member whose process is gone", "Galera will expel it after evs.suspect_timeout", a.metrics.evicted)
+}
+
+// evictOne evicts e's member from this node, logs what it did and counts it in counter.
+func (a *Agent) evictOne(e galera.Eviction, what, onFail string, counter *prometheus.CounterVec) {
+	log := a.log.With("member_site", e.Site, "member", e.UUID)
 	q, err := galera.EvictStatement(e.UUID)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -160,14 +200,14 @@ func (a *Agent) evict(e galera.Eviction) {
 			defer db.Close()
 			start := time.Now()
 			if _, err = db.ExecContext(ctx, q); err == nil {
-				log.Info("evicted a member whose process is gone", "reason", e.Reason, "took", time.Since(start))
-				a.metrics.evicted.WithLabelValues("ok").Inc()
+				log.Info("evicted "+what, "reason", e.Reason, "took", time.Since(start))
+				counter.WithLabelValues("ok").Inc()
 				return
 			}
 		}
 	}
-	log.Warn("evict a member whose process is gone; Galera will expel it after evs.suspect_timeout", "err", err)
-	a.metrics.evicted.WithLabelValues("failed").Inc()
+	log.Warn("evict "+what+"; "+onFail, "err", err)
+	counter.WithLabelValues("failed").Inc()
 }
 
 // The member UUIDs reported dead are kept in the state dir, so an agent restarted after an

@@ -56,16 +56,17 @@ func b2f(b bool) float64 {
 }
 
 type metrics struct {
-	reg       *prometheus.Registry
-	served    func(kind string) func()
-	polls     prometheus.Counter
-	errors    *prometheus.CounterVec
-	duration  prometheus.Histogram
-	evicted   *prometheus.CounterVec
-	reloads   *prometheus.CounterVec
-	islandOn  prometheus.Gauge
-	islandAge prometheus.Gauge
-	rendered  prometheus.Gauge
+	reg          *prometheus.Registry
+	served       func(kind string) func()
+	polls        prometheus.Counter
+	errors       *prometheus.CounterVec
+	duration     prometheus.Histogram
+	evicted      *prometheus.CounterVec
+	stallEvicted *prometheus.CounterVec
+	reloads      *prometheus.CounterVec
+	islandOn     prometheus.Gauge
+	islandAge    prometheus.Gauge
+	rendered     prometheus.Gauge
 
 	stalled prometheus.Gauge
 }
@@ -110,13 +111,18 @@ func newMetrics(a *Agent) *metrics {
 	m.reg.MustRegister(m.islandOn, m.islandAge, m.rendered, m.stalled)
 	m.evicted.WithLabelValues("ok")
 	m.evicted.WithLabelValues("failed")
+	m.stallEvicted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyha_galera_stall_evictions_total", Help: "Members this agent evicted from the group (evs.evict) because their applier held the cluster in flow control for agent.evict_stalled_after, by result (ok, failed).",
+	}, []string{"result"})
+	m.stallEvicted.WithLabelValues("ok")
+	m.stallEvicted.WithLabelValues("failed")
 	for _, c := range []galera.ErrClass{galera.ErrUnreachable, galera.ErrAuth, galera.ErrTimeout, galera.ErrQuery} {
 		m.errors.WithLabelValues(string(c))
 	}
 	m.served = shared(m.reg, "galera", func() bool { s := a.Snapshot(); return !s.At.IsZero() && s.ErrClass == galera.ErrNone },
 		func() string { return a.cfg().cluster.Hash })
 	tlsExpiry(m.reg, a.cfg().cluster, a.cfg().site.Name)
-	m.reg.MustRegister(m.polls, m.errors, m.duration, m.evicted, m.reloads, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
+	m.reg.MustRegister(m.polls, m.errors, m.duration, m.evicted, m.stallEvicted, m.reloads, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
 	return m
 }
 

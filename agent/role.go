@@ -24,6 +24,9 @@ func (a *Agent) gossipState(cf *conf, snap galera.Snapshot, health galera.Verdic
 	for _, m := range snap.Members {
 		st.View = append(st.View, m.Name)
 	}
+	if !snap.StalledSince.IsZero() && galera.ValidUUID(snap.GcommUUID) {
+		st.Stall, st.StallFor = snap.GcommUUID, snap.At.Sub(snap.StalledSince).Milliseconds()
+	}
 	return st
 }
 

@@ -6,25 +6,24 @@ import (
 	"github.com/keyha/keyha/galera"
 )
 
-// stallLogAfter: an applier stuck this long is named in the log (once per stall); shorter waits
-// are an ordinary large write-set.
-const stallLogAfter = 5 * time.Second
+// stallDrain: an applier stuck this long is named in the log (once per stall) and its node
+// drained; shorter waits are an ordinary large write-set.
+const stallDrain = 5 * time.Second
 
-// stall is this agent's watch on its node's applier: the poll loop's alone.
+// stall is this agent's log of its node's applier watch: the poll loop's alone.
 type stall struct {
-	since     time.Time // the applier first seen stuck, zero when it moves
-	committed int64     // wsrep_last_committed at the previous poll
-	logged    bool
+	since  time.Time // the applier first seen stuck (the poller's StalledSince), zero when it moves
+	logged bool
 }
 
-// stallStep follows the node's applier (galera.StallSince) and exports how long it has been stuck
-// with write-sets waiting: such a node holds every site in flow control (docs/recovery.md says
-// what to do; keyha does not act on it: `SET GLOBAL wsrep_desync=ON` at that node waits for the
-// stuck applier too, measured with a LOCK TABLES).
+// stallStep exports how long the node's applier has been stuck with write-sets waiting (the
+// poller's galera.StallSince): such a node holds every site in flow control. Its verdict drains
+// it (agent.stallDrain), gossip tells the others, and one of them evicts it after
+// agent.evict_stalled_after (evict.go); `SET GLOBAL wsrep_desync=ON` at that node is no remedy,
+// it waits for the stuck applier too (measured with a LOCK TABLES).
 func (a *Agent) stallStep(snap galera.Snapshot, now time.Time) {
 	st := &a.stall
-	st.since = galera.StallSince(st.since, st.committed, snap)
-	st.committed = snap.LastCommitted
+	st.since = snap.StalledSince
 	stuck := 0.0
 	if !st.since.IsZero() {
 		stuck = now.Sub(st.since).Seconds()
@@ -36,9 +35,9 @@ func (a *Agent) stallStep(snap galera.Snapshot, now time.Time) {
 			a.log.Info("the node's applier moves again")
 		}
 		st.logged = false
-	case !st.logged && now.Sub(st.since) >= stallLogAfter:
+	case !st.logged && now.Sub(st.since) >= stallDrain:
 		st.logged = true
-		a.log.Warn("the node's applier has not moved with write-sets waiting: every site waits for it in flow control; end what holds it (a LOCK TABLES, a stuck disk) or restart this node (docs/recovery.md)",
+		a.log.Warn("the node's applier has not moved with write-sets waiting: every site waits for it in flow control; end what holds it (a LOCK TABLES, a stuck disk), or the other sites evict this node after agent.evict_stalled_after (docs/recovery.md)",
 			"stuck_for", now.Sub(st.since).Round(time.Millisecond), "recv_queue", snap.RecvQueue, "last_committed", snap.LastCommitted)
 	}
 }

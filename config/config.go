@@ -202,7 +202,13 @@ type Agent struct {
 	// here and does not block writes, and draining the writer for it would move the writes.
 	DonorGrace time.Duration `yaml:"donor_grace"`
 	StateDir   string        `yaml:"state_dir"` // maintenance flag and other state kept across restarts
+	// EvictStalledAfter: a node whose applier has been stuck this long, holding every site in flow
+	// control, is evicted from the group by a survivor (galera.StallEviction). 0s: never.
+	EvictStalledAfter time.Duration `yaml:"evict_stalled_after"`
 }
+
+// unsetDuration marks a duration key the file left out, where 0 is a value of its own (off).
+const unsetDuration = -1
 
 // Gossip configures the memberlist cluster between the sites' agents.
 type Gossip struct {
@@ -333,7 +339,8 @@ type Commands struct {
 // DefaultAgent returns the agent settings used where the file is silent: a poll every 500 ms with a
 // 1 s deadline, and a snapshot older than 3 s never trusted.
 func DefaultAgent() Agent {
-	return Agent{PollInterval: 500 * time.Millisecond, PollTimeout: time.Second, StaleAfter: 3 * time.Second, DonorGrace: 5 * time.Second, StateDir: "/var/lib/keyha"}
+	return Agent{PollInterval: 500 * time.Millisecond, PollTimeout: time.Second, StaleAfter: 3 * time.Second, DonorGrace: 5 * time.Second,
+		StateDir: "/var/lib/keyha", EvictStalledAfter: 30 * time.Second}
 }
 
 // Load reads, decodes and validates the cluster file at path.
@@ -356,7 +363,7 @@ func Load(path string) (*Cluster, error) {
 // Parse decodes and validates a cluster file's bytes. Unknown keys are errors: a misspelt key
 // silently ignored is a setting the operator believes in and does not have.
 func Parse(raw []byte) (*Cluster, error) {
-	var c Cluster
+	c := Cluster{Agent: Agent{EvictStalledAfter: unsetDuration}}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
@@ -478,6 +485,9 @@ func (c *Cluster) applyDefaults() {
 	if c.Agent.StateDir == "" {
 		c.Agent.StateDir = d.StateDir
 	}
+	if c.Agent.EvictStalledAfter == unsetDuration {
+		c.Agent.EvictStalledAfter = d.EvictStalledAfter
+	}
 }
 
 // Validate checks every key and names the first bad one with its value and what is allowed.
@@ -512,6 +522,9 @@ func (c *Cluster) Validate() error {
 	}
 	if a.DonorGrace < 0 || a.DonorGrace > 10*time.Minute {
 		return fmt.Errorf("agent.donor_grace: %s is out of range; use 1ms (drain a donor at once) to 10m", a.DonorGrace)
+	}
+	if e := a.EvictStalledAfter; e != 0 && (e < 5*time.Second || e > time.Hour) {
+		return fmt.Errorf("agent.evict_stalled_after: %s is out of range; use 5s to 1h, or 0s to never evict a node whose applier is stuck", e)
 	}
 	if a.StaleAfter < a.PollInterval+a.PollTimeout {
 		return fmt.Errorf("agent.stale_after: %s is shorter than poll_interval + poll_timeout (%s); a healthy node would be judged stale",

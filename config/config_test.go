@@ -39,6 +39,13 @@ func TestParseGood(t *testing.T) {
 	if len(c.Hash) != 64 {
 		t.Errorf("hash %q", c.Hash)
 	}
+	if c.Agent.EvictStalledAfter != 30*time.Second {
+		t.Errorf("agent.evict_stalled_after defaults to %s, want 30s", c.Agent.EvictStalledAfter)
+	}
+	// 0s is a value, not "unset": it turns the eviction off.
+	if off, err := Parse([]byte(good + "agent:\n  evict_stalled_after: 0s\n")); err != nil || off.Agent.EvictStalledAfter != 0 {
+		t.Errorf("evict_stalled_after: 0s gives %v, %v; want 0 (off)", off, err)
+	}
 	if _, err := c.Site("padova"); err == nil || !strings.Contains(err.Error(), "lngs bari") {
 		t.Errorf("unknown site error %v does not list the sites", err)
 	}
@@ -53,6 +60,7 @@ func TestParseBad(t *testing.T) {
 		{"dup site", strings.Replace(good, "name: bari", "name: lngs", 1), `"lngs" appears twice`},
 		{"bad name", strings.Replace(good, "name: bari", "name: Bari!", 1), `sites[1].name: "Bari!"`},
 		{"bad mode", good + "mode: nfs\n", `mode: "nfs"`},
+		{"stall eviction too soon", good + "agent:\n  evict_stalled_after: 2s\n", "agent.evict_stalled_after: 2s is out of range"},
 		{"bad preset", strings.Replace(good, "  key_file:", "  preset: moon\n  key_file:", 1), `gossip.preset: "moon"`},
 		// Gossip picks the writer: a stranger on the WAN must not be able to join it.
 		{"single writer, gossip without a key", strings.Replace(good, "  key_file: /etc/keyha/cluster.key\n", "", 1), "gossip.key_file: missing; in mode galera"},

@@ -3,6 +3,7 @@ package galera
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // A Galera group stalls every commit when a member stops answering, until it expels the member
@@ -35,13 +36,9 @@ func Evictions(snap Snapshot, claims []DeadClaim) []Eviction {
 	if snap.ErrClass != ErrNone || snap.ClusterStatus != "Primary" {
 		return nil
 	}
-	evicted := map[string]bool{}
-	for _, u := range strings.Split(snap.EvictList, ",") {
-		evicted[strings.TrimSpace(u)] = true
-	}
 	var out []Eviction
 	for _, c := range claims {
-		if !ValidUUID(c.UUID) || c.UUID == snap.GcommUUID || evicted[c.UUID] {
+		if !ValidUUID(c.UUID) || c.UUID == snap.GcommUUID || inList(snap.EvictList, c.UUID) {
 			continue
 		}
 		for _, m := range snap.Members {
@@ -51,6 +48,55 @@ func Evictions(snap Snapshot, claims []DeadClaim) []Eviction {
 		}
 	}
 	return out
+}
+
+// A node whose applier is stuck (a LOCK TABLES, a stuck disk) holds every site in flow control
+// for as long as the cause lasts: Galera has no timeout for it. Its own agent sees it (StallSince)
+// and says so over gossip with its member UUID; once it has lasted agent.evict_stalled_after, a
+// survivor that is itself held by flow control evicts that member, and the others commit again.
+// The evicted node leaves the group for good (Galera: "gcomm backend restart is required") and
+// rejoins when restarted, by IST, with a new UUID.
+
+// StallClaim is one site's agent saying its node's applier has not moved, with write-sets waiting,
+// for For.
+type StallClaim struct {
+	Site, Node, UUID string
+	For              time.Duration
+}
+
+// StallEviction decides whether this node evicts a member whose applier holds the cluster in flow
+// control. Only when all of these hold: eviction is on (after > 0); this node is healthy, Synced
+// in the Primary component, its own applier moving, and flow control pausing it now (the stall
+// costs something); exactly one site claims a stall (two stuck at once is a cause no single
+// eviction removes, a DDL every node runs, or doubt), for at least after; the claimed UUID is a
+// member of this view under that site's node name, not this node, not evicted already; and the
+// view has at least three members, so the rest keep a majority.
+func StallEviction(snap Snapshot, claims []StallClaim, after time.Duration) (Eviction, bool) {
+	if after <= 0 || snap.ErrClass != ErrNone || snap.ClusterStatus != "Primary" || snap.LocalState != StateSynced ||
+		!snap.StalledSince.IsZero() || !snap.FlowControlActive || len(snap.Members) < 3 || len(claims) != 1 {
+		return Eviction{}, false
+	}
+	c := claims[0]
+	if c.For < after || !ValidUUID(c.UUID) || c.UUID == snap.GcommUUID || inList(snap.EvictList, c.UUID) {
+		return Eviction{}, false
+	}
+	for _, m := range snap.Members {
+		if m.NodeUUID == c.UUID && m.Name == c.Node {
+			return Eviction{DeadClaim{Site: c.Site, Node: c.Node, UUID: c.UUID},
+				fmt.Sprintf("%s's applier has been stuck for %s and holds this node in flow control (agent.evict_stalled_after %s)", c.Site, c.For.Round(time.Second), after)}, true
+		}
+	}
+	return Eviction{}, false
+}
+
+// inList reports whether u is in a comma-separated evict list.
+func inList(list, u string) bool {
+	for _, e := range strings.Split(list, ",") {
+		if strings.TrimSpace(e) == u {
+			return true
+		}
+	}
+	return false
 }
 
 // EvictStatement is the SQL that evicts u (a ValidUUID).

@@ -195,109 +195,254 @@ func TestRenderedIsWhatRuns(t *testing.T) {
 	})
 }
 
-// A session at a standby holding LOCK TABLES ... WRITE on a table the writer writes to stalls that
-// node's applier, and Galera's flow control makes every site wait for it (docs/recovery.md). Its
-// agent names it: keyha_applier_stalled_seconds climbs at that node only, and falls back to 0
-// once the lock is gone; every acknowledged row is then on every node.
-func TestStalledApplierNamed(t *testing.T) {
-	l := labtest.Get(t)
+// stallLab is a table the writer writes to and a standby whose applier a test can stall with a
+// session holding LOCK TABLES ... WRITE on it (Galera does not abort an explicit lock for its
+// applier): the faithful stuck applier of docs/recovery.md.
+type stallLab struct {
+	l                *labtest.Lab
+	writer, stalled  string
+	wdb, sdb         *sql.DB
+	acked            atomic.Int64
+	longest, current atomic.Int64 // the longest insert so far and the one in flight (its start, ns)
+	stop             chan struct{}
+	done             chan error
+}
+
+func newStallLab(t *testing.T, l *labtest.Lab) *stallLab {
 	l.AllSynced(t, 2*time.Minute)
-	writer := l.Writer(t, 30*time.Second)
-	stalled := "padova"
-	if writer == stalled {
-		stalled = "bari"
+	s := &stallLab{l: l, writer: l.Writer(t, 30*time.Second), stalled: "padova"}
+	if s.writer == s.stalled {
+		s.stalled = "bari"
 	}
 	ctx := t.Context()
-	wdb := l.DB(t, l.Sites[writer].SQL, "lab")
-	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS keyha_stall", "DROP TABLE IF EXISTS keyha_stall.t",
-		"CREATE TABLE keyha_stall.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)"} {
-		if _, err := wdb.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sdb := l.DB(t, l.Sites[stalled].SQL, "lab")
-	labtest.Eventually(t, 10*time.Second, "the table reaches "+stalled, func() (bool, string) {
-		_, err := sdb.ExecContext(ctx, "SELECT 1 FROM keyha_stall.t LIMIT 1")
-		return err == nil, fmt.Sprint(err)
-	})
-	stalledFor := func(site string) float64 {
-		// The metrics port is plain HTTP (what Prometheus scrapes).
-		hc := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil}}
-		resp, err := hc.Get("http://" + l.Sites[site].Metrics + "/metrics")
-		if err != nil {
-			return -1
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		m := regexp.MustCompile(`(?m)^keyha_applier_stalled_seconds (\S+)$`).FindSubmatch(b)
-		if m == nil {
-			return -1
-		}
-		v, _ := strconv.ParseFloat(string(m[1]), 64)
-		return v
-	}
-	lock, err := sdb.Conn(ctx)
+	// The writes wait for the whole stall: a read timeout longer than any the tests hold it.
+	c, err := l.Cluster(t).ReadCredential(filepath.Join(l.Dir, "secrets", "lab.cnf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Close()
-	if _, err := lock.ExecContext(ctx, "LOCK TABLES keyha_stall.t WRITE"); err != nil {
+	if s.wdb, err = galera.Open(l.Sites[s.writer].SQL, c, 3*time.Second, 2*time.Minute, nil); err != nil {
 		t.Fatal(err)
 	}
-	// Writes at the writer from another goroutine: they stall once the queue passes fc_limit.
-	var acked atomic.Int64
-	stop := make(chan struct{})
-	done := make(chan error, 1)
+	t.Cleanup(func() { s.wdb.Close() })
+	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS keyha_stall", "DROP TABLE IF EXISTS keyha_stall.t",
+		"CREATE TABLE keyha_stall.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)"} {
+		if _, err := s.wdb.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.sdb = l.DB(t, l.Sites[s.stalled].SQL, "lab")
+	labtest.Eventually(t, 10*time.Second, "the table reaches "+s.stalled, func() (bool, string) {
+		_, err := s.sdb.ExecContext(ctx, "SELECT 1 FROM keyha_stall.t LIMIT 1")
+		return err == nil, fmt.Sprint(err)
+	})
+	return s
+}
+
+// lock takes the table lock at the stalled node; the returned session holds it until closed.
+func (s *stallLab) lock(t *testing.T) *sql.Conn {
+	lock, err := s.sdb.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() })
+	if _, err := lock.ExecContext(t.Context(), "LOCK TABLES keyha_stall.t WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	return lock
+}
+
+// write inserts at the writer from another goroutine until finish: the inserts stall once the
+// stalled node's queue passes fc_limit.
+func (s *stallLab) write() {
+	s.stop, s.done = make(chan struct{}), make(chan error, 1)
 	go func() {
 		for {
 			select {
-			case <-stop:
-				done <- nil
+			case <-s.stop:
+				s.done <- nil
 				return
 			default:
 			}
-			if _, err := wdb.ExecContext(context.Background(), "INSERT INTO keyha_stall.t (v) VALUES (1)"); err != nil {
-				done <- err
+			start := time.Now()
+			s.current.Store(start.UnixNano())
+			if _, err := s.wdb.ExecContext(context.Background(), "INSERT INTO keyha_stall.t (v) VALUES (1)"); err != nil {
+				s.done <- err
 				return
 			}
-			acked.Add(1)
+			s.current.Store(0)
+			if d := int64(time.Since(start)); d > s.longest.Load() {
+				s.longest.Store(d)
+			}
+			s.acked.Add(1)
 		}
 	}()
-	took := labtest.Eventually(t, 30*time.Second, stalled+"'s agent names its stalled applier", func() (bool, string) {
-		v := stalledFor(stalled)
-		return v >= 3, fmt.Sprintf("keyha_applier_stalled_seconds %v", v)
-	})
-	for _, s := range labtest.Sites {
-		if s != stalled {
-			if v := stalledFor(s); v != 0 {
-				t.Errorf("%s reports its applier stalled for %vs: only %s's is", s, v, stalled)
-			}
-		}
+}
+
+// finish stops the writes and checks that every acknowledged row is on every node.
+func (s *stallLab) finish(t *testing.T) {
+	close(s.stop)
+	if err := <-s.done; err != nil {
+		t.Fatalf("insert at %s: %v", s.writer, err)
 	}
-	t.Logf("%s's applier named stalled %.1fs after its table was locked (%d commits acknowledged at %s by then)", stalled, took.Seconds(), acked.Load(), writer)
-	if _, err := lock.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
-		t.Fatal(err)
-	}
-	labtest.Eventually(t, 30*time.Second, stalled+"'s applier moves again", func() (bool, string) {
-		v := stalledFor(stalled)
-		return v == 0, fmt.Sprintf("keyha_applier_stalled_seconds %v", v)
-	})
-	close(stop)
-	if err := <-done; err != nil {
-		t.Fatalf("insert at %s: %v", writer, err)
-	}
-	n := acked.Load()
-	labtest.Eventually(t, 30*time.Second, "every acknowledged row on every node", func() (bool, string) {
+	n := s.acked.Load()
+	labtest.Eventually(t, 60*time.Second, "every acknowledged row on every node", func() (bool, string) {
 		var why []string
-		for _, s := range labtest.Sites {
+		for _, site := range labtest.Sites {
 			var c int64
-			l.DB(t, l.Sites[s].SQL, "lab").QueryRowContext(ctx, "SELECT COUNT(*) FROM keyha_stall.t").Scan(&c)
+			s.l.DB(t, s.l.Sites[site].SQL, "lab").QueryRowContext(t.Context(), "SELECT COUNT(*) FROM keyha_stall.t").Scan(&c)
 			if c != n {
-				why = append(why, fmt.Sprintf("%s %d", s, c))
+				why = append(why, fmt.Sprintf("%s %d", site, c))
 			}
 		}
 		return len(why) == 0, fmt.Sprintf("want %d rows: %v", n, why)
 	})
+}
+
+// metric reads one sample of a site's agent metrics (plain HTTP, what Prometheus scrapes); -1 when
+// it cannot.
+func metric(l *labtest.Lab, site, series string) float64 {
+	hc := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	resp, err := hc.Get("http://" + l.Sites[site].Metrics + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+// A session at a standby holding LOCK TABLES ... WRITE on a table the writer writes to stalls that
+// node's applier, and Galera's flow control makes every site wait for it (docs/recovery.md). Its
+// agent names it: keyha_applier_stalled_seconds climbs at that node only, and falls back to 0
+// once the lock is gone (before agent.evict_stalled_after); every acknowledged row is then on
+// every node.
+func TestStalledApplierNamed(t *testing.T) {
+	l := labtest.Get(t)
+	s := newStallLab(t, l)
+	stalledFor := func(site string) float64 { return metric(l, site, "keyha_applier_stalled_seconds") }
+	lock := s.lock(t)
+	s.write()
+	took := labtest.Eventually(t, 30*time.Second, s.stalled+"'s agent names its stalled applier", func() (bool, string) {
+		v := stalledFor(s.stalled)
+		return v >= 3, fmt.Sprintf("keyha_applier_stalled_seconds %v", v)
+	})
+	for _, site := range labtest.Sites {
+		if site != s.stalled {
+			if v := stalledFor(site); v != 0 {
+				t.Errorf("%s reports its applier stalled for %vs: only %s's is", site, v, s.stalled)
+			}
+		}
+	}
+	t.Logf("%s's applier named stalled %.1fs after its table was locked (%d commits acknowledged at %s by then)", s.stalled, took.Seconds(), s.acked.Load(), s.writer)
+	if _, err := lock.ExecContext(t.Context(), "UNLOCK TABLES"); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Eventually(t, 30*time.Second, s.stalled+"'s applier moves again", func() (bool, string) {
+		v := stalledFor(s.stalled)
+		return v == 0, fmt.Sprintf("keyha_applier_stalled_seconds %v", v)
+	})
+	s.finish(t)
+}
+
+// The same stuck applier, held: its agent drains the node after 5 s, and once it has held every
+// site for agent.evict_stalled_after (10 s in the lab) a survivor evicts it. The writer commits
+// again, no acknowledged row is lost, the evicted node leaves the group for good and rejoins
+// once restarted, and the survivors' evict list is emptied after that restart.
+func TestStalledApplierEvicted(t *testing.T) {
+	l := labtest.Get(t)
+	after := l.Cluster(t).Agent.EvictStalledAfter
+	if after <= 0 {
+		t.Fatalf("the lab's agent.evict_stalled_after is %s: eviction off", after)
+	}
+	s := newStallLab(t, l)
+	uuid := l.Status(t, s.sdb, "wsrep_gcomm_uuid")
+	if !galera.ValidUUID(uuid) {
+		t.Fatalf("%s's wsrep_gcomm_uuid %q", s.stalled, uuid)
+	}
+	health := func(site string) string {
+		var st struct {
+			Health string `json:"health"`
+		}
+		if err := l.AgentStatus(t, site, &st); err != nil {
+			return err.Error()
+		}
+		return st.Health
+	}
+	evicted := func() float64 {
+		n := 0.0
+		for _, site := range labtest.Sites {
+			if v := metric(l, site, `keyha_galera_stall_evictions_total{result="ok"}`); v > 0 && site != s.stalled {
+				n += v
+			}
+		}
+		return n
+	}
+	before := evicted()
+	lock := s.lock(t)
+	locked := time.Now()
+	s.write()
+	drained := labtest.Eventually(t, 30*time.Second, s.stalled+"'s agent drains its node", func() (bool, string) {
+		h := health(s.stalled)
+		return h == "drain", "health " + h
+	})
+	wdb := s.wdb
+	var size string
+	labtest.Eventually(t, after+30*time.Second, s.stalled+" evicted, the others in a Primary component of two", func() (bool, string) {
+		list := l.Status(t, wdb, "wsrep_evs_evict_list")
+		size = l.Status(t, wdb, "wsrep_cluster_size")
+		return strings.Contains(list, uuid) && size == "2", fmt.Sprintf("at %s: evict list %q, size %s", s.writer, list, size)
+	})
+	out := time.Since(locked)
+	// The writer commits again: rows acknowledged after the eviction, none waiting long.
+	n := s.acked.Load()
+	labtest.Eventually(t, 10*time.Second, s.writer+" commits again", func() (bool, string) {
+		cur := s.current.Load()
+		waiting := time.Duration(0)
+		if cur != 0 {
+			waiting = time.Since(time.Unix(0, cur))
+		}
+		return s.acked.Load() >= n+20 && waiting < time.Second, fmt.Sprintf("%d rows since, the insert in flight waiting %s", s.acked.Load()-n, waiting)
+	})
+	longest := time.Duration(s.longest.Load())
+	t.Logf("%s drained %.1fs after its table was locked; evicted %.1fs after the lock (agent.evict_stalled_after %s); the longest insert at %s waited %.1fs",
+		s.stalled, drained.Seconds(), out.Seconds(), after, s.writer, longest.Seconds())
+	if longest > after+10*time.Second {
+		t.Errorf("an insert at %s waited %s: the eviction did not end the stall", s.writer, longest)
+	}
+	if got := evicted() - before; got != 1 {
+		t.Errorf("%v stall evictions counted by the survivors' agents, want 1", got)
+	}
+	// The evicted node's own view: out of the group for good, even once its applier moves.
+	if _, err := lock.ExecContext(t.Context(), "UNLOCK TABLES"); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Eventually(t, 30*time.Second, s.stalled+" reported down", func() (bool, string) {
+		h := health(s.stalled)
+		return h == "down", "health " + h
+	})
+	// It leaves the group on its own once its applier takes the eviction in; docs/recovery.md has
+	// the operator restart it after that (a shutdown begun within the second of its eviction
+	// hung once here, until the lab's kill -9 120 s later).
+	labtest.Eventually(t, 30*time.Second, s.stalled+" disconnected from the group", func() (bool, string) {
+		c, st := l.Status(t, s.sdb, "wsrep_connected"), l.Status(t, s.sdb, "wsrep_cluster_status")
+		return c == "OFF" && st != "Primary", fmt.Sprintf("wsrep_connected %s, wsrep_cluster_status %s", c, st)
+	})
+	// Restarted, it rejoins (a new member UUID) and the survivors forget the old one.
+	restart := time.Now()
+	l.Lab(t, "stop", s.stalled)
+	l.Lab(t, "start", s.stalled)
+	l.AllSynced(t, 2*time.Minute)
+	t.Logf("%s restarted and Synced again in %.1fs", s.stalled, time.Since(restart).Seconds())
+	labtest.Eventually(t, 30*time.Second, "the survivors' evict list emptied", func() (bool, string) {
+		list := l.Status(t, wdb, "wsrep_evs_evict_list")
+		return list == "", fmt.Sprintf("at %s: %q", s.writer, list)
+	})
+	s.finish(t)
 }
 
 func TestRecoverAfterKillAll(t *testing.T) {

@@ -25,6 +25,10 @@ type Poller struct {
 	addr    string
 	timeout time.Duration
 	donor   time.Time // start of the current run of Donor/Desynced polls; Poll's alone
+	// The applier's watch (StallSince): when it was first seen stuck, and wsrep_last_committed
+	// at the previous poll. Poll's alone.
+	stall     time.Time
+	committed int64
 }
 
 // NewPoller opens a pool of one connection to addr with the credential c.
@@ -90,6 +94,8 @@ func (p *Poller) Poll(ctx context.Context) Snapshot {
 	if s.ErrClass == ErrNone && s.LocalState == StateDonor {
 		s.DonorSince = p.donor
 	}
+	p.stall = StallSince(p.stall, p.committed, s)
+	p.committed, s.StalledSince = s.LastCommitted, p.stall
 	return s
 }
 
@@ -232,6 +238,8 @@ func fill(s *Snapshot, st map[string]string) {
 	s.RecvQueue = i("wsrep_local_recv_queue")
 	s.FlowControlPaused = f("wsrep_flow_control_paused")
 	s.FlowControlSent = i("wsrep_flow_control_sent")
+	// MariaDB says true/false; Percona XtraDB Cluster 8.0 has wsrep_flow_control_status ON/OFF.
+	s.FlowControlActive = st["wsrep_flow_control_active"] == "true" || st["wsrep_flow_control_status"] == "ON"
 	s.CertFailures = i("wsrep_local_cert_failures")
 	s.GcommUUID = st["wsrep_gcomm_uuid"]
 	s.EvictList = st["wsrep_evs_evict_list"]

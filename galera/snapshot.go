@@ -47,6 +47,7 @@ type Snapshot struct {
 	RecvQueue         int64   `json:"wsrep_local_recv_queue"`
 	FlowControlPaused float64 `json:"wsrep_flow_control_paused"`
 	FlowControlSent   int64   `json:"wsrep_flow_control_sent"`
+	FlowControlActive bool    `json:"wsrep_flow_control_active"` // the cluster is paused by flow control now
 	CertFailures      int64   `json:"wsrep_local_cert_failures"`
 	GcommUUID         string  `json:"wsrep_gcomm_uuid"`               // this node's member UUID in the group (changes at each start)
 	EvictList         string  `json:"wsrep_evs_evict_list,omitempty"` // UUIDs this node has evicted, comma-separated
@@ -61,6 +62,9 @@ type Snapshot struct {
 	// DonorSince is when the poller first found the node Donor/Desynced in the current run of
 	// donor states (zero when it is not a donor).
 	DonorSince time.Time `json:"donor_since,omitzero"`
+	// StalledSince is when the poller first found the node's applier stuck (StallSince): Synced,
+	// write-sets waiting, wsrep_last_committed unmoved; zero while it moves.
+	StalledSince time.Time `json:"applier_stalled_since,omitzero"`
 
 	Members []Member `json:"members,omitempty"` // mysql.wsrep_cluster_members: the current view
 

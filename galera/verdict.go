@@ -20,6 +20,10 @@ type Policy struct {
 	AvailableWhenDonor bool          // a donor (not rejecting queries) stays up instead of drain
 	StaleAfter         time.Duration // a snapshot older than this is not trusted
 	DonorGrace         time.Duration // a donor stays up for this long (an IST does not block writes)
+	// StallDrain drains a Synced node whose applier has been stuck this long with write-sets
+	// waiting (Snapshot.StalledSince): it holds every site in flow control, and takes no new
+	// clients (nor the writer) before it is evicted or moves again. Zero: never.
+	StallDrain time.Duration
 	// Weighting lowers the weight of an up node that falls behind: receive queue at or above
 	// RecvQueueHigh, or flow control paused for at least FlowControlHigh of the last interval.
 	Weighting       bool
@@ -92,6 +96,10 @@ func Judge(s Snapshot, p Policy, maint bool, now time.Time) Verdict {
 	}
 	if s.ReadOnly {
 		return Verdict{State: Drain, Reason: "read_only=ON: not taking writes"}
+	}
+	if p.StallDrain > 0 && !s.StalledSince.IsZero() && now.Sub(s.StalledSince) >= p.StallDrain {
+		return Verdict{State: Drain, Reason: fmt.Sprintf("applier stuck for %s with %d write-sets waiting: every site waits for it in flow control (a LOCK TABLES, a stuck disk)",
+			now.Sub(s.StalledSince).Round(time.Second), s.RecvQueue)}
 	}
 	v := Verdict{State: Up, Weight: 100, Reason: "synced, primary"}
 	if p.Weighting {

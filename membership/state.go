@@ -28,6 +28,11 @@ type State struct {
 	// Dead: the member UUID this site's node last had, sent only when the agent knows its mysqld
 	// process is gone (its port refuses connections); the others may evict that member at once.
 	Dead string `json:"x,omitempty"`
+	// Stall: the member UUID of this site's node while its applier is stuck with write-sets
+	// waiting, and for how long (ms); the others may evict it once that passes
+	// agent.evict_stalled_after (galera.StallEviction).
+	Stall    string `json:"sl,omitempty"`
+	StallFor int64  `json:"sf,omitempty"`
 	// DRBD mode: the resource's role and disk here, the data site this agent has fenced (its
 	// DRBD fence-peer handler asked: that site must not promote), and the fence this agent
 	// holds for another ("lngs>bari": lngs fenced bari), which is how a witness votes.
