@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,6 +51,9 @@ type DRBDAgent struct {
 	maint   *Maint
 	act     sync.Mutex   // one stack action at a time: the loop's or an operator's
 	minor   atomic.Int64 // the resource's minor + 1, once drbdsetup has named it
+	dbOnce  sync.Once
+	db      *sql.DB // one connection to the local database, kept between pings
+	dbErr   error
 
 	mu      sync.RWMutex
 	res     drbd.Resource
@@ -240,6 +244,11 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 		return err
 	}
 	defer ls.close()
+	defer func() {
+		if a.db != nil { // the loops have ended: nobody pings any more
+			a.db.Close()
+		}
+	}()
 	if a.gossip, err = startGossip(ctx, a.cluster, a.site, a.log, a.reg, nil); err != nil {
 		return err
 	}
@@ -304,23 +313,34 @@ func (a *DRBDAgent) read(ctx context.Context) (drbd.Resource, error) {
 	return drbd.Resource{Role: "Unknown", Disk: "DUnknown"}, fmt.Errorf("DRBD reports no resource %s here, only %v (drbdadm up %s)", a.cluster.DRBD.Resource, names, a.cluster.DRBD.Resource)
 }
 
-// ping reports whether the database answers SELECT 1 within the poll timeout.
+// ping reports whether the database answers SELECT 1 within the poll timeout. The connection is
+// kept from one ping to the next: a new TLS session at every poll cost a starved host more than
+// the poll timeout, and the Primary flapped down while its database served (the DRBD demo). A
+// failed ping drops it, so the next starts afresh (a restarted mysqld, a new Primary).
 func (a *DRBDAgent) ping(ctx context.Context) bool {
-	cred, err := a.cluster.Credential("monitor")
-	if err != nil {
-		a.log.Warn("read the monitor credentials", "err", err)
+	a.dbOnce.Do(func() {
+		var cred config.Credential
+		if cred, a.dbErr = a.cluster.Credential("monitor"); a.dbErr != nil {
+			return
+		}
+		t := a.cluster.Agent.PollTimeout
+		if a.db, a.dbErr = galera.Open(a.site.SQL, cred, t, t, nil); a.dbErr == nil {
+			galera.OneConn(a.db)
+		}
+	})
+	if a.dbErr != nil {
+		a.log.Warn("open the local database with the monitor credentials", "err", a.dbErr)
 		return false
 	}
-	t := a.cluster.Agent.PollTimeout
-	db, err := galera.Open(a.site.SQL, cred, t, t, nil)
-	if err != nil {
-		return false
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(ctx, t)
+	ctx, cancel := context.WithTimeout(ctx, a.cluster.Agent.PollTimeout)
 	defer cancel()
 	var one int
-	return db.QueryRowContext(ctx, "SELECT 1").Scan(&one) == nil && one == 1
+	if err := a.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		a.db.SetMaxIdleConns(0)
+		a.db.SetMaxIdleConns(1)
+		return false
+	}
+	return true
 }
 
 // hear returns the agents heard (this one included) with the DRBD role each reports, and their

@@ -35,7 +35,7 @@ func newCausal(addr string, c config.Credential, connect time.Duration) (*causal
 	if err != nil {
 		return nil, err
 	}
-	oneConn(db)
+	OneConn(db)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &causal{db: db, ctx: ctx, cancel: cancel}, nil
 }

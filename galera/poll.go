@@ -38,7 +38,7 @@ func NewPoller(addr string, c config.Credential, timeout time.Duration) (*Poller
 	if err != nil {
 		return nil, err
 	}
-	oneConn(db)
+	OneConn(db)
 	cr, err := newCausal(addr, c, timeout)
 	if err != nil {
 		db.Close()
@@ -47,8 +47,8 @@ func NewPoller(addr string, c config.Credential, timeout time.Duration) (*Poller
 	return &Poller{db: db, causal: cr, addr: addr, timeout: timeout}, nil
 }
 
-// oneConn makes db a pool of one connection, renewed every 10 minutes.
-func oneConn(db *sql.DB) {
+// OneConn makes db a pool of one connection, renewed every 10 minutes.
+func OneConn(db *sql.DB) {
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(10 * time.Minute)
