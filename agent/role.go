@@ -57,9 +57,10 @@ func (a *Agent) decide(cf *conf, snap galera.Snapshot, health galera.Verdict, pe
 	for _, s := range cf.cluster.Sites {
 		ws := writer.Site{Name: s.Name, Priority: s.Priority, InView: snap.InView(s.NodeName)}
 		if s.Name == cf.site.Name {
-			ws.Known, ws.Healthy = true, health.State == galera.Up
+			ws.Known, ws.Healthy, ws.Heard = true, health.State == galera.Up, true
 		} else if p, ok := peers[s.Name]; ok {
 			alive := p.Status == "alive" && p.StateErr == ""
+			ws.Heard = alive
 			// A peer in this view speaks of it only once its state carries the view's id: until
 			// then its health is from before (down, while the cluster was not Primary), and taken
 			// as news it would make every agent see the others unfit and claim for itself the

@@ -15,9 +15,8 @@ import (
 // HAProxy has dropped that writer. The old writer's agent answers "down" as soon as it is not the
 // writer, but each HAProxy hears it only at its next check: taking the writes at once gave two
 // writers for a few milliseconds (TestRollingRestart caught it, the old writer an IST donor).
-// A writer whose node cannot commit (out of this Primary component, its mysqld gone) or whose
-// agent is silent (every HAProxy dropped it before gossip declared it dead: CheckTimings) is
-// replaced at once.
+// A writer whose node cannot commit (out of this Primary component, its mysqld gone) is replaced
+// at once; one whose agent is only silent is not (mayCommit).
 
 // takeover is this agent's wait after it recorded itself as the writer in place of from.
 type takeover struct {
@@ -50,11 +49,10 @@ func mayCommit(c *config.Cluster, site string, snap galera.Snapshot, peers map[s
 	if snap.ClusterStatus == "Primary" && snap.ErrClass == galera.ErrNone && !snap.InView(s.NodeName) {
 		return false // outside the one Primary component: it commits nothing
 	}
-	// A silent agent's site is absent: gossip declared it dead only after every HAProxy had
-	// dropped its node (CheckTimings), or it was never heard and the writer.grace has passed.
+	// A silent agent is no proof: a path that drops only gossip silences a live agent that still
+	// answers every HAProxy "up" until it reads the new record (the writer test's gossip drop
+	// gave two writers for 0.5 s when silence was taken as gone). Only its own word that its
+	// mysqld is gone, or its node out of this Primary view, ends the wait.
 	p, ok := peers[site]
-	if !ok || p.Status != "alive" {
-		return false
-	}
-	return p.State.Dead == "" // its agent saw its mysqld gone: it commits nothing
+	return !ok || p.Status != "alive" || p.State.Dead == ""
 }

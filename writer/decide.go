@@ -21,6 +21,7 @@ type Site struct {
 	InView   bool // its node is in this agent's Galera view (mysql.wsrep_cluster_members)
 	Known    bool // gossip has told us something (alive, suspect or dead), or the grace has passed
 	Healthy  bool // gossip says its agent is alive and judges its node up (or it is us, judged now)
+	Heard    bool // its agent is heard now (alive in gossip, its state readable), or it is us
 }
 
 func (s Site) eligible() bool { return s.InView && s.Known && s.Healthy }
@@ -109,6 +110,22 @@ func Decide(in Input) Decision {
 	why := "no designated writer"
 	if designated != nil {
 		why = fmt.Sprintf("designated writer %s is not eligible", designated.Name)
+	}
+	// A successor is named only by an agent that hears most of the agents whose nodes are in
+	// its view: one cut off from the others' gossip alone (a path that drops only gossip) finds
+	// every other site unfit, and claiming would take the writes from a writer still serving
+	// and, the others claiming back, move them forever.
+	inView, heard := 0, 0
+	for _, s := range sites {
+		if s.InView {
+			inView++
+			if s.Heard {
+				heard++
+			}
+		}
+	}
+	if 2*heard <= inView {
+		return Decision{Reason: fmt.Sprintf("%s, but this agent hears only %d of the %d agents whose nodes are in its view: it names no successor", why, heard, inView)}
 	}
 	return Decision{Writer: succ.Name, Reason: fmt.Sprintf("%s; successor by priority: %s", why, succ.Name), Record: succ.Name == in.Me}
 }

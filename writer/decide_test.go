@@ -7,9 +7,9 @@ import (
 
 func sites(mod func(map[string]*Site)) []Site {
 	m := map[string]*Site{
-		"lngs":   {Name: "lngs", Priority: 300, InView: true, Known: true, Healthy: true},
-		"bari":   {Name: "bari", Priority: 200, InView: true, Known: true, Healthy: true},
-		"padova": {Name: "padova", Priority: 100, InView: true, Known: true, Healthy: true},
+		"lngs":   {Name: "lngs", Priority: 300, InView: true, Known: true, Healthy: true, Heard: true},
+		"bari":   {Name: "bari", Priority: 200, InView: true, Known: true, Healthy: true, Heard: true},
+		"padova": {Name: "padova", Priority: 100, InView: true, Known: true, Healthy: true, Heard: true},
 	}
 	if mod != nil {
 		mod(m)
@@ -46,6 +46,25 @@ func TestDecide(t *testing.T) {
 				s.Healthy = false
 			}
 		})}, "", false, "no eligible"},
+		// Gossip dropped at bari alone: it hears no other agent, while Galera's view still holds all three.
+		{"hears a minority of the view: names no successor", Input{Me: "bari", Designated: "lngs", Sites: sites(func(m map[string]*Site) {
+			for _, n := range []string{"lngs", "padova"} {
+				m[n].Healthy, m[n].Heard = false, false
+			}
+		})}, "", false, "hears only 1 of the 3 agents"},
+		{"the designated writer cut off from gossip: the others name the successor", Input{Me: "bari", Designated: "lngs", Sites: sites(func(m map[string]*Site) {
+			m["lngs"].Healthy, m["lngs"].Heard = false, false
+		})}, "bari", true, "not eligible"},
+		{"cut off from gossip but designated: keeps the writes until the record moves", Input{Me: "lngs", Designated: "lngs", Sites: sites(func(m map[string]*Site) {
+			for _, n := range []string{"bari", "padova"} {
+				m[n].Healthy, m[n].Heard = false, false
+			}
+		})}, "lngs", false, "designated writer, healthy"},
+		{"the others out of the view: one heard of one", Input{Me: "padova", Designated: "lngs", Sites: sites(func(m map[string]*Site) {
+			for _, n := range []string{"lngs", "bari"} {
+				m[n].InView, m[n].Healthy, m[n].Heard = false, false, false
+			}
+		})}, "padova", true, "successor"},
 		{"designated unknown site name", Input{Me: "bari", Designated: "milano", Sites: sites(nil)}, "lngs", false, "no designated"},
 		{"files differ: the healthy designated writer is kept", Input{Me: "padova", Designated: "bari", Differ: []string{"lngs"}, Sites: sites(nil)}, "bari", false, "no failback or successor"},
 		{"files differ: no failback", Input{Me: "lngs", Designated: "bari", Failback: true, Differ: []string{"padova"}, Sites: sites(nil)}, "bari", false, "designated"},

@@ -146,6 +146,25 @@ func (c *client) snapshot() ([]commit, int) {
 	return append([]commit(nil), c.commits...), c.fails
 }
 
+// twoWriters finds two nodes committing at once: commits a, b, x in acknowledgement order with a
+// and x on one node, b on another, and x less than within after a. A handover moves the writes
+// once; a node writing again after another took over needs a new record and a takeover wait,
+// seconds, not a moment.
+func twoWriters(cs []commit, within time.Duration) (a, b, x commit, ok bool) {
+	sorted := append([]commit(nil), cs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].at.Before(sorted[j].at) })
+	last := map[string]commit{} // each node's latest commit so far
+	for i, c := range sorted {
+		if i > 0 && sorted[i-1].node != c.node {
+			if p, seen := last[c.node]; seen && c.at.Sub(p.at) < within {
+				return p, sorted[i-1], c, true
+			}
+		}
+		last[c.node] = c
+	}
+	return commit{}, commit{}, commit{}, false
+}
+
 // nodesAfter lists the nodes that served commits acknowledged after t.
 func nodesAfter(cs []commit, t time.Time) map[string]int {
 	out := map[string]int{}
@@ -499,6 +518,57 @@ func TestOneWriter(t *testing.T) {
 			w, lastOld.Sub(t0).Round(time.Millisecond), nw, firstNew.Sub(t0).Round(time.Millisecond), gap(cs, t0, time.Now()))
 		l.Lab(t, "sql", w, "SET GLOBAL wsrep_desync=OFF")
 		agreeOn(t, l, all, nw, 10*time.Second) // no failback: the writer stays where it went
+	})
+
+	// A path that drops only the agents' gossip at the writer's site (Galera, checks and clients
+	// pass): the others hear its agent no more and name a successor, while that agent, alive,
+	// still answers every HAProxy "up" until it reads the new record. The successor takes the
+	// writes only once the old writer is out of every HAProxy (the takeover wait), so no two
+	// nodes commit at once, however the writes move while the drop lasts.
+	t.Run("h gossip dropped at the writer's site: never two writers", func(t *testing.T) {
+		w, _ := agreeOn(t, l, all, "", 10*time.Second)
+		t0 := time.Now()
+		l.Lab(t, "partition", w, "--gossip")
+		healed := false
+		heal := func() {
+			if !healed {
+				healed = true
+				l.Lab(t, "heal", w)
+			}
+		}
+		defer heal()
+		labtest.Eventually(t, 60*time.Second, "commits on another node than "+w, func() (bool, string) {
+			cs, _ := c.snapshot()
+			n := nodesAfter(cs, t0)
+			return len(n) > 1, fmt.Sprint(n)
+		})
+		moved := time.Since(t0)
+		// The writes stay where they went (or move again, one writer at a time) for a while.
+		labtest.Eventually(t, 30*time.Second, "200 more commits", func() (bool, string) {
+			cs, _ := c.snapshot()
+			n := 0
+			for _, x := range cs {
+				if x.at.After(t0.Add(moved)) {
+					n++
+				}
+			}
+			return n >= 200, fmt.Sprint(n)
+		})
+		heal()
+		agreeOn(t, l, all, "", 30*time.Second)
+		cs, _ := c.snapshot()
+		var after []commit
+		for _, x := range cs {
+			if x.at.After(t0) {
+				after = append(after, x)
+			}
+		}
+		if a, b, x, ok := twoWriters(after, time.Second); ok {
+			t.Errorf("two writers while gossip was dropped at %s: %s at %s, %s at %s, %s again at %s", w,
+				a.node, a.at.Format("15:04:05.000000"), b.node, b.at.Format("15:04:05.000000"), x.node, x.at.Format("15:04:05.000000"))
+		}
+		t.Logf("gossip dropped at %s: the writes left it %v later; commits by node %v; longest gap %v", w, moved.Round(time.Millisecond),
+			nodesAfter(cs, t0), gap(after, t0, time.Now()))
 	})
 
 	t.Run("refusals", func(t *testing.T) {
