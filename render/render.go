@@ -414,8 +414,10 @@ func keystoneUnit(c *config.Cluster, s *config.Site) ([]byte, error) {
 	b.WriteString(header(c, s.Name, "#"))
 	fmt.Fprintf(&b, `[Service]
 # Keystone on %s only: Debian's init script would take port 5000 on every address.
+# Each worker loads Keystone after the fork (--lazy-apps); uwsgi closes each connection after its
+# answer, and "Connection:close" says so, so that no client reuses a closed connection.
 ExecStart=
-ExecStart=/usr/bin/uwsgi --plugin python3 %s --wsgi-file /usr/bin/keystone-wsgi-public --processes %d --master --die-on-term --lazy-apps --enable-threads --thunder-lock --buffer-size 65535 --logto /var/log/keystone/uwsgi.log
+ExecStart=/usr/bin/uwsgi --plugin python3 %s --wsgi-file /usr/bin/keystone-wsgi-public --processes %d --master --die-on-term --lazy-apps --enable-threads --thunder-lock --buffer-size 65535 --add-header Connection:close --logto /var/log/keystone/uwsgi.log
 `, s.Keystone.API, sock, c.Keystone.Processes)
 	return b.Bytes(), nil
 }

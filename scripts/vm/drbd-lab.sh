@@ -43,6 +43,8 @@ agent:
 gossip:
   preset: lan
   key_file: $DIR/secrets/gossip.key
+keystone:
+  processes: 3   # uwsgi workers per site (each loads Keystone: ~20 s of CPU here)
 drbd:
   resource: r0
   demote_after: 3s      # a Primary that hears no majority stops taking writes after this
