@@ -51,9 +51,8 @@ type DRBDAgent struct {
 	maint   *Maint
 	act     sync.Mutex   // one stack action at a time: the loop's or an operator's
 	minor   atomic.Int64 // the resource's minor + 1, once drbdsetup has named it
-	dbOnce  sync.Once
-	db      *sql.DB // one connection to the local database, kept between pings
-	dbErr   error
+	dbMu    sync.Mutex
+	db      *sql.DB // one connection to the local database, kept between pings that succeed
 
 	mu      sync.RWMutex
 	res     drbd.Resource
@@ -245,7 +244,9 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 	}
 	defer ls.close()
 	defer func() {
-		if a.db != nil { // the loops have ended: nobody pings any more
+		a.dbMu.Lock()
+		defer a.dbMu.Unlock()
+		if a.db != nil {
 			a.db.Close()
 		}
 	}()
@@ -314,30 +315,31 @@ func (a *DRBDAgent) read(ctx context.Context) (drbd.Resource, error) {
 }
 
 // ping reports whether the database answers SELECT 1 within the poll timeout. The connection is
-// kept from one ping to the next: a new TLS session at every poll cost a starved host more than
-// the poll timeout, and the Primary flapped down while its database served (the DRBD demo). A
-// failed ping drops it, so the next starts afresh (a restarted mysqld, a new Primary).
+// kept from one ping to the next while they succeed: a new TLS session at every poll cost a
+// starved host more than the poll timeout, and the Primary flapped down while its database
+// served (the DRBD demo). A failed ping closes it, and the next opens a new one with the
+// credentials read again (a restarted mysqld, a new Primary, a password changed).
 func (a *DRBDAgent) ping(ctx context.Context) bool {
-	a.dbOnce.Do(func() {
-		var cred config.Credential
-		if cred, a.dbErr = a.cluster.Credential("monitor"); a.dbErr != nil {
-			return
+	a.dbMu.Lock()
+	defer a.dbMu.Unlock()
+	t := a.cluster.Agent.PollTimeout
+	if a.db == nil {
+		cred, err := a.cluster.Credential("monitor")
+		if err != nil {
+			a.log.Warn("read the monitor credentials", "err", err)
+			return false
 		}
-		t := a.cluster.Agent.PollTimeout
-		if a.db, a.dbErr = galera.Open(a.site.SQL, cred, t, t, nil); a.dbErr == nil {
-			galera.OneConn(a.db)
+		if a.db, err = galera.Open(a.site.SQL, cred, t, t, nil); err != nil {
+			return false
 		}
-	})
-	if a.dbErr != nil {
-		a.log.Warn("open the local database with the monitor credentials", "err", a.dbErr)
-		return false
+		galera.OneConn(a.db)
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.cluster.Agent.PollTimeout)
+	ctx, cancel := context.WithTimeout(ctx, t)
 	defer cancel()
 	var one int
 	if err := a.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
-		a.db.SetMaxIdleConns(0)
-		a.db.SetMaxIdleConns(1)
+		a.db.Close()
+		a.db = nil
 		return false
 	}
 	return true

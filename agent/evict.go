@@ -33,19 +33,27 @@ func (a *Agent) deadUUID(snap galera.Snapshot) string {
 	return ""
 }
 
+// heardOthers calls f for each other site whose agent is heard with a readable state, with that
+// site's node name from the cluster file.
+func (a *Agent) heardOthers(peers map[string]membership.Peer, f func(site, node string, st membership.State)) {
+	for name, p := range peers {
+		if name == a.cfg().site.Name || p.Status != "alive" || p.StateErr != "" {
+			continue
+		}
+		if s, err := a.cfg().cluster.Site(name); err == nil {
+			f(name, s.NodeName, p.State)
+		}
+	}
+}
+
 // evictTheDead evicts, from this node, the members other sites' agents report gone.
 func (a *Agent) evictTheDead(snap galera.Snapshot, peers map[string]membership.Peer) {
 	var claims []galera.DeadClaim
-	for name, p := range peers {
-		if name == a.cfg().site.Name || p.Status != "alive" || p.StateErr != "" || p.State.Dead == "" {
-			continue
+	a.heardOthers(peers, func(site, node string, st membership.State) {
+		if st.Dead != "" {
+			claims = append(claims, galera.DeadClaim{Site: site, Node: node, UUID: st.Dead})
 		}
-		s, err := a.cfg().cluster.Site(name)
-		if err != nil {
-			continue
-		}
-		claims = append(claims, galera.DeadClaim{Site: name, Node: s.NodeName, UUID: p.State.Dead})
-	}
+	})
 	now := time.Now()
 	if a.claimSeen == nil {
 		a.loadDead()
@@ -154,16 +162,11 @@ func (a *Agent) firstEvictor(peers map[string]membership.Peer, skip string) stri
 // (galera.StallEviction decides). One survivor at a time, as for the dead.
 func (a *Agent) evictStalled(snap galera.Snapshot, peers map[string]membership.Peer, now time.Time) {
 	var claims []galera.StallClaim
-	for name, p := range peers {
-		if name == a.cfg().site.Name || p.Status != "alive" || p.StateErr != "" || p.State.Stall == "" {
-			continue
+	a.heardOthers(peers, func(site, node string, st membership.State) {
+		if st.Stall != "" {
+			claims = append(claims, galera.StallClaim{Site: site, Node: node, UUID: st.Stall, For: time.Duration(st.StallFor) * time.Millisecond})
 		}
-		s, err := a.cfg().cluster.Site(name)
-		if err != nil {
-			continue
-		}
-		claims = append(claims, galera.StallClaim{Site: name, Node: s.NodeName, UUID: p.State.Stall, For: time.Duration(p.State.StallFor) * time.Millisecond})
-	}
+	})
 	e, ok := galera.StallEviction(snap, claims, a.cfg().cluster.Agent.EvictStalledAfter)
 	if !ok {
 		return
