@@ -64,9 +64,9 @@ type Agent struct {
 
 	isl island // island mode (island.go); cur under mu, the rest the poll loop's alone
 
-	stall      stall     // the applier watch (stall.go); the poll loop's alone
-	rendered   []string  // how the node differs from its rendered galera.cnf (rendered.go), under mu
-	renderedAt time.Time // the last comparison; the poll loop's alone
+	stallLogged bool      // the stuck applier named in the log (stall.go); the poll loop's alone
+	rendered    []string  // how the node differs from its rendered galera.cnf (rendered.go), under mu
+	renderedAt  time.Time // the last comparison; the poll loop's alone
 	// renderedGalera and renderedHAProxy: the last comparison of each part; the poll loop's alone.
 	renderedGalera, renderedHAProxy []string
 }

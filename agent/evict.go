@@ -104,11 +104,9 @@ func (a *Agent) evictTheDead(snap galera.Snapshot, peers map[string]membership.P
 		if first != a.cfg().site.Name && now.Sub(seen) < evictFallback {
 			continue
 		}
-		if t, ok := a.evictTried[e.UUID]; ok && now.Sub(t) < 3*time.Second {
-			continue // one attempt in flight or just failed: not again at every poll
+		if a.attempt(e.UUID, now) {
+			go a.evict(e)
 		}
-		a.evictTried[e.UUID] = now
-		go a.evict(e)
 	}
 	known := map[string]bool{}
 	for u := range a.claimSeen {
@@ -134,6 +132,19 @@ func (a *Agent) clearEvictList(list string) {
 		return
 	}
 	a.log.Info("evict list emptied: its members are dead and out of the view", "list", list)
+}
+
+// attempt reports whether an eviction of member u may start now, and if so notes it: not while
+// one is in flight or has just failed (3 s), rather than again at every poll.
+func (a *Agent) attempt(u string, now time.Time) bool {
+	if a.evictTried == nil {
+		a.loadDead()
+	}
+	if t, ok := a.evictTried[u]; ok && now.Sub(t) < 3*time.Second {
+		return false
+	}
+	a.evictTried[u] = now
+	return true
 }
 
 // evictFallback is how long the other survivors leave the eviction to the first one.
@@ -177,13 +188,9 @@ func (a *Agent) evictStalled(snap galera.Snapshot, peers map[string]membership.P
 			return
 		}
 	}
-	if a.evictTried == nil {
-		a.loadDead()
-	}
-	if t, ok := a.evictTried[e.UUID]; ok && now.Sub(t) < 3*time.Second {
+	if !a.attempt(e.UUID, now) {
 		return
 	}
-	a.evictTried[e.UUID] = now
 	go a.evictOne(e, "a member whose applier holds the cluster in flow control", "the cluster stays held until its applier moves", a.metrics.stallEvicted)
 }
 

@@ -38,16 +38,25 @@ func Evictions(snap Snapshot, claims []DeadClaim) []Eviction {
 	}
 	var out []Eviction
 	for _, c := range claims {
-		if !ValidUUID(c.UUID) || c.UUID == snap.GcommUUID || inList(snap.EvictList, c.UUID) {
-			continue
-		}
-		for _, m := range snap.Members {
-			if m.NodeUUID == c.UUID && m.Name == c.Node {
-				out = append(out, Eviction{c, fmt.Sprintf("%s's agent reports its mysqld gone; member %s (%s) is still in this node's view", c.Site, c.UUID, c.Node)})
-			}
+		if evictable(snap, c.UUID, c.Node) {
+			out = append(out, Eviction{c, fmt.Sprintf("%s's agent reports its mysqld gone; member %s (%s) is still in this node's view", c.Site, c.UUID, c.Node)})
 		}
 	}
 	return out
+}
+
+// evictable reports whether this node may evict member u, claimed by the site whose node is
+// named node: a valid UUID, not this node, not evicted already, in this view under that name.
+func evictable(snap Snapshot, u, node string) bool {
+	if !ValidUUID(u) || u == snap.GcommUUID || inList(snap.EvictList, u) {
+		return false
+	}
+	for _, m := range snap.Members {
+		if m.NodeUUID == u && m.Name == node {
+			return true
+		}
+	}
+	return false
 }
 
 // A node whose applier is stuck (a LOCK TABLES, a stuck disk) holds every site in flow control
@@ -77,16 +86,11 @@ func StallEviction(snap Snapshot, claims []StallClaim, after time.Duration) (Evi
 		return Eviction{}, false
 	}
 	c := claims[0]
-	if c.For < after || !ValidUUID(c.UUID) || c.UUID == snap.GcommUUID || inList(snap.EvictList, c.UUID) {
+	if c.For < after || !evictable(snap, c.UUID, c.Node) {
 		return Eviction{}, false
 	}
-	for _, m := range snap.Members {
-		if m.NodeUUID == c.UUID && m.Name == c.Node {
-			return Eviction{DeadClaim{Site: c.Site, Node: c.Node, UUID: c.UUID},
-				fmt.Sprintf("%s's applier has been stuck for %s and holds this node in flow control (agent.evict_stalled_after %s)", c.Site, c.For.Round(time.Second), after)}, true
-		}
-	}
-	return Eviction{}, false
+	return Eviction{DeadClaim{Site: c.Site, Node: c.Node, UUID: c.UUID},
+		fmt.Sprintf("%s's applier has been stuck for %s and holds this node in flow control (agent.evict_stalled_after %s)", c.Site, c.For.Round(time.Second), after)}, true
 }
 
 // inList reports whether u is in a comma-separated evict list.
