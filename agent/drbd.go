@@ -51,6 +51,7 @@ type DRBDAgent struct {
 	maint   *Maint
 	act     sync.Mutex   // one stack action at a time: the loop's or an operator's
 	minor   atomic.Int64 // the resource's minor + 1, once drbdsetup has named it
+	namedAt atomic.Int64 // when drbdsetup last named it (unix ns): until renameEvery later, /proc/drbd alone is read
 	dbMu    sync.Mutex
 	db      *sql.DB // one connection to the local database, kept between pings that succeed
 
@@ -289,7 +290,11 @@ func (a *DRBDAgent) readLink(ctx context.Context) {
 func (a *DRBDAgent) read(ctx context.Context) (drbd.Resource, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.cluster.Agent.PollTimeout)
 	defer cancel()
-	rs, _, err := drbd.ReadLocal(ctx, a.run, a.proc)
+	var known map[int]string
+	if m := a.minor.Load(); m > 0 && time.Since(time.Unix(0, a.namedAt.Load())) < renameEvery {
+		known = map[int]string{int(m - 1): a.cluster.DRBD.Resource}
+	}
+	rs, _, err := drbd.ReadLocalNamed(ctx, a.run, a.proc, known)
 	if err != nil {
 		return drbd.Resource{Role: "Unknown", Disk: "DUnknown"}, err
 	}
@@ -297,7 +302,10 @@ func (a *DRBDAgent) read(ctx context.Context) (drbd.Resource, error) {
 	// node; /proc/drbd then names the resource by its minor. The minor, once learned, stands in.
 	for _, r := range rs {
 		if r.Name == a.cluster.DRBD.Resource {
-			a.minor.Store(int64(r.Minor) + 1)
+			if known == nil {
+				a.minor.Store(int64(r.Minor) + 1)
+				a.namedAt.Store(time.Now().UnixNano())
+			}
 			return r, nil
 		}
 	}
@@ -313,6 +321,10 @@ func (a *DRBDAgent) read(ctx context.Context) (drbd.Resource, error) {
 	}
 	return drbd.Resource{Role: "Unknown", Disk: "DUnknown"}, fmt.Errorf("DRBD reports no resource %s here, only %v (drbdadm up %s)", a.cluster.DRBD.Resource, names, a.cluster.DRBD.Resource)
 }
+
+// renameEvery: how long the resource's minor, once drbdsetup named it, is trusted alone (a
+// resource taken down and brought up again under another minor is found at the next naming).
+const renameEvery = 30 * time.Second
 
 // ping reports whether the database answers SELECT 1 within the poll timeout. The connection is
 // kept from one ping to the next while they succeed: a new TLS session at every poll cost a
@@ -614,9 +626,28 @@ func (a *DRBDAgent) planned(ctx context.Context, to string, want drbd.Action) (a
 	}
 	t0 := time.Now()
 	if err := a.perform(ctx, verdict); err != nil {
+		if want == drbd.Demote {
+			err = a.rollback(ctx, err)
+		}
 		return nil, "", err
 	}
 	return map[string]string{"state": string(want) + "d", "seconds": fmt.Sprintf("%.2f", time.Since(t0).Seconds())}, "", nil
+}
+
+// rollback serves again after a switchover's demotion failed half-way: the database stopped, the
+// filesystem unmounted, DRBD still Primary (a `drbdadm secondary` that missed its deadline on a
+// starved host). The operator's command gives up and promotes nothing, so this site starts its
+// stack again; left so, it would hold the Primary role with no database, an outage until someone
+// looked. If DRBD did step down, nothing is started: the switchover can simply be run again.
+func (a *DRBDAgent) rollback(ctx context.Context, failed error) error {
+	ctx = context.WithoutCancel(ctx) // the operator's command may be gone; each step has its timeout
+	if res, err := a.read(ctx); err != nil || !res.Primary() {
+		return fmt.Errorf("%w; not rolled back: this site is no longer Primary (%s, %v): run the switchover again", failed, res.Role, err)
+	}
+	if err := a.perform(ctx, drbd.Verdict{Action: drbd.Promote, Reason: "rollback: the switchover's demotion failed, serve again"}); err != nil {
+		return fmt.Errorf("%w; the rollback (the stack started again here) failed too: %v", failed, err)
+	}
+	return fmt.Errorf("%w; rolled back: %s serves again as the Primary, nothing moved; run the switchover again", failed, a.site.Name)
 }
 
 // silentAfter is how long another agent's beat may stand still before it counts as silent: eight

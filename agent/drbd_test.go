@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyha/keyha/config"
 	"github.com/keyha/keyha/drbd"
@@ -49,8 +51,9 @@ func TestDRBDAgentFailsSafe(t *testing.T) {
 	a := testDRBDAgent(t, "lngs")
 	dir := t.TempDir()
 	a.proc = filepath.Join(dir, "drbd")
-	named := true
+	named, runs := true, 0
 	a.run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		runs++
 		if name == "drbdsetup" && named {
 			return os.ReadFile("../drbd/testdata/status-connected-lngs.txt")
 		}
@@ -86,6 +89,17 @@ func TestDRBDAgentFailsSafe(t *testing.T) {
 	}
 	if a.verdict.Action != drbd.None {
 		t.Errorf("acted on doubt: %+v", a.verdict)
+	}
+	// Once named, a poll reads /proc/drbd alone; drbdsetup names the minor again after renameEvery.
+	named, runs = true, 0
+	a.namedAt.Store(time.Now().Add(-renameEvery).UnixNano())
+	for range 3 {
+		if res, err := a.read(ctx); err != nil || res.Name != "r0" {
+			t.Fatalf("read: %+v, %v", res, err)
+		}
+	}
+	if runs != 1 {
+		t.Errorf("three reads, the first after renameEvery: %d drbdsetup runs, want 1", runs)
 	}
 }
 
@@ -156,5 +170,41 @@ func TestDRBDFencesSurviveRestart(t *testing.T) {
 	d, _ := NewDRBD(a.cluster, "padova", slog.New(slog.NewTextHandler(&logged, nil)))
 	if d.ack != "" || !strings.Contains(logged.String(), "cannot restore the DRBD fences") {
 		t.Errorf("damaged fences file: ack %q, log %q", d.ack, logged.String())
+	}
+}
+
+// A switchover's demotion that fails half-way is rolled back while DRBD is still Primary: the
+// stack starts again here. A site that did step down starts nothing.
+func TestDRBDRollback(t *testing.T) {
+	for _, c := range []struct {
+		proc, want string
+		started    bool
+	}{
+		{"proc-connected-lngs.txt", "rolled back: lngs serves again", true},
+		{"proc-disconnected-bari.txt", "not rolled back", false},
+	} {
+		a := testDRBDAgent(t, "lngs")
+		a.proc = filepath.Join(t.TempDir(), "drbd")
+		proc, err := os.ReadFile("../drbd/testdata/" + c.proc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(a.proc, proc, 0o644)
+		var ran []string
+		a.run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+			if name == "drbdsetup" {
+				return nil, errors.New("drbdsetup: timed out") // the minor stands in
+			}
+			ran = append(ran, name+" "+strings.Join(args, " "))
+			return nil, nil
+		}
+		a.minor.Store(1)
+		err = a.rollback(context.Background(), errors.New("stop drbd: drbdadm secondary r0 did not finish"))
+		if err == nil || !strings.Contains(err.Error(), "did not finish") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want the failure and %q", c.proc, err, c.want)
+		}
+		if started := slices.Contains(ran, "sh -c drbdadm primary r0"); started != c.started {
+			t.Errorf("%s: stack started %v, want %v (ran %q)", c.proc, started, c.started, ran)
+		}
 	}
 }

@@ -255,8 +255,8 @@ type DRBD struct {
 	Disk         string        `yaml:"disk"`          // the backing device, the same path at both data sites
 	SecretFile   string        `yaml:"secret_file"`   // the peers' shared secret (cram-hmac-alg sha256), mode 0600
 	FenceHandler string        `yaml:"fence_handler"` // default /usr/share/keyha/drbd/fence-peer
-	PingInterval time.Duration `yaml:"ping_interval"` // net ping-int; default 3s: a dead peer is noticed after this + ping_timeout
-	PingTimeout  time.Duration `yaml:"ping_timeout"`  // net ping-timeout; default 1s
+	PingInterval time.Duration `yaml:"ping_interval"` // net ping-int; default 2s: a dead peer is noticed within twice this + ping_timeout
+	PingTimeout  time.Duration `yaml:"ping_timeout"`  // net ping-timeout; default 500ms (DRBD's own)
 	ResyncRate   string        `yaml:"resync_rate"`   // disk resync-rate; default 100M
 }
 
@@ -460,10 +460,10 @@ func (c *Cluster) applyDefaults() {
 			c.DRBD.FenceHandler = "/usr/share/keyha/drbd/fence-peer"
 		}
 		if c.DRBD.PingInterval == 0 {
-			c.DRBD.PingInterval = 3 * time.Second
+			c.DRBD.PingInterval = 2 * time.Second
 		}
 		if c.DRBD.PingTimeout == 0 {
-			c.DRBD.PingTimeout = time.Second
+			c.DRBD.PingTimeout = 500 * time.Millisecond
 		}
 		if c.DRBD.ResyncRate == "" {
 			c.DRBD.ResyncRate = "100M"

@@ -29,6 +29,25 @@ func TestReadLocal84(t *testing.T) {
 	}
 }
 
+// With the names known, a read runs no drbdsetup; a minor without a known name runs it again.
+func TestReadLocalNamed(t *testing.T) {
+	status := read(t, "status-syncing-bari.txt")
+	calls := 0
+	run := func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		calls++
+		return []byte(status), nil
+	}
+	proc := filepath.Join("testdata", "proc-syncing-bari.txt")
+	rs, _, err := ReadLocalNamed(context.Background(), run, proc, map[int]string{0: "r0"})
+	if err != nil || len(rs) != 1 || rs[0].Name != "r0" || rs[0].Role != "Secondary" || calls != 0 {
+		t.Fatalf("known name: %v %+v, %d drbdsetup runs", err, rs, calls)
+	}
+	rs, _, err = ReadLocalNamed(context.Background(), run, proc, map[int]string{1: "r1"})
+	if err != nil || len(rs) != 1 || rs[0].Name != "r0" || calls != 1 {
+		t.Errorf("unknown minor: %v %+v, %d drbdsetup runs", err, rs, calls)
+	}
+}
+
 // With several 8.4 resources, names go by minor, never by order: drbdsetup lists r1 (minor 1)
 // before r0 (minor 0) here.
 func TestNameByMinor(t *testing.T) {

@@ -31,7 +31,11 @@ func (l LabScript) Inject(ctx context.Context, f Fault) (string, error) {
 	if f.From != "" {
 		args = append(args, "--from", f.From)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	limit := 3 * time.Minute
+	if f.Verb == "settle" {
+		limit = 6 * time.Minute // a resync of the whole device, on the emulated VMs (the lab's bound is 5)
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, l.Path, args...).CombinedOutput()
 	o := strings.TrimSpace(string(out))
@@ -67,7 +71,9 @@ type FaultResult struct {
 func isBreak(verb string) bool { return !isRepair(verb) }
 
 // isRepair tells the faults that undo a break.
-func isRepair(verb string) bool { return verb == "start" || verb == "resume" || verb == "heal" }
+func isRepair(verb string) bool {
+	return verb == "start" || verb == "resume" || verb == "heal" || verb == "settle"
+}
 
 // runFaults runs the schedule against the clock from start. A fault never runs sooner after the
 // previous one's end than the schedule's gap between them: when a start takes long (a state
@@ -81,7 +87,7 @@ func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, f
 	prevAt, prevEnd := time.Duration(0), start
 	down := map[string]bool{} // sites whose mysqld a break found not running: their repair is a start
 	for _, f := range fs {
-		if isRepair(f.Verb) && f.Verb != "heal" && down[f.Site] {
+		if (f.Verb == "start" || f.Verb == "resume") && down[f.Site] {
 			f.Verb, down[f.Site] = "start", false
 		}
 		res := FaultResult{Fault: f}

@@ -2,6 +2,7 @@ package load
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -40,6 +41,44 @@ func Nemesis(seed uint64, d time.Duration, sites []string) []Fault {
 			out = append(out, Fault{At: at, Verb: "haproxy-restart", Site: site})
 			end = at
 		}
+		at = end + between(3*time.Second, 8*time.Second)
+	}
+	return out
+}
+
+// NemesisDRBD draws a fault schedule for the DRBD lab: a data site's VM killed (its VM started
+// again), the witness's agent killed (and started), a site cut off, or one link cut (and healed).
+// Each repair of a data site ends with settle: both disks UpToDate again, a split brain that a
+// healed cut left resolved as the operator would, so that the next fault finds a side that may
+// take over (a Secondary still resyncing cannot). Breaks last 3-10 s, calm between them 3-8 s.
+func NemesisDRBD(seed uint64, d time.Duration, data []string, witness string) []Fault {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
+	all := append(slices.Clone(data), witness)
+	var out []Fault
+	at := between(3*time.Second, 6*time.Second)
+	for at < d-3*time.Second {
+		end := min(at+between(3*time.Second, 10*time.Second), d)
+		var site string
+		switch kind := rng.IntN(5); kind {
+		case 0, 1: // a data site's VM dies
+			site = data[rng.IntN(len(data))]
+			out = append(out, Fault{At: at, Verb: "kill", Site: site}, Fault{At: end, Verb: "start", Site: site})
+		case 2: // the witness's agent dies
+			site = witness
+			out = append(out, Fault{At: at, Verb: "kill", Site: site}, Fault{At: end, Verb: "start", Site: site})
+		case 3: // a site cut off
+			site = all[rng.IntN(len(all))]
+			out = append(out, Fault{At: at, Verb: "partition", Site: site}, Fault{At: end, Verb: "heal", Site: site})
+		case 4: // one link cut
+			site = all[rng.IntN(len(all))]
+			from := site
+			for from == site {
+				from = all[rng.IntN(len(all))]
+			}
+			out = append(out, Fault{At: at, Verb: "partition", Site: site, From: from}, Fault{At: end, Verb: "heal", Site: site})
+		}
+		out = append(out, Fault{At: end, Verb: "settle", Site: site})
 		at = end + between(3*time.Second, 8*time.Second)
 	}
 	return out

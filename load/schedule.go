@@ -26,7 +26,9 @@ func (f Fault) String() string {
 // Verbs are the fault verbs a schedule may use: a mysqld killed, stopped cleanly or frozen
 // (pause, SIGSTOP), started or thawed (resume); a site cut off and healed; a site's agent killed
 // (its supervisor starts it again) or its HAProxy restarted.
-var Verbs = []string{"kill", "stop", "pause", "start", "resume", "partition", "heal", "agent-kill", "haproxy-restart"}
+// In the DRBD lab, settle waits until both data disks are UpToDate again (resolving a split brain a
+// healed cut left, as the operator would): the next fault then finds a side that may take over.
+var Verbs = []string{"kill", "stop", "pause", "start", "resume", "partition", "heal", "agent-kill", "haproxy-restart", "settle"}
 
 // ParseSchedule reads "kill:bari@20s,start:bari@35s,partition:padova@40s,heal:padova@55s" into
 // faults sorted by time (partition:lngs/bari@10s cuts lngs off from bari only). It refuses unknown verbs and sites, and a schedule that could not run in

@@ -265,8 +265,9 @@ func drbdRes(c *config.Cluster, site, secret string) ([]byte, error) {
 	fmt.Fprintf(&b, "resource %s {\n  protocol C;\n  device %s; disk %s; meta-disk internal;\n", d.Resource, d.Device, d.Disk)
 	fmt.Fprintf(&b, "  disk { fencing resource-and-stonith; resync-rate %s; c-plan-ahead 0; }\n", d.ResyncRate)
 	fmt.Fprintf(&b, "  handlers { fence-peer \"%s\"; }\n", d.FenceHandler)
-	// DRBD counts ping-int in seconds, ping-timeout in tenths.
-	fmt.Fprintf(&b, "  net { ping-int %d; ping-timeout %d; timeout 20; connect-int 3;\n", int(d.PingInterval/time.Second), int(d.PingTimeout/(100*time.Millisecond)))
+	// DRBD counts ping-int in seconds, ping-timeout and timeout in tenths.
+	fmt.Fprintf(&b, "  net { ping-int %d; ping-timeout %d; timeout %d; connect-int 3;\n", int(d.PingInterval/time.Second), int(d.PingTimeout/(100*time.Millisecond)),
+		int(ReplyTimeout(d.PingInterval)/(100*time.Millisecond)))
 	fmt.Fprintf(&b, "        cram-hmac-alg sha256; shared-secret \"%s\";\n", secret)
 	b.WriteString("        after-sb-0pri disconnect; after-sb-1pri disconnect; after-sb-2pri disconnect; }\n")
 	b.WriteString(strings.Join(on, ""))
@@ -468,4 +469,11 @@ func keystoneConf(c *config.Cluster, s *config.Site, cred config.Credential) ([]
 		b.WriteString("backend = dogpile.cache.memory\n")
 	}
 	return b.Bytes(), nil
+}
+
+// ReplyTimeout is the resource's net timeout, how long DRBD waits for the peer's answer to a
+// request before it drops the link: 2 s, but under ping-int, as drbd.conf requires (a lost answer
+// must not outlast the keep-alive that would have noticed the dead peer anyway).
+func ReplyTimeout(pingInterval time.Duration) time.Duration {
+	return min(2*time.Second, pingInterval-500*time.Millisecond)
 }

@@ -199,8 +199,8 @@ credentials: {monitor: /m}
 gossip: {key_file: /k}
 drbd:
   disk: /dev/vda
-  ping_interval: 2s
-  ping_timeout: 500ms
+  ping_interval: 3s
+  ping_timeout: 1s
   stack: [{name: drbd, up: drbdadm primary r0, down: drbdadm secondary r0}]
 sites:
   - {name: a, sql: 10.0.0.1:3306, gossip: 10.0.0.1:7946, replication: 10.78.0.1:7789}
@@ -235,7 +235,7 @@ func TestDRBDResource(t *testing.T) {
 		"device /dev/drbd0; disk /dev/vda; meta-disk internal;",
 		"fencing resource-and-stonith;",
 		`fence-peer "/usr/share/keyha/drbd/fence-peer";`,
-		"ping-int 2; ping-timeout 5;",
+		"ping-int 3; ping-timeout 10; timeout 20;",
 		`shared-secret "` + secret + `";`,
 		"after-sb-0pri disconnect; after-sb-1pri disconnect; after-sb-2pri disconnect;",
 		"on a { address 10.78.0.1:7789; }\n  on b { address 10.78.0.2:7789; }\n",
@@ -248,6 +248,11 @@ func TestDRBDResource(t *testing.T) {
 	strip := func(f File) string { _, rest, _ := strings.Cut(string(f.Body), "Do not edit"); return rest }
 	if strip(res) != strip(b["r0.res"]) {
 		t.Errorf("a and b render different resources:\n%s\nvs\n%s", res.Body, b["r0.res"].Body)
+	}
+	// Unset, the keep-alive is 2 s and DRBD's own ping-timeout, the reply timeout under them.
+	def := strings.Replace(drbdFile, "  ping_interval: 3s\n  ping_timeout: 1s\n", "", 1)
+	if got := string(files(t, def, "a", Options{DRBDSecret: secret})["r0.res"].Body); !strings.Contains(got, "ping-int 2; ping-timeout 5; timeout 15;") {
+		t.Errorf("default net timings:\n%s", got)
 	}
 	if _, ok := files(t, drbdFile, "w", Options{DRBDSecret: secret})["r0.res"]; ok {
 		t.Error("the witness got a resource file")
@@ -388,5 +393,19 @@ func TestKeystoneUnit(t *testing.T) {
 	}
 	if _, err := Site(c, "lngs", Options{}); err == nil || !strings.Contains(err.Error(), "keystone.ssl_cert") {
 		t.Errorf("a certificate path with a space: %v, want an error naming keystone.ssl_cert", err)
+	}
+}
+
+// DRBD's net timeout stays under ping-int, as drbd.conf requires, and at most 2 s.
+func TestReplyTimeout(t *testing.T) {
+	for _, c := range []struct{ ping, want time.Duration }{
+		{time.Second, 500 * time.Millisecond},
+		{2 * time.Second, 1500 * time.Millisecond},
+		{3 * time.Second, 2 * time.Second},
+		{10 * time.Second, 2 * time.Second},
+	} {
+		if got := ReplyTimeout(c.ping); got != c.want || got >= c.ping {
+			t.Errorf("ReplyTimeout(%s) = %s, want %s (under ping-int)", c.ping, got, c.want)
+		}
 	}
 }

@@ -193,6 +193,18 @@ func loadRun(c *cli.Context) error {
 		}
 		d := c.Duration("nemesis-for")
 		faults = load.Nemesis(seed, d, cl.SiteNames())
+		if cl.Mode == "drbd" {
+			var witness string
+			for _, s := range cl.Sites {
+				if s.Witness {
+					witness = s.Name
+				}
+			}
+			if witness == "" || len(cl.DataSites()) != 2 {
+				return fmt.Errorf("--nemesis in DRBD mode needs two data sites and a witness; the cluster file %s has %v and witness %q", cl.Path, cl.DataSites(), witness)
+			}
+			faults = load.NemesisDRBD(seed, d, cl.DataSites(), witness)
+		}
 		rc.Faults, rc.NemesisSeed = faults, seed
 		if rc.For == 0 {
 			rc.For = d + 15*time.Second // the last break's repair, and writes resuming after it, are measured too

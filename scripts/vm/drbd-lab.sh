@@ -48,17 +48,19 @@ keystone:
 drbd:
   resource: r0
   demote_after: 3s      # a Primary that hears no majority stops taking writes after this
-  demote_takes: 12s     # bound on its demotion: database, unmount, drbdadm secondary
+  demote_takes: 20s     # bound on its demotion: database, unmount, drbdadm secondary (up to 12 s
+                        # measured under load on the emulated VMs; 1.5 s without)
   # promote_after: unset. With fencing that freezes I/O the Secondary promotes on the fence;
-  # the clock (default 3s + 12s + 23s, the spread of lan gossip's noticing, + 5s) is the guard
+  # the clock (default 3s + 20s + 23s, the spread of lan gossip's noticing, + 5s) is the guard
   # for resources without it.
   fence_timeout: 4s
   # The resource file keyha render writes (r0.res): DRBD on the VMs' virtio disk.
   disk: /dev/vda
   secret_file: $DIR/secrets/drbd.secret
   fence_handler: /etc/keyha/fence-peer
-  ping_interval: ${KEYHA_LAB_DRBD_PING_INTERVAL:-3s}     # a dead peer is noticed within ping-int + ping-timeout
-  ping_timeout: ${KEYHA_LAB_DRBD_PING_TIMEOUT:-1s}
+  # ping_interval, ping_timeout: keyha's defaults (2s, 500ms) unless KEYHA_LAB_DRBD_PING_* say
+$([[ -z ${KEYHA_LAB_DRBD_PING_INTERVAL:-} ]] || echo "  ping_interval: $KEYHA_LAB_DRBD_PING_INTERVAL")
+$([[ -z ${KEYHA_LAB_DRBD_PING_TIMEOUT:-} ]] || echo "  ping_timeout: $KEYHA_LAB_DRBD_PING_TIMEOUT")
   stack:
     - name: drbd
       up: drbdadm primary r0
@@ -421,6 +423,42 @@ drbd_heal() {
     ns_heal "$s"
   fi
   echo "lab: $s healed"
+}
+
+# drbd_settle [TIMEOUT_S]: wait until the data sites are connected with both disks UpToDate, so
+# that the next fault finds a side that may take over (the nemesis's repairs end with it). A split
+# brain that a healed cut left is resolved as the operator would: keyha drbd split-brain names the
+# side a majority's fence says took over, and the other side's writes (never acknowledged) go.
+drbd_settle() {
+  local deadline=$((SECONDS + ${1:-300})) s p sb victim
+  while ((SECONDS < deadline)); do
+    p=""
+    for s in lngs bari; do
+      [[ -n $(qemu_pid "$s") ]] || die "settle: the VM of $s is not running (scripts/lab start $s)"
+      p+="$(vmsh "$s" "sed -n 's/^ *0: //p' /proc/drbd" 5 2>/dev/null) "
+    done
+    if [[ $(grep -o 'cs:Connected ro:[A-Za-z]*/[A-Za-z]* ds:UpToDate/UpToDate' <<<"$p" | wc -l) == 2 ]]; then
+      echo "lab: DRBD connected, both disks UpToDate"
+      return 0
+    fi
+    if [[ $p == *cs:StandAlone* ]]; then
+      for s in lngs bari; do
+        sb=$(vmsh "$s" "/bin/keyha --config $DIR/keyha.yaml drbd split-brain --resource r0" 30 2>/dev/null) || true
+        victim=$(sed -n 's/.*resolve with --discard \([a-z]*\).*/\1/p' <<<"$sb")
+        [[ $sb == *"split brain: true"* && -n $victim ]] && break
+        victim=""
+      done
+      if [[ -n $victim ]]; then
+        echo "lab: split brain; discarding $victim's writes since the split, as keyha drbd split-brain advises"
+        for s in "$victim" $([[ $victim == lngs ]] && echo bari || echo lngs); do
+          vmsh "$s" "/bin/keyha drbd split-brain --resource r0 --site $s --discard $victim; echo exit \$?" 60 | grep -q 'exit 0' ||
+            die "settle: resolving the split brain at $s failed"
+        done
+      fi
+    fi
+    sleep 1
+  done
+  die "settle: DRBD not connected and UpToDate on both sides after ${1:-300} s: $p"
 }
 
 drbd_status() {
