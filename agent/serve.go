@@ -88,16 +88,20 @@ func (ls listeners) serve(ctx context.Context, g *errgroup.Group, src healthchec
 		srv := &healthcheck.AgentServer{Source: src, Log: log, Served: served("agent")}
 		g.Go(func() error { return srv.Serve(ctx, ls.agent) })
 	}
+	failed := prometheus.NewCounter(prometheus.CounterOpts{Name: "keyha_agent_http_conn_errors_total",
+		Help: "Connections to the agent's HTTP and metrics ports that failed before any request (TLS handshake, protocol); logged at most once a minute."})
+	reg.MustRegister(failed)
+	errLog := (&healthcheck.ConnErrors{Log: log, Count: failed.Inc, Every: time.Minute}).Logger()
 	if ls.http != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/", healthcheck.HTTPHandler(src, served("http")))
 		routes(mux)
-		g.Go(func() error { return healthcheck.ServeHTTP(ctx, ls.http, mux) })
+		g.Go(func() error { return healthcheck.ServeHTTP(ctx, ls.http, mux, errLog) })
 	}
 	if ls.metrics != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		g.Go(func() error { return healthcheck.ServeHTTP(ctx, ls.metrics, mux) })
+		g.Go(func() error { return healthcheck.ServeHTTP(ctx, ls.metrics, mux, errLog) })
 	}
 }
 

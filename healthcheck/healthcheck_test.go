@@ -185,7 +185,7 @@ func TestServeHTTPAbuse(t *testing.T) {
 	defer cancel()
 	src := &fixed{r: Report{Site: "a", State: StateUp, Reason: "synced"}}
 	done := make(chan error, 1)
-	go func() { done <- ServeHTTP(ctx, l, HTTPHandler(src, nil)) }()
+	go func() { done <- ServeHTTP(ctx, l, HTTPHandler(src, nil), nil) }()
 	addr := l.Addr().String()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	healthy := func(what string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log"
 	"net"
 	"net/http"
 	"time"
@@ -72,9 +73,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // ServeHTTP runs h on l with limits that keep slow or oversized clients from piling up, until ctx
-// is cancelled.
-func ServeHTTP(ctx context.Context, l net.Listener, h http.Handler) error {
+// is cancelled. errLog takes the server's own errors (nil: the log package's default).
+func ServeHTTP(ctx context.Context, l net.Listener, h http.Handler, errLog *log.Logger) error {
 	srv := &http.Server{
+		ErrorLog:          errLog,
 		Handler:           h,
 		ReadHeaderTimeout: 2 * time.Second,
 		ReadTimeout:       5 * time.Second,
