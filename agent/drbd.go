@@ -642,7 +642,7 @@ func (a *DRBDAgent) planned(ctx context.Context, to string, want drbd.Action) (a
 func (a *DRBDAgent) rollback(ctx context.Context, failed error) error {
 	ctx = context.WithoutCancel(ctx) // the operator's command may be gone; each step has its timeout
 	if res, err := a.read(ctx); err != nil || !res.Primary() {
-		return fmt.Errorf("%w; not rolled back: this site is no longer Primary (%s, %v): run the switchover again", failed, res.Role, err)
+		return fmt.Errorf("%w; not rolled back: DRBD's role here is %s, not Primary (read error: %v); check keyha drbd sites, then run the switchover again", failed, res.Role, err)
 	}
 	if err := a.perform(ctx, drbd.Verdict{Action: drbd.Promote, Reason: "rollback: the switchover's demotion failed, serve again"}); err != nil {
 		return fmt.Errorf("%w; the rollback (the stack started again here) failed too: %v", failed, err)
