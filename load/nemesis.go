@@ -12,13 +12,12 @@ import (
 // repaired before the next begins, so a majority of the sites is always whole and the cluster
 // comes back by itself, with no operator's recovery. Breaks last 3-10 s, calm between them 3-8 s.
 func Nemesis(seed uint64, d time.Duration, sites []string) []Fault {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
+	rng := newDraws(seed)
 	var out []Fault
-	at := between(3*time.Second, 6*time.Second)
+	at := rng.between(3*time.Second, 6*time.Second)
 	for at < d-3*time.Second {
-		site := sites[rng.IntN(len(sites))]
-		end := min(at+between(3*time.Second, 10*time.Second), d)
+		site := rng.pick(sites)
+		end := min(at+rng.between(3*time.Second, 10*time.Second), d)
 		switch kind := rng.IntN(7); kind {
 		case 0, 1, 2: // a mysqld: killed, stopped cleanly, or frozen
 			verb, repair := []string{"kill", "stop", "pause"}[kind], "start"
@@ -29,11 +28,7 @@ func Nemesis(seed uint64, d time.Duration, sites []string) []Fault {
 		case 3: // the whole site cut off
 			out = append(out, Fault{At: at, Verb: "partition", Site: site}, Fault{At: end, Verb: "heal", Site: site})
 		case 4: // one link cut: the site still hears the third
-			from := site
-			for from == site {
-				from = sites[rng.IntN(len(sites))]
-			}
-			out = append(out, Fault{At: at, Verb: "partition", Site: site, From: from}, Fault{At: end, Verb: "heal", Site: site})
+			out = append(out, Fault{At: at, Verb: "partition", Site: site, From: rng.other(sites, site)}, Fault{At: end, Verb: "heal", Site: site})
 		case 5:
 			out = append(out, Fault{At: at, Verb: "agent-kill", Site: site})
 			end = at
@@ -41,9 +36,31 @@ func Nemesis(seed uint64, d time.Duration, sites []string) []Fault {
 			out = append(out, Fault{At: at, Verb: "haproxy-restart", Site: site})
 			end = at
 		}
-		at = end + between(3*time.Second, 8*time.Second)
+		at = end + rng.between(3*time.Second, 8*time.Second)
 	}
 	return out
+}
+
+// draws is a schedule's source of chance: the same seed gives the same draws, in the same order.
+type draws struct{ *rand.Rand }
+
+func newDraws(seed uint64) draws { return draws{rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))} }
+
+// between draws a duration in [lo, hi).
+func (r draws) between(lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(r.Int64N(int64(hi-lo)))
+}
+
+// pick draws one of sites.
+func (r draws) pick(sites []string) string { return sites[r.IntN(len(sites))] }
+
+// other draws one of sites that is not site (the far end of a cut link).
+func (r draws) other(sites []string, site string) string {
+	from := site
+	for from == site {
+		from = r.pick(sites)
+	}
+	return from
 }
 
 // NemesisDRBD draws a fault schedule for the DRBD lab: a data site's VM killed (its VM started
@@ -52,34 +69,29 @@ func Nemesis(seed uint64, d time.Duration, sites []string) []Fault {
 // healed cut left resolved as the operator would, so that the next fault finds a side that may
 // take over (a Secondary still resyncing cannot). Breaks last 3-10 s, calm between them 3-8 s.
 func NemesisDRBD(seed uint64, d time.Duration, data []string, witness string) []Fault {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
+	rng := newDraws(seed)
 	all := append(slices.Clone(data), witness)
 	var out []Fault
-	at := between(3*time.Second, 6*time.Second)
+	at := rng.between(3*time.Second, 6*time.Second)
 	for at < d-3*time.Second {
-		end := min(at+between(3*time.Second, 10*time.Second), d)
+		end := min(at+rng.between(3*time.Second, 10*time.Second), d)
 		var site string
 		switch kind := rng.IntN(5); kind {
 		case 0, 1: // a data site's VM dies
-			site = data[rng.IntN(len(data))]
+			site = rng.pick(data)
 			out = append(out, Fault{At: at, Verb: "kill", Site: site}, Fault{At: end, Verb: "start", Site: site})
 		case 2: // the witness's agent dies
 			site = witness
 			out = append(out, Fault{At: at, Verb: "kill", Site: site}, Fault{At: end, Verb: "start", Site: site})
 		case 3: // a site cut off
-			site = all[rng.IntN(len(all))]
+			site = rng.pick(all)
 			out = append(out, Fault{At: at, Verb: "partition", Site: site}, Fault{At: end, Verb: "heal", Site: site})
 		case 4: // one link cut
-			site = all[rng.IntN(len(all))]
-			from := site
-			for from == site {
-				from = all[rng.IntN(len(all))]
-			}
-			out = append(out, Fault{At: at, Verb: "partition", Site: site, From: from}, Fault{At: end, Verb: "heal", Site: site})
+			site = rng.pick(all)
+			out = append(out, Fault{At: at, Verb: "partition", Site: site, From: rng.other(all, site)}, Fault{At: end, Verb: "heal", Site: site})
 		}
 		out = append(out, Fault{At: end, Verb: "settle", Site: site})
-		at = end + between(3*time.Second, 8*time.Second)
+		at = end + rng.between(3*time.Second, 8*time.Second)
 	}
 	return out
 }

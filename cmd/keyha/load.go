@@ -192,7 +192,6 @@ func loadRun(c *cli.Context) error {
 			return err
 		}
 		d := c.Duration("nemesis-for")
-		faults = load.Nemesis(seed, d, cl.SiteNames())
 		if cl.Mode == "drbd" {
 			var witness string
 			for _, s := range cl.Sites {
@@ -204,6 +203,8 @@ func loadRun(c *cli.Context) error {
 				return fmt.Errorf("--nemesis in DRBD mode needs two data sites and a witness; the cluster file %s has %v and witness %q", cl.Path, cl.DataSites(), witness)
 			}
 			faults = load.NemesisDRBD(seed, d, cl.DataSites(), witness)
+		} else {
+			faults = load.Nemesis(seed, d, cl.SiteNames())
 		}
 		rc.Faults, rc.NemesisSeed = faults, seed
 		if rc.For == 0 {
