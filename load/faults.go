@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,14 @@ type LabScript struct{ Path string }
 
 func (l LabScript) Inject(ctx context.Context, f Fault) (string, error) {
 	args := []string{f.Verb, f.Site}
-	if f.From != "" {
+	switch {
+	case f.Verb == "loss" && f.From != "":
+		args = []string{"wan", "set", f.Site + ":" + f.From, fmt.Sprintf("loss=%d", f.Loss)}
+	case f.Verb == "loss":
+		args = []string{"wan", "set", f.Site, fmt.Sprintf("loss=%d", f.Loss)}
+	case f.Verb == "clear":
+		args = []string{"wan", "reset"}
+	case f.From != "":
 		args = append(args, "--from", f.From)
 	}
 	limit := 3 * time.Minute
@@ -46,6 +54,22 @@ func (l LabScript) Inject(ctx context.Context, f Fault) (string, error) {
 		return o, fmt.Errorf("%s %s: %w: %s", l.Path, strings.Join(args, " "), err, o)
 	}
 	return o, nil
+}
+
+// WAN tells whether the lab's sites talk through its WAN router (scripts/lab up --wan), where a
+// loss fault can drop packets.
+func (l LabScript) WAN(ctx context.Context) (bool, error) {
+	out, err := exec.CommandContext(ctx, l.Path, "info").Output()
+	if err != nil {
+		return false, fmt.Errorf("%s info: %w", l.Path, err)
+	}
+	var info struct {
+		WAN json.RawMessage `json:"wan"`
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		return false, fmt.Errorf("%s info: %w", l.Path, err)
+	}
+	return len(info.WAN) > 0 && string(info.WAN) != "null", nil
 }
 
 // FaultResult is what became of one scheduled fault. Early means it was a repair (start, heal)
@@ -72,7 +96,7 @@ func isBreak(verb string) bool { return !isRepair(verb) }
 
 // isRepair tells the faults that undo a break.
 func isRepair(verb string) bool {
-	return verb == "start" || verb == "resume" || verb == "heal" || verb == "settle"
+	return verb == "start" || verb == "resume" || verb == "heal" || verb == "settle" || verb == "clear"
 }
 
 // runFaults runs the schedule against the clock from start. A fault never runs sooner after the
@@ -92,7 +116,7 @@ func runFaults(ctx context.Context, loadDone <-chan struct{}, start time.Time, f
 		}
 		res := FaultResult{Fault: f}
 		kind := map[string]string{"kill": "down", "stop": "down", "start": "down", "pause": "down", "resume": "down",
-			"partition": "cut", "heal": "cut"}[f.Verb]
+			"partition": "cut", "heal": "cut", "loss": "loss", "clear": "loss"}[f.Verb]
 		if !finished {
 			due := start.Add(f.At)
 			if d := prevEnd.Add(f.At - prevAt); d.After(due) {

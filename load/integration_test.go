@@ -309,6 +309,21 @@ func TestNemesis(t *testing.T) {
 	if seed == "" {
 		seed = "random"
 	}
+	// What went wrong is said again at the very end, after the sites' logs: CI keeps only the
+	// output's tail. Registered first, this cleanup runs last.
+	var why []string
+	failf := func(format string, args ...any) {
+		why = append(why, fmt.Sprintf(format, args...))
+		t.Errorf(format, args...)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			if len(why) == 0 {
+				why = []string{"in the lab or the bank: its error is above the sites' logs"}
+			}
+			t.Logf("TestNemesis failed (seed %s):\n  %s", seed, strings.Join(why, "\n  "))
+		}
+	})
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "journal")
 	stopBank := startBank(t, l)
@@ -340,13 +355,15 @@ func TestNemesis(t *testing.T) {
 		"--journal", journal, "--nemesis", seed, "--nemesis-for", "2m", "--report", filepath.Join(dir, "run.json"))
 	var r load.Report
 	readJSON(t, filepath.Join(dir, "run.json"), &r)
+	seed = fmt.Sprint(r.NemesisSeed)
 	t.Logf("nemesis seed %d (replay: KEYHA_NEMESIS_SEED=%d):\n%s%s", r.NemesisSeed, r.NemesisSeed, run.Stdout, tail(run.Stderr, 12))
 	if run.Code != 0 {
-		t.Fatalf("load run exited %d (seed %d)", run.Code, r.NemesisSeed)
+		failf("load run exited %d (seed %d): %s", run.Code, r.NemesisSeed, tail(run.Stderr, 3))
+		t.FailNow()
 	}
 	for _, f := range r.Faults {
 		if f.Error != "" {
-			t.Errorf("seed %d: fault %s failed: %s", r.NemesisSeed, f.Fault, f.Error)
+			failf("seed %d: fault %s failed: %s", r.NemesisSeed, f.Fault, f.Error)
 		}
 		if f.Down != "" {
 			// Galera's own behaviour, not a failure: counted, and its log kept (above).
@@ -355,7 +372,7 @@ func TestNemesis(t *testing.T) {
 		}
 	}
 	if len(r.Faults) < 8 || r.Acked == 0 || r.Journaled != r.Acked {
-		t.Errorf("seed %d: %d faults, %d acknowledged, %d journaled", r.NemesisSeed, len(r.Faults), r.Acked, r.Journaled)
+		failf("seed %d: %d faults, %d acknowledged, %d journaled", r.NemesisSeed, len(r.Faults), r.Acked, r.Journaled)
 	}
 
 	l.AllSynced(t, 3*time.Minute)
@@ -365,7 +382,8 @@ func TestNemesis(t *testing.T) {
 	var cr load.CheckReport
 	readJSON(t, filepath.Join(dir, "check.json"), &cr)
 	if check.Code != 0 || !cr.OK || len(cr.Missing) > 0 || len(cr.DivergentChunks) > 0 || len(cr.TwoWriters) > 0 {
-		t.Fatalf("seed %d: check failed (exit %d): %v", r.NemesisSeed, check.Code, cr.Problems)
+		failf("seed %d: check failed (exit %d): %v", r.NemesisSeed, check.Code, cr.Problems)
+		t.FailNow()
 	}
 	t.Logf("seed %d: %d faults; the node taking writes changed %d times, never two at once", r.NemesisSeed, len(r.Faults), cr.WriterChanges)
 }

@@ -11,14 +11,21 @@ import (
 // SIGSTOP of a mysqld, a site cut off, one link cut, an agent killed, an HAProxy restarted) is
 // repaired before the next begins, so a majority of the sites is always whole and the cluster
 // comes back by itself, with no operator's recovery. Breaks last 3-10 s, calm between them 3-8 s.
-func Nemesis(seed uint64, d time.Duration, sites []string) []Fault {
+// With wan (a lab whose sites talk through the WAN router), bursts of 10-40 % packet loss on one
+// link or on every link of a site are drawn too; without, the schedule is the same as before
+// they existed.
+func Nemesis(seed uint64, d time.Duration, sites []string, wan bool) []Fault {
 	rng := newDraws(seed)
+	kinds := 7
+	if wan {
+		kinds = 8
+	}
 	var out []Fault
 	at := rng.between(3*time.Second, 6*time.Second)
 	for at < d-3*time.Second {
 		site := rng.pick(sites)
 		end := min(at+rng.between(3*time.Second, 10*time.Second), d)
-		switch kind := rng.IntN(7); kind {
+		switch kind := rng.IntN(kinds); kind {
 		case 0, 1, 2: // a mysqld: killed, stopped cleanly, or frozen
 			verb, repair := []string{"kill", "stop", "pause"}[kind], "start"
 			if verb == "pause" {
@@ -35,6 +42,8 @@ func Nemesis(seed uint64, d time.Duration, sites []string) []Fault {
 		case 6:
 			out = append(out, Fault{At: at, Verb: "haproxy-restart", Site: site})
 			end = at
+		case 7:
+			out = append(out, rng.loss(at, sites, site), Fault{At: end, Verb: "clear", Site: site})
 		}
 		at = end + rng.between(3*time.Second, 8*time.Second)
 	}
@@ -63,20 +72,35 @@ func (r draws) other(sites []string, site string) string {
 	return from
 }
 
+// loss draws a burst of 10-40 % packet loss at offset at, on every link of site or on one.
+func (r draws) loss(at time.Duration, sites []string, site string) Fault {
+	f := Fault{At: at, Verb: "loss", Site: site, Loss: 10 + r.IntN(31)}
+	if r.IntN(2) == 0 {
+		f.From = r.other(sites, site)
+	}
+	return f
+}
+
 // NemesisDRBD draws a fault schedule for the DRBD lab: a data site's VM killed (its VM started
-// again), the witness's agent killed (and started), a site cut off, or one link cut (and healed).
-// Each repair of a data site ends with settle: both disks UpToDate again, a split brain that a
-// healed cut left resolved as the operator would, so that the next fault finds a side that may
-// take over (a Secondary still resyncing cannot). Breaks last 3-10 s, calm between them 3-8 s.
-func NemesisDRBD(seed uint64, d time.Duration, data []string, witness string) []Fault {
+// again), the witness's agent killed (and started), a site cut off, or one link cut (and healed),
+// a data site's agent killed (its supervisor starts it again), a site's HAProxy restarted. Each
+// repair ends with settle: both disks UpToDate again, a split brain that a healed cut left
+// resolved as the operator would, so that the next fault finds a side that may take over (a
+// Secondary still resyncing cannot). Breaks last 3-10 s, calm between them 3-8 s. With wan, loss
+// bursts as in Nemesis.
+func NemesisDRBD(seed uint64, d time.Duration, data []string, witness string, wan bool) []Fault {
 	rng := newDraws(seed)
 	all := append(slices.Clone(data), witness)
+	kinds := 7
+	if wan {
+		kinds = 8
+	}
 	var out []Fault
 	at := rng.between(3*time.Second, 6*time.Second)
 	for at < d-3*time.Second {
 		end := min(at+rng.between(3*time.Second, 10*time.Second), d)
 		var site string
-		switch kind := rng.IntN(5); kind {
+		switch kind := rng.IntN(kinds); kind {
 		case 0, 1: // a data site's VM dies
 			site = rng.pick(data)
 			out = append(out, Fault{At: at, Verb: "kill", Site: site}, Fault{At: end, Verb: "start", Site: site})
@@ -89,8 +113,19 @@ func NemesisDRBD(seed uint64, d time.Duration, data []string, witness string) []
 		case 4: // one link cut
 			site = rng.pick(all)
 			out = append(out, Fault{At: at, Verb: "partition", Site: site, From: rng.other(all, site)}, Fault{At: end, Verb: "heal", Site: site})
+		case 5: // a data site's agent dies; DRBD and the database go on
+			out = append(out, Fault{At: at, Verb: "agent-kill", Site: rng.pick(data)})
+			end = at
+		case 6:
+			out = append(out, Fault{At: at, Verb: "haproxy-restart", Site: rng.pick(all)})
+			end = at
+		case 7:
+			site = rng.pick(all)
+			out = append(out, rng.loss(at, all, site), Fault{At: end, Verb: "clear", Site: site})
 		}
-		out = append(out, Fault{At: end, Verb: "settle", Site: site})
+		if end > at {
+			out = append(out, Fault{At: end, Verb: "settle", Site: site})
+		}
 		at = end + rng.between(3*time.Second, 8*time.Second)
 	}
 	return out

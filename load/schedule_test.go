@@ -13,8 +13,8 @@ func TestParseSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Fault{{20 * time.Second, "kill", "bari", ""}, {35 * time.Second, "start", "bari", ""},
-		{40 * time.Second, "partition", "padova", ""}, {55 * time.Second, "heal", "padova", ""}}
+	want := []Fault{{At: 20 * time.Second, Verb: "kill", Site: "bari"}, {At: 35 * time.Second, Verb: "start", Site: "bari"},
+		{At: 40 * time.Second, Verb: "partition", Site: "padova"}, {At: 55 * time.Second, Verb: "heal", Site: "padova"}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
@@ -25,6 +25,15 @@ func TestParseSchedule(t *testing.T) {
 	}
 	if fs, err := ParseSchedule("partition:lngs/bari@3s,heal:lngs@9s", labSites); err != nil || fs[0].From != "bari" || fs[0].String() != "partition:lngs/bari@3s" {
 		t.Errorf("partition from one site: %v, %v", fs, err)
+	}
+	for in, want := range map[string]Fault{
+		"loss:bari=30@2s,clear:bari@5s":      {At: 2 * time.Second, Verb: "loss", Site: "bari", Loss: 30},
+		"loss:bari/lngs=5%@2s,clear:bari@5s": {At: 2 * time.Second, Verb: "loss", Site: "bari", From: "lngs", Loss: 5},
+		"loss:padova@2s,clear:padova@5s":     {At: 2 * time.Second, Verb: "loss", Site: "padova", Loss: defaultLoss},
+	} {
+		if fs, err := ParseSchedule(in, labSites); err != nil || fs[0] != want {
+			t.Errorf("%q: %v, %v; want %v first", in, fs, err, want)
+		}
 	}
 	if fs, err := ParseSchedule("  ", labSites); err != nil || fs != nil {
 		t.Errorf("empty schedule: %v, %v", fs, err)
@@ -38,8 +47,12 @@ func TestParseScheduleRefuses(t *testing.T) {
 		"explode:bari@1s":                     "unknown verb",
 		"kill:milano@1s":                      "unknown site",
 		"kill:bari@soon":                      "not a duration",
-		"kill:lngs/bari@1s":                   "for partition only",
-		"partition:lngs/lngs@1s":              "for partition only",
+		"kill:lngs/bari@1s":                   "for partition and loss only",
+		"partition:lngs/lngs@1s":              "for partition and loss only",
+		"loss:bari=0@1s":                      "not a percentage",
+		"loss:bari=lots@1s":                   "not a percentage",
+		"loss:bari@1s,loss:lngs@2s":           "still in force",
+		"clear:bari@1s":                       "nothing to clear",
 		"kill:bari@-1s":                       "not a duration",
 		"start:bari@5s":                       "was not killed",
 		"kill:bari@5s,start:bari@2s":          "was not killed",
@@ -61,6 +74,12 @@ func TestUnfinished(t *testing.T) {
 	}
 	if got := Unfinished(fs); len(got) != 1 || got[0] != "lngs left cut off" {
 		t.Errorf("got %v", got)
+	}
+	if fs, err = ParseSchedule("loss:bari/lngs@1s", labSites); err != nil {
+		t.Fatal(err)
+	}
+	if got := Unfinished(fs); len(got) != 1 || got[0] != "the WAN losing packets" {
+		t.Errorf("a loss never cleared: got %v", got)
 	}
 }
 

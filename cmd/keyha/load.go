@@ -192,6 +192,11 @@ func loadRun(c *cli.Context) error {
 			return err
 		}
 		d := c.Duration("nemesis-for")
+		// Loss bursts when the lab has a WAN to lose packets on.
+		wan, err := load.LabScript{Path: c.String("lab")}.WAN(c.Context)
+		if err != nil {
+			return fmt.Errorf("--nemesis: asking the lab whether it has a WAN: %w (set --lab or KEYHA_LAB_SCRIPT)", err)
+		}
 		if cl.Mode == "drbd" {
 			var witness string
 			for _, s := range cl.Sites {
@@ -202,9 +207,9 @@ func loadRun(c *cli.Context) error {
 			if witness == "" || len(cl.DataSites()) != 2 {
 				return fmt.Errorf("--nemesis in DRBD mode needs two data sites and a witness; the cluster file %s has %v and witness %q", cl.Path, cl.DataSites(), witness)
 			}
-			faults = load.NemesisDRBD(seed, d, cl.DataSites(), witness)
+			faults = load.NemesisDRBD(seed, d, cl.DataSites(), witness, wan)
 		} else {
-			faults = load.Nemesis(seed, d, cl.SiteNames())
+			faults = load.Nemesis(seed, d, cl.SiteNames(), wan)
 		}
 		rc.Faults, rc.NemesisSeed = faults, seed
 		if rc.For == 0 {

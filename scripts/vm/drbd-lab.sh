@@ -256,15 +256,28 @@ drbd_start_witness() {
 
 # drbd_wan PROFILE: the WAN of the DRBD lab. No router VM here: the data sites are VMs whose own
 # kernel has netem, so each delays what it sends to each other site (half the round trip between
-# the two VMs, all of it towards the witness, whose namespace cannot delay).
+# the two VMs, all of it towards the witness, whose namespace cannot delay). Loss likewise: on the
+# link between the VMs, each drops its share of what it sends; on a link to the witness, only what
+# the VM sends is dropped (TCP's acknowledgements, and so both directions' throughput, suffer).
 drbd_wan() {
   mkdir -p "$DIR/wan"
   wan_profile "$1" >"$DIR/wan/links.profile"
   cp "$DIR/wan/links.profile" "$DIR/wan/links"
   echo "$1" >"$DIR/wan/profile"; echo 0 >"$DIR/wan/overhead_ms"
-  local vm a b r j l
-  for vm in "${DRBD_SITES[@]}"; do
-    local cmds="/sbin/tc qdisc add dev eth0 root handle 1: prio bands 4 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"$'\n' band=2
+  drbd_wan_apply "$DIR/wan/links"
+}
+
+# drbd_wan_apply LINKS_FILE [VM...]: each VM's netem from the links file (wan set and reset, and a
+# VM booted again, which starts without it). Every VM running, when none is named.
+drbd_wan_apply() {
+  local links=$1 vm a b r j l; shift
+  local vms=("$@")
+  if ((${#vms[@]} == 0)); then
+    for vm in "${DRBD_SITES[@]}"; do [[ -z $(qemu_pid "$vm") ]] || vms+=("$vm"); done
+  fi
+  for vm in "${vms[@]}"; do
+    local cmds="/sbin/tc qdisc del dev eth0 root 2>/dev/null || true"$'\n'
+    cmds+="/sbin/tc qdisc add dev eth0 root handle 1: prio bands 4 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"$'\n' band=2
     while read -r a b r j l; do
       local other=""
       [[ $a == "$vm" ]] && other=$b
@@ -278,7 +291,7 @@ drbd_wan() {
       cmds+="/sbin/tc qdisc add dev eth0 parent 1:$band handle $((band * 10)): $nm"$'\n'
       cmds+="/sbin/tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst ${IP[$other]}/32 flowid 1:$band"$'\n'
       band=$((band + 1))
-    done <"$DIR/wan/links"
+    done <"$links"
     local out; out=$(vmsh "$vm" "exec 2>&1; set -e; ${cmds}echo WAN-DONE" 20)
     [[ $out == *WAN-DONE* ]] || die "netem in the VM of $vm failed: $out"
   done
@@ -379,11 +392,35 @@ drbd_start() {
     [[ -z $(qemu_pid "$s") ]] || die "the VM of $s is already running"
     drbd_boot "$s" 0
     drbd_wait_vm "$s" 120
+    ! wan_on || drbd_wan_apply "$DIR/wan/links" "$s"
     echo "lab: the VM of $s booted"
   else
     start_agent "$s"
     echo "lab: the witness agent at $s started"
   fi
+}
+
+# drbd_agent_kill SITE: kill -9 of a data site's agent; the VM's supervisor starts it again, as
+# systemd's Restart= would.
+drbd_agent_kill() {
+  local out
+  # shellcheck disable=SC2016 # expanded by the VM's shell
+  out=$(vmsh "$1" 'p=$(cat /run/keyha-agent.pid) && kill -0 "$p" && kill -9 "$p" && echo "KILLED $p"' 10 2>&1) || true
+  [[ $out == *KILLED* ]] || die "agent-kill: no agent runs in the VM of $1: $out"
+  echo "lab: killed $1's agent (pid ${out##* }); its supervisor starts it again"
+}
+
+# drbd_haproxy_restart SITE: what systemctl restart haproxy does at a data site: stop, the start
+# state again (every server DOWN until its checks pass), start. The daemon's parent in the VM is
+# its init shell, which never reaps: the old HAProxy is gone when it is a zombie.
+drbd_haproxy_restart() {
+  local out
+  out=$(vmsh "$1" "exec 2>&1; p=\$(cat /run/haproxy.pid); kill \$p
+while [ -e /proc/\$p ] && [ \"\$(cut -d' ' -f3 /proc/\$p/stat)\" != Z ]; do sleep 0.05; done
+cp /etc/keyha/haproxy-$1.state /run/keyha-servers.state
+haproxy -q -D -f /etc/keyha/haproxy-$1.cfg -p /run/haproxy.pid </dev/null >/dev/ttyS0 2>&1 && echo RESTARTED" 30 2>&1) || true
+  [[ $out == *RESTARTED* ]] || die "haproxy-restart: HAProxy in the VM of $1 did not start again: $out"
+  echo "lab: $1's HAProxy restarted"
 }
 
 # drbd_partition SITE [OTHER]: cut SITE off from every other site, or from OTHER only. The host

@@ -57,6 +57,8 @@ wan_tc() {
 }
 
 wan_apply() { # LINKS_FILE
+  # The DRBD lab has no router: its VMs' own netem (scripts/vm/drbd-lab.sh).
+  if drbd_mode; then drbd_wan_apply "$1"; return; fi
   local cmds=() a b r j l
   while read -r a b r j l; do mapfile -t -O "${#cmds[@]}" cmds < <(wan_tc "$a" "$b" "$r" "$j" "$l"); done <"$1"
   wan_ctl "${cmds[@]}"
