@@ -282,6 +282,23 @@ func books(ctx context.Context, db *sql.DB) (total int64, rows int, err error) {
 }
 
 func finalBooks(ctx context.Context, n Target, cred config.Credential) FinalBooks {
+	// A node that has only just come back may refuse a first read (not yet ready, a connection the
+	// nemesis's last fault left broken): the books are read again until ctx ends, and only the last
+	// error counts.
+	for {
+		fb := readBooks(ctx, n, cred)
+		if fb.Error == "" || ctx.Err() != nil {
+			return fb
+		}
+		select {
+		case <-ctx.Done():
+			return fb
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func readBooks(ctx context.Context, n Target, cred config.Credential) FinalBooks {
 	db, err := galera.Open(n.Addr, cred, 3*time.Second, 20*time.Second, map[string]string{"wsrep_sync_wait": "1"})
 	if err != nil {
 		return FinalBooks{Error: err.Error()}
