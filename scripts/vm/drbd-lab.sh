@@ -268,7 +268,9 @@ drbd_wan() {
 }
 
 # drbd_wan_apply LINKS_FILE [VM...]: each VM's netem from the links file (wan set and reset, and a
-# VM booted again, which starts without it). Every VM running, when none is named.
+# VM booted again, which starts without it). Every VM running, when none is named. Qdiscs already
+# there are changed in place, as a WAN's loss would come: rebuilding them would drop what is
+# queued, DRBD's replication too, a fault of its own.
 drbd_wan_apply() {
   local links=$1 vm a b r j l; shift
   local vms=("$@")
@@ -276,8 +278,7 @@ drbd_wan_apply() {
     for vm in "${DRBD_SITES[@]}"; do [[ -z $(qemu_pid "$vm") ]] || vms+=("$vm"); done
   fi
   for vm in "${vms[@]}"; do
-    local cmds="/sbin/tc qdisc del dev eth0 root 2>/dev/null || true"$'\n'
-    cmds+="/sbin/tc qdisc add dev eth0 root handle 1: prio bands 4 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"$'\n' band=2
+    local add="/sbin/tc qdisc add dev eth0 root handle 1: prio bands 4 priomap 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"$'\n' change="" band=2
     while read -r a b r j l; do
       local other=""
       [[ $a == "$vm" ]] && other=$b
@@ -288,11 +289,17 @@ drbd_wan_apply() {
       local nm="netem delay ${d}ms"
       [[ $j == 0 || $j == 0.0 ]] || nm+=" ${jit}ms"
       nm+=" loss ${l}% limit 10000"
-      cmds+="/sbin/tc qdisc add dev eth0 parent 1:$band handle $((band * 10)): $nm"$'\n'
-      cmds+="/sbin/tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst ${IP[$other]}/32 flowid 1:$band"$'\n'
+      add+="/sbin/tc qdisc add dev eth0 parent 1:$band handle $((band * 10)): $nm"$'\n'
+      add+="/sbin/tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst ${IP[$other]}/32 flowid 1:$band"$'\n'
+      change+="/sbin/tc qdisc change dev eth0 parent 1:$band handle $((band * 10)): $nm"$'\n'
       band=$((band + 1))
     done <"$links"
-    local out; out=$(vmsh "$vm" "exec 2>&1; set -e; ${cmds}echo WAN-DONE" 20)
+    local out
+    out=$(vmsh "$vm" "exec 2>&1; set -e
+if /sbin/tc qdisc show dev eth0 | grep -q 'qdisc prio 1:'; then
+${change}else
+${add}fi
+echo WAN-DONE" 20)
     [[ $out == *WAN-DONE* ]] || die "netem in the VM of $vm failed: $out"
   done
 }
