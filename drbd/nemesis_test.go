@@ -57,7 +57,7 @@ func TestDRBDNemesis(t *testing.T) {
 		if f.Error != "" {
 			t.Errorf("seed %d: fault %s failed: %s", r.NemesisSeed, f.Fault, f.Error)
 		}
-		if f.Verb != "start" && f.Verb != "heal" && f.Verb != "settle" && f.Verb != "clear" && !f.Skipped {
+		if f.Break() && !f.Skipped {
 			breaks++
 		}
 	}

@@ -30,10 +30,12 @@ type LabScript struct{ Path string }
 func (l LabScript) Inject(ctx context.Context, f Fault) (string, error) {
 	args := []string{f.Verb, f.Site}
 	switch {
-	case f.Verb == "loss" && f.From != "":
-		args = []string{"wan", "set", f.Site + ":" + f.From, fmt.Sprintf("loss=%d", f.Loss)}
 	case f.Verb == "loss":
-		args = []string{"wan", "set", f.Site, fmt.Sprintf("loss=%d", f.Loss)}
+		link := f.Site // every link of the site, or the one to From
+		if f.From != "" {
+			link += ":" + f.From
+		}
+		args = []string{"wan", "set", link, fmt.Sprintf("loss=%d", f.Loss)}
 	case f.Verb == "clear":
 		args = []string{"wan", "reset"}
 	case f.From != "":
@@ -93,6 +95,10 @@ type FaultResult struct {
 
 // isBreak tells the faults that take something away from the ones that repair.
 func isBreak(verb string) bool { return !isRepair(verb) }
+
+// Break tells whether f takes something away (a kill, a cut, a loss burst, an agent killed...)
+// rather than repairing one.
+func (f Fault) Break() bool { return isBreak(f.Verb) }
 
 // isRepair tells the faults that undo a break.
 func isRepair(verb string) bool {
