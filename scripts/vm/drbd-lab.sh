@@ -417,15 +417,15 @@ drbd_agent_kill() {
   echo "lab: killed $1's agent (pid ${out##* }); its supervisor starts it again"
 }
 
-# drbd_haproxy_restart SITE: what systemctl restart haproxy does at a data site: stop, the start
-# state again (every server DOWN until its checks pass), start. The daemon's parent in the VM is
-# its init shell, which never reaps: the old HAProxy is gone when it is a zombie.
+# drbd_haproxy_restart SITE: what systemctl restart haproxy does at a data site: stop, then start
+# as at boot (the VM's haproxy-start: every server DOWN until its checks pass). The daemon's parent
+# in the VM is its init shell, which never reaps: the old HAProxy is gone when it is a zombie.
 drbd_haproxy_restart() {
   local out
-  out=$(vmsh "$1" "exec 2>&1; p=\$(cat /run/haproxy.pid); kill \$p
-while [ -e /proc/\$p ] && [ \"\$(cut -d' ' -f3 /proc/\$p/stat)\" != Z ]; do sleep 0.05; done
-cp /etc/keyha/haproxy-$1.state /run/keyha-servers.state
-haproxy -q -D -f /etc/keyha/haproxy-$1.cfg -p /run/haproxy.pid </dev/null >/dev/ttyS0 2>&1 && echo RESTARTED" 30 2>&1) || true
+  # shellcheck disable=SC2016 # expanded by the VM's shell
+  out=$(vmsh "$1" 'exec 2>&1; p=$(cat /run/haproxy.pid); kill "$p"
+while [ -e "/proc/$p" ] && [ "$(cut -d" " -f3 "/proc/$p/stat")" != Z ]; do sleep 0.05; done
+haproxy-start && echo RESTARTED' 30 2>&1) || true
   [[ $out == *RESTARTED* ]] || die "haproxy-restart: HAProxy in the VM of $1 did not start again: $out"
   echo "lab: $1's HAProxy restarted"
 }
