@@ -20,6 +20,19 @@ func TestExampleClusterFile(t *testing.T) {
 	if len(c.Sites) != 3 || !c.TLS.On() || !c.Galera.TLS() {
 		t.Errorf("the example should show three sites with TLS everywhere: %d sites, tls %v, galera tls %v", len(c.Sites), c.TLS.On(), c.Galera.TLS())
 	}
+	d, err := config.Load("keyha-drbd.yaml.example")
+	if err != nil {
+		t.Fatalf("the packaged DRBD example does not load: %v", err)
+	}
+	data := 0
+	for _, s := range d.Sites {
+		if !s.Witness && s.Replication != "" {
+			data++
+		}
+	}
+	if d.Mode != "drbd" || data != 2 || len(d.Sites) != 3 || !d.TLS.On() || d.DRBD.SecretFile == "" {
+		t.Errorf("the DRBD example should show two data sites replicating and a witness, with TLS and DRBD's secret: %+v", d)
+	}
 }
 
 func run(t *testing.T, name string, args ...string) string {
@@ -54,6 +67,7 @@ func TestPackage(t *testing.T) {
 		"-rwxr-xr-x root/root .* ./usr/bin/keyha\n",
 		"-rw-r--r-- root/root .* ./lib/systemd/system/keyha-agent.service\n",
 		"-rw-r--r-- root/root .* ./usr/share/doc/keyha/keyha.yaml.example\n",
+		"-rw-r--r-- root/root .* ./usr/share/doc/keyha/keyha-drbd.yaml.example\n",
 		" ./usr/share/doc/keyha/deploy.md\n",
 		" ./usr/share/doc/keyha/config.md\n",
 		" ./usr/share/keyha/monitoring/keyha-alerts.yml\n",

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,16 +23,17 @@ type block struct {
 	body string
 }
 
-// runbook reads docs/deploy.md's runbook: its ```sh blocks, each opened by "# on: WHERE".
-func runbook(t *testing.T) []block {
+// runbook reads a runbook of docs/deploy.md, the section under heading: its ```sh blocks, each
+// opened by "# on: WHERE".
+func runbook(t *testing.T, heading string) []block {
 	t.Helper()
 	raw, err := os.ReadFile("../docs/deploy.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rb, ok := strings.Cut(string(raw), "\n## Runbook: three Debian hosts")
+	_, rb, ok := strings.Cut(string(raw), "\n## "+heading)
 	if !ok {
-		t.Fatal("docs/deploy.md has no runbook section")
+		t.Fatalf("docs/deploy.md has no section %q", heading)
 	}
 	if i := strings.Index(rb, "\n## "); i >= 0 {
 		rb = rb[:i]
@@ -59,14 +61,21 @@ var hostPaths = []string{"/etc/keyha", "/etc/mysql", "/var/lib/mysql", "/run/mys
 
 var sites = map[string]string{"lngs": "10.77.0.1", "bari": "10.77.0.2", "padova": "10.77.0.3"}
 
-// The runbook, run as written: three hosts (the lab's namespaces, each with its own /etc and
-// /var) go from Debian's packages to a serving cluster, checked by the runbook's own last block
-// (one writer, every node running its rendered galera.cnf).
-func TestRunbook(t *testing.T) {
+// kit is what both runbook tests set up: the package the runbook installs, the lab's network, a
+// folder per host, and the environment every block runs in.
+type kit struct {
+	root, pkgDir, hosts string
+	env                 []string
+}
+
+// prepare checks the prerequisites, takes the lab, builds the package, brings up the lab's
+// network only (mode galera: a namespace per site; drbd: the witness's) and gives each host its
+// own folders at hostPaths. Everything is undone at the test's end.
+func prepare(t *testing.T, mode string, hosts []string, env ...string) *kit {
 	if testing.Short() {
 		t.Skip("the runbook builds a cluster from nothing (minutes): not in -short")
 	}
-	if p := labtest.Prerequisites(); p != "" {
+	if p := labtest.Prerequisites("KEYHA_LAB_MODE=" + mode); p != "" {
 		labtest.SkipOrFail(t, p)
 	}
 	for _, tool := range []string{"unshare", "apt-get", "dpkg-deb"} {
@@ -77,68 +86,50 @@ func TestRunbook(t *testing.T) {
 	if err := labtest.Lock(); err != nil {
 		labtest.SkipOrFail(t, err.Error())
 	}
-	defer labtest.Unlock()
+	t.Cleanup(labtest.Unlock)
 	root, err := labtest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := runbook(t)
+	k := &kit{root: root}
 
 	// The package the runbook installs.
-	pkgDir, err := os.MkdirTemp("", "keyha-runbook-pkg-")
-	if err != nil {
+	if k.pkgDir, err = os.MkdirTemp("", "keyha-runbook-pkg-"); err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(pkgDir)
-	run(t, "../scripts/package", pkgDir)
+	os.Chmod(k.pkgDir, 0o755) // the VMs' hosts read it as their own /tmp
+	t.Cleanup(func() { os.RemoveAll(k.pkgDir) })
+	run(t, "../scripts/package", k.pkgDir)
 
-	// The lab's network only: the bridge and a namespace per site, nothing in them.
+	// The lab's network only.
 	if out, err := labtest.Script(root, "", "down"); err != nil {
 		t.Fatalf("scripts/lab down: %v\n%s", err, out)
 	}
-	if out, err := labtest.Script(root, "", "up", "--net-only"); err != nil {
+	if out, err := labtest.Script(root, "", "up", "--net-only", "--mode", mode); err != nil {
 		t.Fatalf("scripts/lab up --net-only: %v\n%s", err, out)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if out, err := labtest.Script(root, "", "down"); err != nil {
 			t.Errorf("scripts/lab down: %v\n%s", err, out)
 		}
-	}()
+	})
 
 	// Each host's own folders; mysqld (user mysql) must reach them.
-	hosts, err := os.MkdirTemp("/tmp", "keyha-runbook-")
-	if err != nil {
+	if k.hosts, err = os.MkdirTemp("/tmp", "keyha-runbook-"); err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(hosts)
-	os.Chmod(hosts, 0o755)
+	t.Cleanup(func() { os.RemoveAll(k.hosts) })
+	os.Chmod(k.hosts, 0o755)
 	for _, p := range hostPaths {
 		if err := os.MkdirAll(p, 0o755); err != nil { // the mount point on the real host
 			t.Fatal(err)
 		}
 	}
-	for _, h := range []string{"operator", "lngs", "bari", "padova"} {
+	for _, h := range hosts {
 		for _, p := range hostPaths {
-			if err := os.MkdirAll(filepath.Join(hosts, h, p), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Join(k.hosts, h, p), 0o755); err != nil {
 				t.Fatal(err)
 			}
-		}
-		// A fresh Debian host after apt-get install mariadb-server keystone: their /etc folders,
-		// a datadir with the system tables, Keystone's home and log folder.
-		run(t, "cp", "-a", "/etc/mysql/.", filepath.Join(hosts, h, "etc/mysql"))
-		run(t, "cp", "-a", "/etc/keystone/.", filepath.Join(hosts, h, "etc/keystone"))
-		for _, p := range []string{"var/lib/mysql", "run/mysqld", "var/log/mysql"} {
-			run(t, "chown", "mysql:mysql", filepath.Join(hosts, h, p))
-		}
-		// Debian's postinst makes each host its own keys: the runbook must make them one set.
-		for _, repo := range []string{"fernet-keys", "credential-keys"} {
-			ownKeys(t, filepath.Join(hosts, h, "etc/keystone", repo))
-		}
-		run(t, "chown", "keystone:keystone", filepath.Join(hosts, h, "var/lib/keystone"))
-		run(t, "chown", "keystone:adm", filepath.Join(hosts, h, "var/log/keystone"))
-		run(t, "chmod", "750", filepath.Join(hosts, h, "var/log/keystone"))
-		if h != "operator" {
-			run(t, "mariadb-install-db", "--user=mysql", "--datadir="+filepath.Join(hosts, h, "var/lib/mysql"), "--skip-test-db")
 		}
 	}
 
@@ -150,73 +141,134 @@ func TestRunbook(t *testing.T) {
 		}
 	}
 	purge()
-	defer purge()
+	t.Cleanup(purge)
 
 	// The hosts' apt-get installs what is missing and upgrades nothing: this machine's own
 	// packages stay as scripts/setup left them.
-	aptConf := filepath.Join(pkgDir, "apt.conf")
+	aptConf := filepath.Join(k.pkgDir, "apt.conf")
 	if err := os.WriteFile(aptConf, []byte("APT::Get::Upgrade \"false\";\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "APT_CONFIG="+aptConf, "LNGS="+sites["lngs"], "BARI="+sites["bari"], "PADOVA="+sites["padova"],
+	k.env = append([]string{"APT_CONFIG=" + aptConf, "LNGS=" + sites["lngs"], "BARI=" + sites["bari"], "PADOVA=" + sites["padova"],
 		"OPERATOR=10.77.0.254", "MONITORING=10.77.0.254", "CLIENTS=10.77.0.254",
-		"KEYHA_SUPERVISE="+filepath.Join(root, "scripts/supervise"),
-		"PATH="+filepath.Join(root, "deploy/testdata/bin")+":"+os.Getenv("PATH"), "DEBIAN_FRONTEND=noninteractive")
-	exec1 := func(host string, b block) string {
-		t.Helper()
-		var binds strings.Builder
-		for _, p := range hostPaths {
-			binds.WriteString("mount --bind " + filepath.Join(hosts, host, p) + " " + p + "\n")
+		"KEYHA_SUPERVISE=" + filepath.Join(root, "scripts/supervise"),
+		"PATH=" + filepath.Join(root, "deploy/testdata/bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"DEBIAN_FRONTEND=noninteractive"}, env...)
+	return k
+}
+
+// envFor is the environment of a block on host: its own copy, as blocks run side by side.
+func (k *kit) envFor(host string) []string {
+	return append(slices.Clone(k.env), "SITE="+host)
+}
+
+// inNS runs block b on host (the operator's: this machine's root namespace; a site: its lab
+// namespace), with the host's own folders bound over hostPaths.
+func (k *kit) inNS(t *testing.T, host string, b block) string {
+	t.Helper()
+	var binds strings.Builder
+	for _, p := range hostPaths {
+		binds.WriteString("mount --bind " + filepath.Join(k.hosts, host, p) + " " + p + "\n")
+	}
+	args := []string{"unshare", "--mount", "--propagation", "private", "bash", "-c", binds.String() + "exec bash -euo pipefail -s"}
+	if host != "operator" {
+		args = append([]string{"ip", "netns", "exec", "kh-" + host}, args...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir, cmd.Env, cmd.Stdin = k.pkgDir, append(os.Environ(), k.envFor(host)...), strings.NewReader(b.body)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		out.WriteString(k.logs(host, func(f string) string {
+			tail, _ := exec.Command("tail", "-n", "20", filepath.Join(k.hosts, host, f)).Output()
+			return string(tail)
+		}))
+		t.Fatalf("runbook block on %s failed: %v\n%s\n--- output:\n%s", host, err, b.body, out.String())
+	}
+	t.Logf("on %s: %s (%.1fs)", host, firstStep(b), time.Since(start).Seconds())
+	return out.String()
+}
+
+// logs gathers the tails of a host's logs, read by tail (a path under /).
+func (k *kit) logs(host string, tail func(string) string) string {
+	var b strings.Builder
+	for _, log := range []string{"var/log/mysql/error.log", "var/log/keyha/agent.log", "var/log/keystone/keystone.log", "var/log/keystone/uwsgi.log"} {
+		if s := tail(log); s != "" {
+			b.WriteString("\n--- " + host + ":/" + log + "\n" + s)
 		}
-		args := []string{"unshare", "--mount", "--propagation", "private", "bash", "-c", binds.String() + "exec bash -euo pipefail -s"}
-		if host != "operator" {
-			args = append([]string{"ip", "netns", "exec", "kh-" + host}, args...)
+	}
+	return b.String()
+}
+
+// firstStep is a block's first command, for the log.
+func firstStep(b block) string {
+	return strings.SplitN(strings.TrimSpace(strings.SplitN(b.body, "\n", 3)[1]), "\n", 2)[0]
+}
+
+// where lists the hosts a block runs on.
+func where(t *testing.T, b block, data []string) []string {
+	switch b.on {
+	case "every site":
+		return []string{"lngs", "bari", "padova"}
+	case "the operator's host":
+		return []string{"operator"}
+	case "the data sites":
+		if data != nil {
+			return data
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Dir, cmd.Env, cmd.Stdin = pkgDir, append(env, "SITE="+host), strings.NewReader(b.body)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			for _, log := range []string{"var/log/mysql/error.log", "var/log/keyha/agent.log", "var/log/keystone/keystone.log", "var/log/keystone/uwsgi.log"} {
-				if tail, err := exec.Command("tail", "-n", "20", filepath.Join(hosts, host, log)).Output(); err == nil && len(tail) > 0 {
-					out.WriteString("\n--- " + host + ":/" + log + "\n" + string(tail))
-				}
-			}
-			t.Fatalf("runbook block on %s failed: %v\n%s\n--- output:\n%s", host, err, b.body, out.String())
+	default:
+		if _, ok := sites[b.on]; ok {
+			return []string{b.on}
 		}
-		t.Logf("on %s: %s (%.1fs)", host, strings.SplitN(strings.TrimSpace(strings.SplitN(b.body, "\n", 3)[1]), "\n", 2)[0], time.Since(start).Seconds())
-		return out.String()
+	}
+	t.Fatalf("a runbook block runs on %q: not a host of this runbook", b.on)
+	return nil
+}
+
+// The runbook, run as written: three hosts (the lab's namespaces, each with its own /etc and
+// /var) go from Debian's packages to a serving cluster, checked by the runbook's own last block
+// (one writer, every node running its rendered galera.cnf).
+func TestRunbook(t *testing.T) {
+	blocks := runbook(t, "Runbook: three Debian hosts")
+	k := prepare(t, "galera", []string{"operator", "lngs", "bari", "padova"})
+	for _, h := range []string{"operator", "lngs", "bari", "padova"} {
+		// A fresh Debian host after apt-get install mariadb-server keystone: their /etc folders,
+		// a datadir with the system tables, Keystone's home and log folder.
+		run(t, "cp", "-a", "/etc/mysql/.", filepath.Join(k.hosts, h, "etc/mysql"))
+		run(t, "cp", "-a", "/etc/keystone/.", filepath.Join(k.hosts, h, "etc/keystone"))
+		for _, p := range []string{"var/lib/mysql", "run/mysqld", "var/log/mysql"} {
+			run(t, "chown", "mysql:mysql", filepath.Join(k.hosts, h, p))
+		}
+		// Debian's postinst makes each host its own keys: the runbook must make them one set.
+		for _, repo := range []string{"fernet-keys", "credential-keys"} {
+			ownKeys(t, filepath.Join(k.hosts, h, "etc/keystone", repo))
+		}
+		run(t, "chown", "keystone:keystone", filepath.Join(k.hosts, h, "var/lib/keystone"))
+		run(t, "chown", "keystone:adm", filepath.Join(k.hosts, h, "var/log/keystone"))
+		run(t, "chmod", "750", filepath.Join(k.hosts, h, "var/log/keystone"))
+		if h != "operator" {
+			run(t, "mariadb-install-db", "--user=mysql", "--datadir="+filepath.Join(k.hosts, h, "var/lib/mysql"), "--skip-test-db")
+		}
 	}
 
 	t0 := time.Now()
 	copied := false
 	var last string
 	for _, b := range blocks {
-		var where []string
-		switch b.on {
-		case "every site":
-			where = []string{"lngs", "bari", "padova"}
-		case "the operator's host":
-			where = []string{"operator"}
-		default:
-			if _, ok := sites[b.on]; !ok {
-				t.Fatalf("a runbook block runs on %q: not a site of the runbook", b.on)
-			}
-			where = []string{b.on}
-		}
+		hs := where(t, b, nil)
 		// "Copy /etc/keyha to every site": the operator's part done, before the sites use it.
-		if !copied && where[0] != "operator" && strings.Contains(b.body, "/etc/keyha/keyha.yaml") {
+		if !copied && hs[0] != "operator" && strings.Contains(b.body, "/etc/keyha/keyha.yaml") {
 			for _, s := range []string{"lngs", "bari", "padova"} {
 				// "DIR/." (not cleaned by filepath.Join): the folder's contents, modes kept.
-				run(t, "cp", "-a", filepath.Join(hosts, "operator/etc/keyha")+"/.", filepath.Join(hosts, s, "etc/keyha"))
+				run(t, "cp", "-a", filepath.Join(k.hosts, "operator/etc/keyha")+"/.", filepath.Join(k.hosts, s, "etc/keyha"))
 			}
 			copied = true
 		}
-		for _, h := range where {
-			last = exec1(h, b)
+		for _, h := range hs {
+			last = k.inNS(t, h, b)
 		}
 	}
 	t.Logf("the runbook: three hosts to a serving cluster in %.0fs; its last block printed:\n%s", time.Since(t0).Seconds(), last)
@@ -230,7 +282,7 @@ func TestRunbook(t *testing.T) {
 	// Every agent ran in its unit's sandbox, and the agents of bari and padova replaced their
 	// host's own keys with lngs's (keys sync) from inside it.
 	for _, h := range []string{"lngs", "bari", "padova"} {
-		b, _ := os.ReadFile(filepath.Join(hosts, h, "var/log/keyha/agent.log"))
+		b, _ := os.ReadFile(filepath.Join(k.hosts, h, "var/log/keyha/agent.log"))
 		if !strings.Contains(string(b), "keyha-sandbox: ProtectSystem=strict ") {
 			t.Errorf("%s: the agent did not run in its unit's sandbox:\n%s", h, b)
 		}

@@ -101,6 +101,11 @@ func Plan(c *config.Cluster, site string) []Port {
 				}
 			}
 			add(net.JoinHostPort(host, strconv.Itoa(wgPort)), "udp", "WireGuard, which carries DRBD's replication (docs/drbd.md)", []string{FromSites}, data)
+			// Inside the tunnel the peer's DRBD connects to this one's: a new connection the
+			// input policy would drop like any other.
+			if s.Replication != "" {
+				add(s.Replication, "tcp", "DRBD's replication, inside WireGuard: the other data site's DRBD connects here", []string{FromSites}, data)
+			}
 		}
 		if s.Agent != "" {
 			add(s.Agent, "tcp", "the agent-check: every site's HAProxy asks which node may take writes (and an operator's nc, debugging)", []string{FromSites, FromLocal, FromOperator}, others)
@@ -246,7 +251,7 @@ func siteAddrs(c *config.Cluster, name string) []string {
 		return nil
 	}
 	var out []string
-	for _, a := range []string{s.SQL, s.Agent, s.HTTP, s.Metrics, s.GossipAt, s.Galera, s.HAProxyDB, s.Keystone.API, s.Keystone.Front,
+	for _, a := range []string{s.SQL, s.Agent, s.HTTP, s.Metrics, s.GossipAt, s.Galera, s.Replication, s.HAProxyDB, s.Keystone.API, s.Keystone.Front,
 		s.Swift.Proxy, s.Swift.Object, s.Swift.Container, s.Swift.Account} {
 		if h, _, err := net.SplitHostPort(a); err == nil && net.ParseIP(h).To4() != nil {
 			out = append(out, h)

@@ -88,6 +88,29 @@ func TestSwiftPorts(t *testing.T) {
 	}
 }
 
+// DRBD mode: the data sites reach each other's WireGuard, and inside it each other's DRBD, whose
+// connection is new traffic the input policy would drop; the witness is in neither.
+func TestDRBDPorts(t *testing.T) {
+	c := lab(t, "")
+	c.Mode = "drbd"
+	c.Sites[0].Replication, c.Sites[1].Replication = "10.78.0.1:7789", "10.78.0.2:7789"
+	c.Sites[2].Witness, c.Sites[2].SQL = true, ""
+	nft, err := ports.NFT(c, "lngs", ports.Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`ip saddr { 10.77.0.2, 10.78.0.2 } udp dport 51820 accept`, `ip saddr { 10.77.0.2, 10.78.0.2 } tcp dport 7789 accept`} {
+		if !strings.Contains(nft, want) {
+			t.Errorf("lngs's firewall lacks %q:\n%s", want, nft)
+		}
+	}
+	for _, p := range ports.Plan(c, "padova") {
+		if p.Port == 7789 || p.Port == 51820 {
+			t.Errorf("the witness listens for replication: %+v", p)
+		}
+	}
+}
+
 func TestX11(t *testing.T) {
 	c := lab(t, "")
 	c.Sites[1].Metrics = "10.77.0.2:6010"

@@ -314,21 +314,25 @@ ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=100ms
 TimeoutStopSec=10s
-KillMode=mixed
 LimitNOFILE=65536
 NoNewPrivileges=yes
 LockPersonality=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
 SystemCallArchitectures=native
-MemoryDenyWriteExecute=yes
 ProtectClock=yes
 ProtectHostname=yes
 ProtectKernelLogs=yes
 `, desc, requires, o.EnvFile, o.Binary)
 	if c.Mode == "drbd" {
+		// The stack's processes (MariaDB) are the site's database, not the agent's: they must
+		// outlive an agent's restart or upgrade (KillMode=mixed would kill them with the agent's
+		// control group, crashing the Primary's database), and they inherit the agent's seccomp
+		// filters, so none that a database might trip (MemoryDenyWriteExecute: PCRE's JIT).
+		b.WriteString("KillMode=process\n")
 		b.WriteString("# No ProtectSystem, PrivateTmp or ProtectHome: the stack's mount must be seen by the whole host.\n")
 	} else {
+		b.WriteString("KillMode=mixed\nMemoryDenyWriteExecute=yes\n")
 		rw := []string{c.Agent.StateDir}
 		for _, s := range c.Sites {
 			if s.HAProxySocket != "" {

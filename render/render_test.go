@@ -191,6 +191,11 @@ sites:
 			t.Errorf("DRBD unit sets %s: the stack's mount would be private to the agent", ns)
 		}
 	}
+	// The database the stack starts outlives the agent's restart, and no seccomp filter of the
+	// agent's is one it cannot live with.
+	if !strings.Contains(u, "\nKillMode=process\n") || strings.Contains(u, "KillMode=mixed") || strings.Contains(u, "MemoryDenyWriteExecute") {
+		t.Errorf("DRBD unit: want KillMode=process and no MemoryDenyWriteExecute:\n%s", u)
+	}
 }
 
 const drbdFile = `cluster: d
