@@ -301,6 +301,7 @@ func tail(s string, n int) string {
 // restarted), under writes through every site's HAProxy and the bank beside them. Afterwards:
 // nothing acknowledged lost, no divergence, never two nodes taking writes at once, the bank's
 // total intact. The seed is random unless KEYHA_NEMESIS_SEED gives one; a failure names it.
+// KEYHA_NEMESIS_KEEP=DIR keeps the journal and reports there (with KEYHA_LAB_REUSE=1, the lab too).
 func TestNemesis(t *testing.T) {
 	l := labtest.Get(t)
 	l.AllSynced(t, time.Minute)
@@ -325,6 +326,9 @@ func TestNemesis(t *testing.T) {
 		}
 	})
 	dir := t.TempDir()
+	if k := os.Getenv("KEYHA_NEMESIS_KEEP"); k != "" {
+		dir = k // the journal and the reports outlive the test: load check can read them again
+	}
 	journal := filepath.Join(dir, "journal")
 	stopBank := startBank(t, l)
 	// A failed run, or a node Galera took down, is diagnosed from the sites' own logs: the lab's
