@@ -111,7 +111,10 @@ func run(m *testing.M, env []string) (code int) {
 		problem = err.Error()
 		return m.Run()
 	}
-	defer os.RemoveAll(filepath.Dir(bin))
+	reuse := os.Getenv("KEYHA_LAB_REUSE") == "1"
+	if !reuse { // a reused lab's agents go on running this binary after the tests
+		defer os.RemoveAll(filepath.Dir(bin))
+	}
 	if race {
 		raced, err := raceLogs()
 		if err != nil {
@@ -124,7 +127,6 @@ func run(m *testing.M, env []string) (code int) {
 			}
 		}()
 	}
-	reuse := os.Getenv("KEYHA_LAB_REUSE") == "1"
 	if l, err := Info(root, bin); reuse && err == nil {
 		shared = l
 		return m.Run()
