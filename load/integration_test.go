@@ -1,6 +1,7 @@
 package load_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyha/keyha/haproxy"
 	"github.com/keyha/keyha/internal/labtest"
 	"github.com/keyha/keyha/load"
 )
@@ -344,6 +346,9 @@ func TestNemesis(t *testing.T) {
 		if !t.Failed() && !tookDown {
 			return
 		}
+		if t.Failed() {
+			t.Logf("where the writes went, after the failure:\n%s", whereWritesWent(t, l))
+		}
 		for _, s := range labtest.Sites {
 			b, _ := os.ReadFile(filepath.Join(l.Dir, s, "mysqld.log"))
 			if from[s] <= len(b) {
@@ -390,4 +395,68 @@ func TestNemesis(t *testing.T) {
 		t.FailNow()
 	}
 	t.Logf("seed %d: %d faults; the node taking writes changed %d times, never two at once", r.NemesisSeed, len(r.Faults), cr.WriterChanges)
+}
+
+// whereWritesWent says, after a failed nemesis, where each site's HAProxy sent its sessions and
+// bytes (cumulative since its last start), what each node committed itself and replicated since
+// its own start (wsrep_local_commits, wsrep_replicated; Com_insert counts applied rows too), and
+// how many surviving rows each node took: a node whose local commits exceed the rows it holds as
+// their taker committed outside the cluster, and an HAProxy with traffic on a server that was
+// never the writer routed writes there.
+func whereWritesWent(t *testing.T, l *labtest.Lab) string {
+	var b strings.Builder
+	for _, s := range labtest.Sites {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, err := haproxy.Runtime{Socket: l.Sites[s].HAProxySocket}.Exec(ctx, "show stat")
+		cancel()
+		if err != nil {
+			fmt.Fprintf(&b, "%s's HAProxy: %v\n", s, err)
+		}
+		lines := strings.Split(out, "\n")
+		col := map[string]int{}
+		if len(lines) > 0 {
+			for i, f := range strings.Split(strings.TrimPrefix(lines[0], "# "), ",") {
+				col[f] = i
+			}
+		}
+		for _, ln := range lines[1:] {
+			f := strings.Split(ln, ",")
+			if len(f) < len(col) || f[col["pxname"]] != "galera" || f[col["svname"]] == "BACKEND" {
+				continue
+			}
+			fmt.Fprintf(&b, "%s's HAProxy: server %s %s, sessions %s, bytes in %s out %s, went down %s times\n",
+				s, f[col["svname"]], f[col["status"]], f[col["stot"]], f[col["bin"]], f[col["bout"]], f[col["chkdown"]])
+		}
+	}
+	for _, s := range labtest.Sites {
+		db := l.DB(t, l.Sites[s].SQL, "lab")
+		rows, err := db.Query("SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN " +
+			"('UPTIME','COM_INSERT','WSREP_REPLICATED','WSREP_RECEIVED','WSREP_LOCAL_COMMITS','WSREP_LAST_COMMITTED','WSREP_CLUSTER_CONF_ID','WSREP_CLUSTER_SIZE','WSREP_LOCAL_STATE_UUID') ORDER BY 1")
+		if err != nil {
+			fmt.Fprintf(&b, "%s's node: %v\n", s, err)
+			db.Close()
+			continue
+		}
+		var kv []string
+		for rows.Next() {
+			var k, v string
+			if rows.Scan(&k, &v) == nil {
+				kv = append(kv, strings.ToLower(k)+"="+v)
+			}
+		}
+		rows.Close()
+		fmt.Fprintf(&b, "%s's node: %s\n", s, strings.Join(kv, " "))
+		if rows, err := db.Query("SELECT node, COUNT(*) FROM " + load.Schema + ".item GROUP BY node"); err == nil {
+			for rows.Next() {
+				var node string
+				var n int
+				if rows.Scan(&node, &n) == nil {
+					fmt.Fprintf(&b, "%s's node: %d rows taken by %s\n", s, n, node)
+				}
+			}
+			rows.Close()
+		}
+		db.Close()
+	}
+	return b.String()
 }
