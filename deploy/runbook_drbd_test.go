@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/keyha/keyha/internal/labtest"
 )
 
 // The DRBD runbook, run as written: two data sites that are whole Debian hosts in VMs (Debian's
@@ -21,15 +19,7 @@ import (
 // Primary at lngs that every site's HAProxy reaches, checked by the runbook's own last block.
 func TestRunbookDRBD(t *testing.T) {
 	blocks := runbook(t, "Runbook, DRBD mode")
-	if testing.Short() {
-		t.Skip("the runbook builds a cluster from nothing in VMs (minutes): not in -short")
-	}
-	for _, tool := range []string{"wg", "wg-quick", "mkfs.ext4", "drbdadm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			labtest.SkipOrFail(t, tool+" is missing: run scripts/setup (the DRBD lab's packages)")
-		}
-	}
-	k := prepare(t, "drbd", []string{"operator", "padova"}, "DISK=/dev/vda")
+	k := prepare(t, "drbd", []string{"operator", "padova"}, []string{"wg", "wg-quick", "mkfs.ext4", "drbdadm"}, "DISK=/dev/vda")
 	data := []string{"lngs", "bari"}
 	vms := map[string]*vmHost{}
 	kernel, img := hostImage(t, k.root, k.hosts)

@@ -70,17 +70,18 @@ type kit struct {
 
 // prepare checks the prerequisites, takes the lab, builds the package, brings up the lab's
 // network only (mode galera: a namespace per site; drbd: the witness's) and gives each host its
-// own folders at hostPaths. Everything is undone at the test's end.
-func prepare(t *testing.T, mode string, hosts []string, env ...string) *kit {
+// own folders at hostPaths. Everything is undone at the test's end. tools are what the mode's
+// runbook needs besides apt-get, dpkg-deb and unshare (scripts/setup installs them).
+func prepare(t *testing.T, mode string, hosts, tools []string, env ...string) *kit {
 	if testing.Short() {
 		t.Skip("the runbook builds a cluster from nothing (minutes): not in -short")
 	}
 	if p := labtest.Prerequisites("KEYHA_LAB_MODE=" + mode); p != "" {
 		labtest.SkipOrFail(t, p)
 	}
-	for _, tool := range []string{"unshare", "apt-get", "dpkg-deb"} {
+	for _, tool := range append([]string{"unshare", "apt-get", "dpkg-deb"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
-			labtest.SkipOrFail(t, tool+" is missing")
+			labtest.SkipOrFail(t, tool+" is missing: run scripts/setup")
 		}
 	}
 	if err := labtest.Lock(); err != nil {
@@ -233,7 +234,7 @@ func where(t *testing.T, b block, data []string) []string {
 // (one writer, every node running its rendered galera.cnf).
 func TestRunbook(t *testing.T) {
 	blocks := runbook(t, "Runbook: three Debian hosts")
-	k := prepare(t, "galera", []string{"operator", "lngs", "bari", "padova"})
+	k := prepare(t, "galera", []string{"operator", "lngs", "bari", "padova"}, nil)
 	for _, h := range []string{"operator", "lngs", "bari", "padova"} {
 		// A fresh Debian host after apt-get install mariadb-server keystone: their /etc folders,
 		// a datadir with the system tables, Keystone's home and log folder.

@@ -98,6 +98,8 @@ type ServerStat struct {
 	LastCheck       string
 	LastAgent       string
 	ActiveSessions  int
+	// Since HAProxy's start: sessions the server took, bytes to and from it, times it went down.
+	TotalSessions, BytesIn, BytesOut, Downs int
 }
 
 // ShowStat returns the server rows of one backend.
@@ -194,6 +196,7 @@ func ParseStat(out string) ([]ServerStat, error) {
 			Weight: atoi(get(rec, "weight")), CheckStatus: get(rec, "check_status"), CheckDesc: get(rec, "check_desc"),
 			AgentStatus: get(rec, "agent_status"), AgentDesc: get(rec, "agent_desc"),
 			LastCheck: get(rec, "last_chk"), LastAgent: get(rec, "last_agt"), ActiveSessions: atoi(get(rec, "scur")),
+			TotalSessions: atoi(get(rec, "stot")), BytesIn: atoi(get(rec, "bin")), BytesOut: atoi(get(rec, "bout")), Downs: atoi(get(rec, "chkdown")),
 		})
 	}
 	return rows, nil

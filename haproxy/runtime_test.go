@@ -52,3 +52,17 @@ func FuzzParseStat(f *testing.F) {
 		}
 	})
 }
+
+// The traffic columns: where a site's HAProxy sent its sessions, read after the fact.
+func TestParseStatTraffic(t *testing.T) {
+	rows, err := ParseStat("# pxname,svname,scur,stot,bin,bout,chkdown,status,\ngalera,lngs,1,42,1000,2000,3,UP,\ngalera,BACKEND,0,42,1000,2000,0,UP,\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 {
+		t.Fatalf("rows %+v, want lngs only", rows)
+	}
+	if r := rows[0]; r.ActiveSessions != 1 || r.TotalSessions != 42 || r.BytesIn != 1000 || r.BytesOut != 2000 || r.Downs != 3 {
+		t.Errorf("lngs: %+v", r)
+	}
+}

@@ -407,25 +407,14 @@ func whereWritesWent(t *testing.T, l *labtest.Lab) string {
 	var b strings.Builder
 	for _, s := range labtest.Sites {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		out, err := haproxy.Runtime{Socket: l.Sites[s].HAProxySocket}.Exec(ctx, "show stat")
+		stats, err := haproxy.Runtime{Socket: l.Sites[s].HAProxySocket}.ShowStat(ctx, "galera")
 		cancel()
 		if err != nil {
 			fmt.Fprintf(&b, "%s's HAProxy: %v\n", s, err)
 		}
-		lines := strings.Split(out, "\n")
-		col := map[string]int{}
-		if len(lines) > 0 {
-			for i, f := range strings.Split(strings.TrimPrefix(lines[0], "# "), ",") {
-				col[f] = i
-			}
-		}
-		for _, ln := range lines[1:] {
-			f := strings.Split(ln, ",")
-			if len(f) < len(col) || f[col["pxname"]] != "galera" || f[col["svname"]] == "BACKEND" {
-				continue
-			}
-			fmt.Fprintf(&b, "%s's HAProxy: server %s %s, sessions %s, bytes in %s out %s, went down %s times\n",
-				s, f[col["svname"]], f[col["status"]], f[col["stot"]], f[col["bin"]], f[col["bout"]], f[col["chkdown"]])
+		for _, st := range stats {
+			fmt.Fprintf(&b, "%s's HAProxy: server %s %s, sessions %d, bytes in %d out %d, went down %d times\n",
+				s, st.Server, st.Status, st.TotalSessions, st.BytesIn, st.BytesOut, st.Downs)
 		}
 	}
 	for _, s := range labtest.Sites {
