@@ -236,43 +236,40 @@ func prepareBank(ctx context.Context, db *sql.DB, c BankConfig) error {
 }
 
 // transfer moves amount from one account to another in one transaction, if the money is there.
+// galera.InTx closes the connection when the transaction cannot be ended: a half-done transfer
+// left open on a pooled connection would be committed by that connection's next BEGIN.
 func transfer(ctx context.Context, db *sql.DB, from, to int, amount int64) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var bal int64
-	// Lock both rows in id order, so two opposite transfers cannot deadlock locally.
-	lo, hi := min(from, to), max(from, to)
-	rows, err := tx.QueryContext(ctx, "SELECT id, balance FROM "+BankSchema+".account WHERE id IN (?, ?) ORDER BY id FOR UPDATE", lo, hi)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id int
-		var b int64
-		if err := rows.Scan(&id, &b); err != nil {
-			rows.Close()
+	return galera.InTx(ctx, db, func(tx *sql.Tx) error {
+		var bal int64
+		// Lock both rows in id order, so two opposite transfers cannot deadlock locally.
+		lo, hi := min(from, to), max(from, to)
+		rows, err := tx.QueryContext(ctx, "SELECT id, balance FROM "+BankSchema+".account WHERE id IN (?, ?) ORDER BY id FOR UPDATE", lo, hi)
+		if err != nil {
 			return err
 		}
-		if id == from {
-			bal = b
+		for rows.Next() {
+			var id int
+			var b int64
+			if err := rows.Scan(&id, &b); err != nil {
+				rows.Close()
+				return err
+			}
+			if id == from {
+				bal = b
+			}
 		}
-	}
-	if err := rows.Close(); err != nil {
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if bal < amount {
+			return nil // nothing to move: still a consistent transaction
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE "+BankSchema+".account SET balance = balance - ? WHERE id = ?", amount, from); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE "+BankSchema+".account SET balance = balance + ? WHERE id = ?", amount, to)
 		return err
-	}
-	if bal < amount {
-		return tx.Commit() // nothing to move: still a consistent transaction
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE "+BankSchema+".account SET balance = balance - ? WHERE id = ?", amount, from); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE "+BankSchema+".account SET balance = balance + ? WHERE id = ?", amount, to); err != nil {
-		return err
-	}
-	return tx.Commit()
+	})
 }
 
 func books(ctx context.Context, db *sql.DB) (total int64, rows int, err error) {

@@ -395,23 +395,23 @@ func (w *worker) write(ctx context.Context, stmt *sql.Stmt, lo, hi uint64, args 
 // and is lost with it. A commit after the rows is durable only once every commit before it in
 // the log is.
 func confirm(ctx context.Context, db *sql.DB, lo, hi uint64, key string) error {
-	tx, err := db.BeginTx(ctx, nil)
+	// In one transaction that, if it cannot be ended, takes its connection with it (galera.InTx):
+	// a pooled connection left in it would make later rows "acknowledged" that never commit.
+	err := galera.InTx(ctx, db, func(tx *sql.Tx) error {
+		var n uint64
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+Schema+".item WHERE id BETWEEN ? AND ?", lo, hi).Scan(&n); err != nil {
+			return fmt.Errorf("read them: %w", err)
+		}
+		if n != hi-lo+1 {
+			return fmt.Errorf("%d of them present", n)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+Schema+".meta (k, v) VALUES (?, ?)", key, fmt.Sprint(hi)); err != nil {
+			return fmt.Errorf("write after them: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("confirm rows %d..%d: %w", lo, hi, err)
-	}
-	defer tx.Rollback()
-	var n uint64
-	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+Schema+".item WHERE id BETWEEN ? AND ?", lo, hi).Scan(&n); err != nil {
-		return fmt.Errorf("confirm rows %d..%d: read them: %w", lo, hi, err)
-	}
-	if n != hi-lo+1 {
-		return fmt.Errorf("confirm rows %d..%d: %d of them present", lo, hi, n)
-	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO "+Schema+".meta (k, v) VALUES (?, ?)", key, fmt.Sprint(hi)); err != nil {
-		return fmt.Errorf("confirm rows %d..%d: write after them: %w", lo, hi, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("confirm rows %d..%d: commit: %w", lo, hi, err)
 	}
 	return nil
 }
