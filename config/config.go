@@ -5,6 +5,7 @@ package config
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -258,6 +259,11 @@ type DRBD struct {
 	PingInterval time.Duration `yaml:"ping_interval"` // net ping-int; default 2s: a dead peer is noticed within twice this + ping_timeout
 	PingTimeout  time.Duration `yaml:"ping_timeout"`  // net ping-timeout; default 500ms (DRBD's own)
 	ResyncRate   string        `yaml:"resync_rate"`   // disk resync-rate; default 100M
+	// WireGuardKey is where each data site keeps its own WireGuard private key (mode 0600, never
+	// in the cluster file nor in a rendered file); default /etc/keyha/wireguard.key. With every
+	// data site's wireguard_public_key set, keyha render writes wg0.conf, the tunnel that carries
+	// the replication (DRBD 8.4 does not encrypt).
+	WireGuardKey string `yaml:"wireguard_key"`
 }
 
 // StackStep is one layer run on the Primary: commands for sh -c, bounded by Timeout.
@@ -285,7 +291,10 @@ type Site struct {
 	Segment  int    `yaml:"segment"` // gmcast.segment: one per site over a WAN, so write-sets cross it once
 	// Replication is the address DRBD replicates over (DRBD mode, data sites; the lab: inside WireGuard).
 	Replication string `yaml:"replication"`
-	Datadir     string `yaml:"datadir"` // where grastate.dat lives, read by recovery
+	// WireGuardPublicKey is the data site's WireGuard public key (wg pubkey), which the other data
+	// site's wg0.conf names as its peer; the replication address is the site's tunnel address.
+	WireGuardPublicKey string `yaml:"wireguard_public_key"`
+	Datadir            string `yaml:"datadir"` // where grastate.dat lives, read by recovery
 
 	HAProxyDB     string `yaml:"haproxy_db"`     // the site's HAProxy database frontend
 	HAProxySocket string `yaml:"haproxy_socket"` // its runtime API socket
@@ -467,6 +476,9 @@ func (c *Cluster) applyDefaults() {
 		}
 		if c.DRBD.ResyncRate == "" {
 			c.DRBD.ResyncRate = "100M"
+		}
+		if c.DRBD.WireGuardKey == "" {
+			c.DRBD.WireGuardKey = "/etc/keyha/wireguard.key"
 		}
 	}
 	d := DefaultAgent()
@@ -694,6 +706,20 @@ func (c *Cluster) validateDRBD() error {
 				return fmt.Errorf("sites (%s).replication: %q %v; use HOST:PORT, e.g. 10.78.0.1:7789", s.Name, s.Replication, err)
 			}
 		}
+		if k := s.WireGuardPublicKey; k != "" {
+			if s.Witness {
+				return fmt.Errorf("sites (%s).wireguard_public_key: a witness replicates nothing and needs no tunnel", s.Name)
+			}
+			if b, err := base64.StdEncoding.DecodeString(k); err != nil || len(b) != 32 {
+				return fmt.Errorf("sites (%s).wireguard_public_key: %q is not a WireGuard public key (44 characters of base64, from `wg pubkey < KEY`)", s.Name, k)
+			}
+			if s.Replication == "" {
+				return fmt.Errorf("sites (%s).wireguard_public_key: set, but replication is not: the tunnel's address is the replication address's host", s.Name)
+			}
+		}
+	}
+	if !filepath.IsAbs(d.WireGuardKey) {
+		return fmt.Errorf("drbd.wireguard_key: %q is not an absolute path; name the file that holds each data site's own private key, e.g. /etc/keyha/wireguard.key", d.WireGuardKey)
 	}
 	return nil
 }

@@ -35,9 +35,9 @@ type Port struct {
 
 // Galera's IST and SST ports are not in the cluster file: Galera's defaults, as the lab runs them.
 const (
-	istOffset = 1    // ist.recv_addr: the gcomm port + 1
-	sstPort   = 4444 // wsrep_sst_receive_address
-	wgPort    = 51820
+	istOffset = 1     // ist.recv_addr: the gcomm port + 1
+	sstPort   = 4444  // wsrep_sst_receive_address
+	WireGuard = 51820 // WireGuard's UDP port at the data sites (DRBD mode)
 	x11Low    = 6000
 	x11High   = 6063
 )
@@ -100,7 +100,7 @@ func Plan(c *config.Cluster, site string) []Port {
 					data = append(data, o)
 				}
 			}
-			add(net.JoinHostPort(host, strconv.Itoa(wgPort)), "udp", "WireGuard, which carries DRBD's replication (docs/drbd.md)", []string{FromSites}, data)
+			add(net.JoinHostPort(host, strconv.Itoa(WireGuard)), "udp", "WireGuard, which carries DRBD's replication (docs/drbd.md)", []string{FromSites}, data)
 			// Inside the tunnel the peer's DRBD connects to this one's: a new connection the
 			// input policy would drop like any other.
 			if s.Replication != "" {

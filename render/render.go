@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,6 +79,11 @@ func Site(c *config.Cluster, site string, o Options) ([]File, error) {
 			return nil, err
 		}
 		add(c.DRBD.Resource+".res", 0o600, "/etc/drbd.d/"+c.DRBD.Resource+".res", b)
+	}
+	if b, ok, err := wireguardConf(c, s); err != nil {
+		return nil, err
+	} else if ok {
+		add("wg0.conf", 0o644, "/etc/wireguard/wg0.conf", b)
 	}
 	if s.HAProxyDB != "" {
 		t := haproxy.ClusterTimings(c)
@@ -273,6 +279,46 @@ func drbdRes(c *config.Cluster, site, secret string) ([]byte, error) {
 	b.WriteString(strings.Join(on, ""))
 	b.WriteString("}\n")
 	return b.Bytes(), nil
+}
+
+// wireguardConf is a data site's wg0.conf for wg-quick: the tunnel to the other data site that
+// carries DRBD's replication, rendered once every data site names its public key. The tunnel's
+// addresses are the replication addresses' hosts, its endpoint the peer's SQL host (the address
+// the port plan opens WireGuard's port on). The private key stays in its own file on the host,
+// loaded by PostUp, so this file holds no secret.
+func wireguardConf(c *config.Cluster, s *config.Site) ([]byte, bool, error) {
+	if c.Mode != "drbd" || s.Witness {
+		return nil, false, nil
+	}
+	var peers []*config.Site
+	for i := range c.Sites {
+		o := &c.Sites[i]
+		if o.Witness {
+			continue
+		}
+		if o.WireGuardPublicKey == "" {
+			return nil, false, nil // no tunnel of keyha's: the operator carries the replication otherwise
+		}
+		if o.Name != s.Name {
+			peers = append(peers, o)
+		}
+	}
+	host := func(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
+	if s.Replication == "" {
+		return nil, false, fmt.Errorf("sites (%s).replication: missing; wg0.conf needs the site's tunnel address", s.Name)
+	}
+	var b bytes.Buffer
+	b.WriteString(header(c, s.Name, "#"))
+	fmt.Fprintf(&b, "# The tunnel that carries DRBD's replication to the other data site. The private key stays in\n# %s (mode 0600).\n", c.DRBD.WireGuardKey)
+	fmt.Fprintf(&b, "[Interface]\nAddress = %s/32\nListenPort = %d\nPostUp = wg set %%i private-key %s\n", host(s.Replication), ports.WireGuard, c.DRBD.WireGuardKey)
+	for _, p := range peers {
+		if p.SQL == "" || p.Replication == "" {
+			return nil, false, fmt.Errorf("sites (%s): sql and replication are needed for the WireGuard peer (its endpoint and tunnel address)", p.Name)
+		}
+		fmt.Fprintf(&b, "\n# %s\n[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s/32\n", p.Name, p.WireGuardPublicKey,
+			net.JoinHostPort(host(p.SQL), strconv.Itoa(ports.WireGuard)), host(p.Replication))
+	}
+	return b.Bytes(), true, nil
 }
 
 // isoDuration writes d as Galera's ISO 8601 period (PT3S, PT0.25S).

@@ -270,6 +270,51 @@ func TestDRBDResource(t *testing.T) {
 	}
 }
 
+// TestWireGuard: with both data sites' public keys, each renders wg0.conf naming the other as
+// its one peer (its endpoint the peer's site address, its tunnel address the peer's replication
+// host) and loading its own private key from its file: no secret in the rendered file.
+func TestWireGuard(t *testing.T) {
+	const ka, kb = "pD3yBvKOBQkLvlHlvWLoQiL8nZMeRo5qOrFkoA2lKFk=", "1V9vFqcDkqjJDpmqzTb0nm5M6R6oXtTq7MZKnQjRkHo="
+	keyed := strings.Replace(drbdFile, "replication: 10.78.0.1:7789}", "replication: 10.78.0.1:7789, wireguard_public_key: "+ka+"}", 1)
+	keyed = strings.Replace(keyed, "replication: 10.78.0.2:7789}", "replication: 10.78.0.2:7789, wireguard_public_key: "+kb+"}", 1)
+	wg, ok := files(t, keyed, "a", Options{})["wg0.conf"]
+	if !ok || wg.Install != "/etc/wireguard/wg0.conf" || wg.Mode != 0o644 {
+		t.Fatalf("wg0.conf at a: %+v", wg)
+	}
+	body := string(wg.Body)
+	for _, want := range []string{
+		"[Interface]\nAddress = 10.78.0.1/32\nListenPort = 51820\nPostUp = wg set %i private-key /etc/keyha/wireguard.key\n",
+		"[Peer]\nPublicKey = " + kb + "\nEndpoint = 10.0.0.2:51820\nAllowedIPs = 10.78.0.2/32\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("a's wg0.conf lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "PrivateKey") || strings.Contains(body, ka) {
+		t.Errorf("a's wg0.conf holds a's own key material:\n%s", body)
+	}
+	if b := string(files(t, keyed, "b", Options{})["wg0.conf"].Body); !strings.Contains(b, "PublicKey = "+ka+"\nEndpoint = 10.0.0.1:51820\nAllowedIPs = 10.78.0.1/32\n") {
+		t.Errorf("b's wg0.conf does not name a as its peer:\n%s", b)
+	}
+	if _, ok := files(t, keyed, "w", Options{})["wg0.conf"]; ok {
+		t.Error("the witness got a wg0.conf")
+	}
+	// One data site without a key: no tunnel of keyha's at all (the operator carries DRBD otherwise).
+	half := strings.Replace(drbdFile, "replication: 10.78.0.1:7789}", "replication: 10.78.0.1:7789, wireguard_public_key: "+ka+"}", 1)
+	if _, ok := files(t, half, "a", Options{})["wg0.conf"]; ok {
+		t.Error("wg0.conf rendered while b names no public key")
+	}
+	for bad, want := range map[string]string{
+		strings.Replace(keyed, ka, "not-a-key", 1):                                                  "is not a WireGuard public key",
+		strings.Replace(keyed, "drbd:\n", "drbd:\n  wireguard_key: wireguard.key\n", 1):             "drbd.wireguard_key",
+		strings.Replace(keyed, "witness: true,", "witness: true, wireguard_public_key: "+ka+",", 1): "a witness replicates nothing",
+	} {
+		if _, err := config.Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want an error with %q, got %v", want, err)
+		}
+	}
+}
+
 func TestISODuration(t *testing.T) {
 	for _, c := range []struct {
 		in   string

@@ -26,6 +26,13 @@ vmsh() { printf '%s\n' "$2" | socat -t "${3:-60}" -T "${3:-60}" - "TCP:${IP[$1]}
 drbd_write_cluster_file() {
   [[ -f $DIR/secrets/drbd.secret ]] ||
     (umask 077; head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$DIR/secrets/drbd.secret")
+  # Each data site's WireGuard key pair: the public key goes into the cluster file (keyha render
+  # writes each site's wg0.conf from it), the private key stays a file of its own.
+  command -v wg >/dev/null || die "wireguard-tools is not installed: run scripts/setup"
+  local k
+  for k in "${DRBD_SITES[@]}"; do
+    [[ -f $DIR/secrets/wg-$k.key ]] || (umask 077; wg genkey >"$DIR/secrets/wg-$k.key")
+  done
   cat <<EOF >"$DIR/keyha.yaml"
 # keyha cluster file written by scripts/lab up --mode drbd: identical at every site.
 cluster: $CLUSTER
@@ -58,6 +65,7 @@ drbd:
   disk: /dev/vda
   secret_file: $DIR/secrets/drbd.secret
   fence_handler: /etc/keyha/fence-peer
+  wireguard_key: /run/keyha-wireguard.key   # each VM copies its own there (init-drbdsite)
   # ping_interval, ping_timeout: keyha's defaults (2s, 500ms) unless KEYHA_LAB_DRBD_PING_* say
 $([[ -z ${KEYHA_LAB_DRBD_PING_INTERVAL:-} ]] || echo "  ping_interval: $KEYHA_LAB_DRBD_PING_INTERVAL")
 $([[ -z ${KEYHA_LAB_DRBD_PING_TIMEOUT:-} ]] || echo "  ping_timeout: $KEYHA_LAB_DRBD_PING_TIMEOUT")
@@ -100,6 +108,7 @@ EOF
         echo "    sql: $ip:$PORT_SQL"
         echo "    haproxy_socket: /run/haproxy.sock"
         echo "    replication: $(wg_ip "$s"):7789   # inside WireGuard"
+        echo "    wireguard_public_key: $(wg pubkey <"$DIR/secrets/wg-$s.key")"
       fi
       echo "    priority: ${PRIO[$s]}"
       echo "    agent: $ip:$PORT_AGENT"
@@ -133,23 +142,8 @@ drbd_pki() {
   for f in "$DIR"/secrets/*.cnf; do printf 'ssl-ca=%s\n' "$DIR/tls/ca.crt" >>"$f"; done
 }
 
-# The WireGuard tunnel between the two data sites that carries DRBD's replication: one key pair
-# per site, made here; each site's wg0 knows the other as its only peer.
+# The tunnel's addresses: DRBD replicates between them, inside WireGuard.
 wg_ip() { echo "10.78.0.${IP[$1]##*.}"; }
-drbd_wireguard() { # ETC
-  command -v wg >/dev/null || die "wireguard-tools is not installed: run scripts/setup"
-  local etc=$1 s o
-  (umask 077; for s in "${DRBD_SITES[@]}"; do wg genkey >"$etc/wg-$s.key"; done)
-  for s in "${DRBD_SITES[@]}"; do wg pubkey <"$etc/wg-$s.key" >"$etc/wg-$s.pub"; done
-  for s in "${DRBD_SITES[@]}"; do
-    for o in "${DRBD_SITES[@]}"; do
-      [[ $o != "$s" ]] || continue
-      (umask 077; printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n\n[Peer]\nPublicKey = %s\nEndpoint = %s:51820\nAllowedIPs = %s/32\n' \
-        "$(cat "$etc/wg-$s.key")" "$(cat "$etc/wg-$o.pub")" "${IP[$o]}" "$(wg_ip "$o")" >"$etc/wg-$s.conf")
-    done
-    echo "$(wg_ip "$s")/24" >"$etc/wg-$s.addr"
-  done
-}
 
 # What the VMs carry besides the binaries: the cluster file and secrets at the host's paths, and
 # /etc/keyha with DRBD's config, MariaDB's, the database scripts and the seed datadir.
@@ -164,11 +158,15 @@ drbd_vmroot() {
   cp -a "$DIR/tls/." "$root$DIR/tls/"
   cp "$DIR/tls/ca.crt" "$etc/tls/ca.crt"
   for s in "${DRBD_SITES[@]}"; do cp "$DIR/tls/$s.crt" "$DIR/tls/$s.key" "$etc/tls/"; done
-  drbd_wireguard "$etc"
   # The resource is what keyha render writes for a data site (the same at both): protocol C,
   # resource-and-stonith fencing through keyha's handler, the peers' shared secret, replication
-  # inside WireGuard.
-  for s in "${DRBD_SITES[@]}"; do render_site "$s"; done
+  # inside WireGuard, whose wg0.conf render writes too; each VM takes its own private key.
+  for s in "${DRBD_SITES[@]}"; do
+    render_site "$s"
+    [[ -f $DIR/$s/wg0.conf ]] || die "keyha render wrote no wg0.conf for $s (sites[].wireguard_public_key)"
+    cp "$DIR/$s/wg0.conf" "$etc/wg0-$s.conf"
+    (umask 077; cp "$DIR/secrets/wg-$s.key" "$etc/wg-$s.key")
+  done
   (umask 077; { echo 'global { usage-count no; }'; cat "$DIR/${DRBD_SITES[0]}/r0.res"; } >"$etc/drbd.conf")
   # What an operator installs in /etc/keyha at each data site (docs/drbd.md): the same files.
   # shellcheck disable=SC2153 # ROOT is scripts/lab's, which sources this file
