@@ -20,7 +20,17 @@ import (
 // block is one shell block of the runbook and where it runs.
 type block struct {
 	on   string // "every site", "the operator's host", or a site
+	part string // "keystone" when its second line says "# part: keystone"; "" otherwise
 	body string
+}
+
+// timeout bounds a block: Keystone's, on the DRBD runbook's emulated hosts, wait for workers
+// that take minutes to load.
+func (b block) timeout() time.Duration {
+	if b.part == "keystone" {
+		return 40 * time.Minute
+	}
+	return 5 * time.Minute
 }
 
 // runbook reads a runbook of docs/deploy.md, the section under heading: its ```sh blocks, each
@@ -40,12 +50,14 @@ func runbook(t *testing.T, heading string) []block {
 	}
 	var out []block
 	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(rb, -1) {
-		first, _, _ := strings.Cut(m[1], "\n")
+		first, rest, _ := strings.Cut(m[1], "\n")
 		on, ok := strings.CutPrefix(first, "# on: ")
 		if !ok {
 			t.Fatalf("a runbook block does not say where it runs (first line %q)", first)
 		}
-		out = append(out, block{on: on, body: m[1]})
+		second, _, _ := strings.Cut(rest, "\n")
+		part, _ := strings.CutPrefix(second, "# part: ")
+		out = append(out, block{on: on, part: part, body: m[1]})
 	}
 	if len(out) < 6 {
 		t.Fatalf("the runbook has %d blocks", len(out))
@@ -175,7 +187,7 @@ func (k *kit) inNS(t *testing.T, host string, b block) string {
 	if host != "operator" {
 		args = append([]string{"ip", "netns", "exec", "kh-" + host}, args...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), b.timeout())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir, cmd.Env, cmd.Stdin = k.pkgDir, append(os.Environ(), k.envFor(host)...), strings.NewReader(b.body)
@@ -206,7 +218,12 @@ func (k *kit) logs(host string, tail func(string) string) string {
 
 // firstStep is a block's first command, for the log.
 func firstStep(b block) string {
-	return strings.SplitN(strings.TrimSpace(strings.SplitN(b.body, "\n", 3)[1]), "\n", 2)[0]
+	for _, l := range strings.Split(b.body, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "# on: ") && !strings.HasPrefix(l, "# part: ") {
+			return l
+		}
+	}
+	return ""
 }
 
 // where lists the hosts a block runs on.
@@ -239,17 +256,10 @@ func TestRunbook(t *testing.T) {
 		// A fresh Debian host after apt-get install mariadb-server keystone: their /etc folders,
 		// a datadir with the system tables, Keystone's home and log folder.
 		run(t, "cp", "-a", "/etc/mysql/.", filepath.Join(k.hosts, h, "etc/mysql"))
-		run(t, "cp", "-a", "/etc/keystone/.", filepath.Join(k.hosts, h, "etc/keystone"))
 		for _, p := range []string{"var/lib/mysql", "run/mysqld", "var/log/mysql"} {
 			run(t, "chown", "mysql:mysql", filepath.Join(k.hosts, h, p))
 		}
-		// Debian's postinst makes each host its own keys: the runbook must make them one set.
-		for _, repo := range []string{"fernet-keys", "credential-keys"} {
-			ownKeys(t, filepath.Join(k.hosts, h, "etc/keystone", repo))
-		}
-		run(t, "chown", "keystone:keystone", filepath.Join(k.hosts, h, "var/lib/keystone"))
-		run(t, "chown", "keystone:adm", filepath.Join(k.hosts, h, "var/log/keystone"))
-		run(t, "chmod", "750", filepath.Join(k.hosts, h, "var/log/keystone"))
+		k.freshKeystone(t, h)
 		if h != "operator" {
 			run(t, "mariadb-install-db", "--user=mysql", "--datadir="+filepath.Join(k.hosts, h, "var/lib/mysql"), "--skip-test-db")
 		}
@@ -298,6 +308,19 @@ func TestRunbook(t *testing.T) {
 	if !strings.Contains(last, "runs what keyha render writes for it") {
 		t.Errorf("check-config at the end of the runbook does not find the rendered files running:\n%s", last)
 	}
+}
+
+// freshKeystone gives namespace host h Keystone's folders as apt-get install keystone leaves them:
+// /etc/keystone with key repositories of its own (Debian's postinst makes each host its own keys:
+// the runbook must make them one set), Keystone's home and its log folder.
+func (k *kit) freshKeystone(t *testing.T, h string) {
+	run(t, "cp", "-a", "/etc/keystone/.", filepath.Join(k.hosts, h, "etc/keystone"))
+	for _, repo := range []string{"fernet-keys", "credential-keys"} {
+		ownKeys(t, filepath.Join(k.hosts, h, "etc/keystone", repo))
+	}
+	run(t, "chown", "keystone:keystone", filepath.Join(k.hosts, h, "var/lib/keystone"))
+	run(t, "chown", "keystone:adm", filepath.Join(k.hosts, h, "var/log/keystone"))
+	run(t, "chmod", "750", filepath.Join(k.hosts, h, "var/log/keystone"))
 }
 
 // ownKeys gives a host's key repository keys of its own (0 and 1, as keystone-manage writes them).

@@ -62,6 +62,18 @@ func (k *Keystone) Issue(ctx context.Context, user, password string) (string, er
 // IssueScoped is Issue that also returns the ID of the token's project, the admin project (a
 // Swift account is AUTH_ and that ID).
 func (k *Keystone) IssueScoped(ctx context.Context, user, password string) (string, string, error) {
+	tok, project, _, err := k.issue(ctx, user, password)
+	return tok, project, err
+}
+
+// IssueBy is Issue that also says which site's Keystone issued the token, as the site's HAProxy
+// names it (X-Keyha-Keystone: its own, or another site's as a backup); "" when nothing says.
+func (k *Keystone) IssueBy(ctx context.Context, user, password string) (string, string, error) {
+	tok, _, by, err := k.issue(ctx, user, password)
+	return tok, by, err
+}
+
+func (k *Keystone) issue(ctx context.Context, user, password string) (tok, project, by string, err error) {
 	var body bytes.Buffer
 	json.NewEncoder(&body).Encode(map[string]any{"auth": map[string]any{
 		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{
@@ -70,17 +82,17 @@ func (k *Keystone) IssueScoped(ctx context.Context, user, password string) (stri
 	}})
 	req, err := http.NewRequestWithContext(ctx, "POST", k.URL+"/v3/auth/tokens", &body)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := k.HTTP.Do(req)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		return "", "", &StatusError{What: "issue a token", Code: resp.StatusCode}
+		return "", "", "", &StatusError{What: "issue a token", Code: resp.StatusCode}
 	}
 	var answer struct {
 		Token struct {
@@ -90,13 +102,13 @@ func (k *Keystone) IssueScoped(ctx context.Context, user, password string) (stri
 		} `json:"token"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&answer); err != nil {
-		return "", "", fmt.Errorf("issue a token: read the answer: %w", err)
+		return "", "", "", fmt.Errorf("issue a token: read the answer: %w", err)
 	}
-	tok := resp.Header.Get("X-Subject-Token")
+	tok = resp.Header.Get("X-Subject-Token")
 	if tok == "" {
-		return "", "", fmt.Errorf("issue a token: no X-Subject-Token in the answer")
+		return "", "", "", fmt.Errorf("issue a token: no X-Subject-Token in the answer")
 	}
-	return tok, answer.Token.Project.ID, nil
+	return tok, answer.Token.Project.ID, resp.Header.Get("X-Keyha-Keystone"), nil
 }
 
 // Validate checks subject (a token issued anywhere) with auth (a token of this site's caller).

@@ -17,6 +17,29 @@ type Cross struct {
 	Sites  []string
 	Issue  map[string]string            // site -> error issuing its token; "" when issued
 	Answer map[string]map[string]string // issuing site -> validating site -> error; "" when valid
+	// By is, for each site whose token was issued, which site's Keystone issued it, as the site's
+	// HAProxy names it: its own, or another site's standing in as a backup while its own is down.
+	By map[string]string
+}
+
+// NotOwn lists the sites whose token another site's Keystone issued (or whose HAProxy did not
+// say which), each with the issuer: right after a deployment, a site whose own Keystone is not
+// serving yet.
+func (x Cross) NotOwn() []string {
+	var out []string
+	for _, s := range x.Sites {
+		if x.Issue[s] == "" && x.By[s] != s {
+			out = append(out, fmt.Sprintf("%s (by %s)", s, orUnknown(x.By[s])))
+		}
+	}
+	return out
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "a Keystone its HAProxy did not name"
+	}
+	return s
 }
 
 // Failed counts what went wrong: tokens not issued, validations refused or failed.
@@ -65,13 +88,16 @@ func (x Cross) Print(w io.Writer) {
 			}
 		}
 	}
+	if o := x.NotOwn(); len(o) > 0 {
+		fmt.Fprintf(w, "issued by another site's Keystone (its own not serving through its HAProxy): %s\n", strings.Join(o, ", "))
+	}
 }
 
 // CrossTokens issues a token for user at every site's Keystone front (sites[].keystone.front)
 // and validates each at every site: one database and one set of keys everywhere, or some cell
-// fails. Each site validates with its own token.
-func CrossTokens(ctx context.Context, c *config.Cluster, user, password string) (Cross, error) {
-	x := Cross{Issue: map[string]string{}, Answer: map[string]map[string]string{}}
+// fails. Each site validates with its own token. timeout bounds each request (0: the drill's 3 s).
+func CrossTokens(ctx context.Context, c *config.Cluster, user, password string, timeout time.Duration) (Cross, error) {
+	x := Cross{Issue: map[string]string{}, Answer: map[string]map[string]string{}, By: map[string]string{}}
 	ks := map[string]*Keystone{}
 	tokens := map[string]string{}
 	for _, s := range c.Sites {
@@ -82,13 +108,16 @@ func CrossTokens(ctx context.Context, c *config.Cluster, user, password string) 
 		if err != nil {
 			return x, err
 		}
+		if timeout > 0 {
+			k.HTTP.Timeout = timeout
+		}
 		x.Sites, ks[s.Name] = append(x.Sites, s.Name), k
-		tok, err := k.Issue(ctx, user, password)
+		tok, by, err := k.IssueBy(ctx, user, password)
 		if err != nil {
 			x.Issue[s.Name] = err.Error()
 			continue
 		}
-		tokens[s.Name] = tok
+		tokens[s.Name], x.By[s.Name] = tok, by
 	}
 	if len(x.Sites) == 0 {
 		return x, fmt.Errorf("no site has a Keystone front (sites[].keystone.front)")
@@ -111,13 +140,14 @@ func CrossTokens(ctx context.Context, c *config.Cluster, user, password string) 
 	return x, nil
 }
 
-// WaitCrossTokens runs CrossTokens until every cell passes or wait has passed (a Keystone just
-// started loads its workers for a while), and returns the last round.
-func WaitCrossTokens(ctx context.Context, c *config.Cluster, user, password string, wait time.Duration) (Cross, error) {
+// WaitCrossTokens runs CrossTokens until every cell passes (with own, every token issued by its
+// own site's Keystone too) or wait has passed (a Keystone just started loads its workers for a
+// while), and returns the last round.
+func WaitCrossTokens(ctx context.Context, c *config.Cluster, user, password string, wait, timeout time.Duration, own bool) (Cross, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		x, err := CrossTokens(ctx, c, user, password)
-		if err != nil || x.Failed() == 0 || time.Now().After(deadline) {
+		x, err := CrossTokens(ctx, c, user, password, timeout)
+		if err != nil || x.Failed() == 0 && (!own || len(x.NotOwn()) == 0) || time.Now().After(deadline) {
 			return x, err
 		}
 		select {

@@ -40,3 +40,28 @@ func TestCrossFailed(t *testing.T) {
 		})
 	}
 }
+
+// TestCrossNotOwn: a token a site's HAProxy had another site's Keystone issue (a backup standing
+// in) is named, as is one whose HAProxy named no Keystone; a site whose token failed is Failed's.
+func TestCrossNotOwn(t *testing.T) {
+	sites := []string{"lngs", "bari", "padova"}
+	x := Cross{Sites: sites, Issue: map[string]string{"padova": "issue a token: HTTP 503"},
+		Answer: map[string]map[string]string{"lngs": {}, "bari": {}, "padova": {}},
+		By:     map[string]string{"lngs": "lngs", "bari": "padova"}}
+	if got, want := strings.Join(x.NotOwn(), "; "), "bari (by padova)"; got != want {
+		t.Errorf("NotOwn() = %q, want %q", got, want)
+	}
+	x.By["lngs"] = ""
+	if got := strings.Join(x.NotOwn(), "; "); !strings.Contains(got, "lngs (by a Keystone its HAProxy did not name)") {
+		t.Errorf("NotOwn() = %q: lngs, whose HAProxy named no Keystone, is missing", got)
+	}
+	var b strings.Builder
+	x.Print(&b)
+	if !strings.Contains(b.String(), "issued by another site's Keystone (its own not serving through its HAProxy): lngs") {
+		t.Errorf("Print does not say which tokens another site's Keystone issued:\n%s", b.String())
+	}
+	x.By = map[string]string{"lngs": "lngs", "bari": "bari"}
+	if o := x.NotOwn(); len(o) != 0 {
+		t.Errorf("NotOwn() = %v with every token its own site's", o)
+	}
+}

@@ -145,6 +145,8 @@ backend keystone
     timeout server 60s
     option httpchk GET /v3
     http-check expect status 200
+    # Which site's Keystone answered: keyha keystone tokens --own tells a site's own from a backup.
+    http-response set-header X-Keyha-Keystone %[srv_name]
     default-server inter {{ha .T.CheckInter}} fall {{.T.Fall}} rise {{.T.Rise}} on-marked-down shutdown-sessions
 {{- range .Keystone}}
     server {{.Name}} {{.Addr}} check{{if $.CA}} ssl verify required ca-file {{$.CA}} verifyhost {{.Name}}{{end}}{{if .Backup}} backup{{end}}

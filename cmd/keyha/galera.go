@@ -1,6 +1,9 @@
 package main
 
 import (
+	"strings"
+	"time"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyha/keyha/drill"
@@ -120,19 +123,24 @@ func tokensCommand() *cli.Command {
 			&cli.StringFlag{Name: "user", Value: "admin", Usage: "Keystone user (domain Default, project admin)"},
 			&cli.StringFlag{Name: "password-file", Required: true, Usage: "file holding that user's password (mode 0600)"},
 			&cli.DurationFlag{Name: "wait", Usage: "ask again, once a second, until every site passes or this long has passed (a Keystone just started)"},
+			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "bound on each request (a Keystone on a loaded host takes seconds to issue a token: its password hash)"},
+			&cli.BoolFlag{Name: "own", Usage: "each site's token must be issued by that site's own Keystone, not another site's standing in through its HAProxy (after a deployment: every Keystone serves)"},
 		},
 		Action: func(c *cli.Context) error {
 			cl, pw, err := keystoneLogin(c)
 			if err != nil {
 				return err
 			}
-			x, err := drill.WaitCrossTokens(c.Context, cl, c.String("user"), pw, c.Duration("wait"))
+			x, err := drill.WaitCrossTokens(c.Context, cl, c.String("user"), pw, c.Duration("wait"), c.Duration("timeout"), c.Bool("own"))
 			if err != nil {
 				return err
 			}
 			x.Print(c.App.Writer)
 			if n := x.Failed(); n > 0 {
 				return found("%d of the %d tokens and validations failed", n, len(x.Sites)*len(x.Sites))
+			}
+			if o := x.NotOwn(); c.Bool("own") && len(o) > 0 {
+				return found("tokens issued by another site's Keystone: %s; is each site's own Keystone running and UP in its HAProxy?", strings.Join(o, ", "))
 			}
 			return nil
 		},
