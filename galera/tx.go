@@ -41,7 +41,7 @@ func InTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		// A certification failure (1213) has rolled back; 1047 has not. No guessing which.
 		discard(c)
-		return err
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
