@@ -39,6 +39,9 @@ type RunConfig struct {
 	Faults      []Fault
 	Injector    Injector
 	RetryFor    time.Duration // how long one batch is retried before it is given up (unacknowledged)
+	// BackoffMax caps the wait between a batch's attempts, which doubles from 25 ms; default 1 s.
+	// A failover bench lowers it, so "writes resumed" is not the back-off's schedule.
+	BackoffMax  time.Duration
 	Timeout     time.Duration // the whole run's bound
 	For         time.Duration // stop handing out rows after this long (0: write all Rows)
 	NemesisSeed uint64        // the seed Faults were drawn from (Nemesis), for the report; 0: none
@@ -101,6 +104,9 @@ func (c *RunConfig) validate() error {
 		return errors.New("--journal is required: where acknowledged ids are recorded for the check")
 	case len(c.Faults) > 0 && c.Injector == nil:
 		return errors.New("--faults needs a way to inject them (the lab script)")
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = time.Second
 	}
 	if c.RetryFor <= 0 {
 		c.RetryFor = 2 * time.Minute
@@ -378,7 +384,7 @@ func (w *worker) write(ctx context.Context, stmt *sql.Stmt, lo, hi uint64, args 
 		}
 		w.retries[class]++
 		failedBefore = true
-		backoff := min(time.Duration(1<<min(attempt, 5))*25*time.Millisecond, time.Second)
+		backoff := min(time.Duration(1<<min(attempt, 5))*25*time.Millisecond, w.l.cfg.BackoffMax)
 		select {
 		case <-ctx.Done():
 			w.interrupted += uint64(n)

@@ -44,6 +44,7 @@ func loadCommand() *cli.Command {
 					&cli.StringFlag{Name: "lab", Value: "scripts/lab", EnvVars: []string{"KEYHA_LAB_SCRIPT"}, Usage: "the lab script that injects --faults"},
 					&cli.BoolFlag{Name: "reset", Usage: "drop an existing keyha_load database first"},
 					&cli.DurationFlag{Name: "retry-for", Value: load.DefaultRetryFor, Usage: "how long one batch is retried before it is given up (left unacknowledged)"},
+					&cli.DurationFlag{Name: "backoff-max", Value: time.Second, Usage: "cap on the wait between a batch's attempts (it doubles from 25 ms); lower it to time a failover, not the back-off"},
 					&cli.DurationFlag{Name: "timeout", Value: load.DefaultTimeout, Usage: "bound on the whole run"},
 					jsonFlag, reportFlag,
 				},
@@ -180,7 +181,7 @@ func loadRun(c *cli.Context) error {
 	}
 	rc := load.RunConfig{
 		Rows: c.Uint64("rows"), Concurrency: c.Int("concurrency"), Batch: c.Int("batch"), Targets: ts, Cred: cred,
-		Journal: c.String("journal"), Reset: c.Bool("reset"), Faults: faults, RetryFor: c.Duration("retry-for"),
+		Journal: c.String("journal"), Reset: c.Bool("reset"), Faults: faults, RetryFor: c.Duration("retry-for"), BackoffMax: c.Duration("backoff-max"),
 		Timeout: c.Duration("timeout"), For: c.Duration("for"), Progress: c.App.ErrWriter, TTY: isTerminal(os.Stderr),
 	}
 	if n := c.String("nemesis"); n != "" {
