@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyha/keyha/haproxy"
 	"github.com/keyha/keyha/internal/labtest"
 	"github.com/keyha/keyha/load"
 )
@@ -407,7 +406,7 @@ func whereWritesWent(t *testing.T, l *labtest.Lab) string {
 	var b strings.Builder
 	for _, s := range labtest.Sites {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		stats, err := haproxy.Runtime{Socket: l.Sites[s].HAProxySocket}.ShowStat(ctx, "galera")
+		stats, err := l.HAProxy(s).ShowStat(ctx, "galera")
 		cancel()
 		if err != nil {
 			fmt.Fprintf(&b, "%s's HAProxy: %v\n", s, err)

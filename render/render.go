@@ -303,17 +303,15 @@ func wireguardConf(c *config.Cluster, s *config.Site) ([]byte, bool, error) {
 			peers = append(peers, o)
 		}
 	}
+	// Every data site here has a public key, hence (config's validation) a replication address.
 	host := func(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
-	if s.Replication == "" {
-		return nil, false, fmt.Errorf("sites (%s).replication: missing; wg0.conf needs the site's tunnel address", s.Name)
-	}
 	var b bytes.Buffer
 	b.WriteString(header(c, s.Name, "#"))
 	fmt.Fprintf(&b, "# The tunnel that carries DRBD's replication to the other data site. The private key stays in\n# %s (mode 0600).\n", c.DRBD.WireGuardKey)
 	fmt.Fprintf(&b, "[Interface]\nAddress = %s/32\nListenPort = %d\nPostUp = wg set %%i private-key %s\n", host(s.Replication), ports.WireGuard, c.DRBD.WireGuardKey)
 	for _, p := range peers {
-		if p.SQL == "" || p.Replication == "" {
-			return nil, false, fmt.Errorf("sites (%s): sql and replication are needed for the WireGuard peer (its endpoint and tunnel address)", p.Name)
+		if p.SQL == "" {
+			return nil, false, fmt.Errorf("sites (%s).sql: missing; wg0.conf reaches the WireGuard peer at its host", p.Name)
 		}
 		fmt.Fprintf(&b, "\n# %s\n[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s/32\n", p.Name, p.WireGuardPublicKey,
 			net.JoinHostPort(host(p.SQL), strconv.Itoa(ports.WireGuard)), host(p.Replication))
