@@ -49,6 +49,12 @@ type Agent struct {
 	claimSeen  map[string]time.Time // member UUID -> when a site first reported it gone; the poll loop's alone
 	claimStart map[string]time.Time // member UUID -> when its current claim began (evictWindow); the poll loop's alone
 	lastClear  time.Time            // when the evict list was last emptied; the poll loop's alone
+	lowered    []string             // sites last marked down in this site's HAProxy (lower.go); the poll loop's alone
+	loweredAt  time.Time
+	lowering   atomic.Bool      // a mark-down is asking HAProxy
+	beat       uint64           // counted into each State this agent publishes; the poll loop's alone
+	beats      membership.Beats // the other agents' beats: who still speaks
+	silentAt   time.Time        // when another site's agent was last found silent: polls come faster (pollEvery)
 
 	mu       sync.RWMutex
 	snap     galera.Snapshot
@@ -144,7 +150,7 @@ func New(c *config.Cluster, siteName string, log *slog.Logger) (*Agent, error) {
 		single:   c.Writer.Mode == "single" && site.GossipAt != "" && len(c.Sites) > 1,
 	}
 	a.cur.Store(cf)
-	a.poller = newCredPoller(c, site.SQL, c.Agent.PollTimeout, a.log)
+	a.poller = newCredPoller(c, site.SQL, c.Agent.PollTimeout, c.Agent.PollInterval, a.log)
 	var ktls *tls.Config
 	if c.TLS.On() && site.Keystone.API != "" {
 		if ktls, err = pki.ClientConfig(c.TLS.CA, "", "", site.Name); err != nil {
@@ -284,6 +290,7 @@ func (a *Agent) pollOnce(ctx context.Context) {
 		a.log.Info("verdict", "state", v.State, "reason", v.Reason, "node_state", snap.LocalStateComment, "cluster_status", snap.ClusterStatus)
 	}
 	a.islandStep(ctx, cf, snap, now)
+	a.lowerStep(cf, snap, now)
 	a.renderedStep(ctx, cf, now)
 	a.stallStep(snap, now)
 	if snap.NodeName != "" && snap.NodeName != a.nodeName {
@@ -296,6 +303,11 @@ func (a *Agent) pollOnce(ctx context.Context) {
 		return
 	}
 	st := a.gossipState(cf, snap, v, prev.Writer)
+	a.beat++
+	st.Beat = a.beat
+	if a.silentPeer(cf, now) {
+		a.silentAt = now
+	}
 	if st.Dead = a.deadUUID(snap); st.Dead != "" && a.lastDead != st.Dead {
 		a.log.Warn("this site's mysqld is gone (its port refuses connections): telling the other sites to evict its member", "member", st.Dead)
 	}
@@ -347,13 +359,73 @@ func (a *Agent) react() {
 	a.act(cf, snap, galera.Judge(snap, cf.policy, inMnt, now), now)
 }
 
-// loop polls every d and, with gossip, reacts to every change another agent announces.
+// behind reports whether another site's agent, its node in the Primary component of the same
+// cluster, has a newer view than this node's last poll shows. After a site is cut off the
+// survivors' nodes change view at the same moment; the first agent to poll tells the others,
+// who poll at once instead of at their next interval.
+func (a *Agent) behind() bool {
+	var others []membership.State
+	a.heardOthers(a.gossip.Peers(), func(_, _ string, st membership.State) { others = append(others, st) })
+	return newerView(a.Snapshot(), others)
+}
+
+// newerView: snap is a good poll inside the Primary component, and one of others (the states of
+// other sites' agents) reports its node in a later view of the same cluster.
+func newerView(snap galera.Snapshot, others []membership.State) bool {
+	if snap.ErrClass != galera.ErrNone || snap.ClusterStatus != "Primary" {
+		return false
+	}
+	for _, st := range others {
+		if len(st.View) > 0 && st.ClusterUUID == snap.ClusterStateUUID && st.ConfID > snap.ClusterConfID {
+			return true
+		}
+	}
+	return false
+}
+
+// Faster polls while another site is silent. A site cut off leaves Galera's view after
+// evs.suspect_timeout (3 s and more); its agent's beat stops within a second. From then on, for
+// fastPollFor, the agent polls every fastPoll, so it sees the view change within fastPoll, not a
+// poll interval, after it happens: a cut-off writer's successor is named that much sooner, and
+// the cut-off site marked down. A beat lost on a lossy link costs a few seconds of faster polls.
+const (
+	fastPoll    = 50 * time.Millisecond
+	fastPollFor = 10 * time.Second
+)
+
+// pollEvery is the poll interval now: normal, or fastPoll within fastPollFor of silentAt.
+func pollEvery(normal time.Duration, silentAt, now time.Time) time.Duration {
+	if !silentAt.IsZero() && now.Sub(silentAt) < fastPollFor {
+		return min(normal, fastPoll)
+	}
+	return normal
+}
+
+// silentPeer reports whether another site's agent, still a gossip member, has not moved its beat
+// for four poll intervals (at least 750 ms): its site may be cut off.
+func (a *Agent) silentPeer(cf *conf, now time.Time) bool {
+	within := max(4*cf.cluster.Agent.PollInterval, 750*time.Millisecond)
+	silent := false
+	a.heardOthers(a.gossip.Peers(), func(site, _ string, st membership.State) {
+		if !a.beats.Fresh(site, st.Beat, now, within) {
+			silent = true
+		}
+	})
+	return silent
+}
+
+// loop polls every d (faster while pollEvery says) and, with gossip, reacts to every change
+// another agent announces.
 func (a *Agent) loop(ctx context.Context, d time.Duration) {
-	t := time.NewTicker(d)
+	every := d
+	t := time.NewTicker(every)
 	defer t.Stop()
-	var news <-chan struct{}
+	var news, woken <-chan struct{}
 	if a.single && a.gossip != nil {
 		news = a.gossip.Changed()
+	}
+	if w, ok := a.poller.(interface{ Woken() <-chan struct{} }); ok {
+		woken = w.Woken()
 	}
 	for {
 		select {
@@ -361,10 +433,20 @@ func (a *Agent) loop(ctx context.Context, d time.Duration) {
 			return
 		case <-t.C:
 			a.pollOnce(ctx)
+		case <-woken:
+			a.pollOnce(ctx) // the node's watched session broke: its mysqld may be gone
 		case <-news:
-			a.react()
+			if a.behind() {
+				a.pollOnce(ctx) // another site's node is in a newer view: see it now, not at the next poll
+			} else {
+				a.react()
+			}
 		case <-a.recorded:
 			a.pollOnce(ctx) // read the record this agent just made, and take the writes
+		}
+		if e := pollEvery(d, a.silentAt, a.now()); e != every {
+			every = e
+			t.Reset(every)
 		}
 	}
 }

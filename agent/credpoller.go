@@ -20,14 +20,22 @@ type credPoller struct {
 	log        *slog.Logger
 	cluster    *config.Cluster // its tls section: the poll's TLS (restart-only keys)
 
+	every time.Duration // how soon the watch is held again after it ended in an error
+	wake  chan struct{} // the watch to the poll loop: the node's session broke, poll now
+
 	mu     sync.Mutex
 	poller *galera.Poller
 	mtime  time.Time
 }
 
-func newCredPoller(c *config.Cluster, addr string, timeout time.Duration, log *slog.Logger) *credPoller {
-	return &credPoller{cluster: c, addr: addr, path: c.Credentials.Monitor, timeout: timeout, log: log}
+func newCredPoller(c *config.Cluster, addr string, timeout, every time.Duration, log *slog.Logger) *credPoller {
+	return &credPoller{cluster: c, addr: addr, path: c.Credentials.Monitor, timeout: timeout, every: every, log: log,
+		wake: make(chan struct{}, 1)}
 }
+
+// Woken is told when the node's watched session breaks (galera.Poller.Watch): its mysqld may
+// have died, and a poll now tells the other sites at once.
+func (c *credPoller) Woken() <-chan struct{} { return c.wake }
 
 func (c *credPoller) Poll(ctx context.Context) galera.Snapshot {
 	p, err := c.current()
@@ -60,6 +68,12 @@ func (c *credPoller) current() (*galera.Poller, error) {
 	}
 	c.drop()
 	c.poller, c.mtime = p, st.ModTime()
+	go p.Watch(c.every, func() {
+		select {
+		case c.wake <- struct{}{}:
+		default: // a poll is already due
+		}
+	})
 	c.log.Info("credentials loaded", "file", c.path, "user", cred.User)
 	return p, nil
 }

@@ -46,8 +46,8 @@ type DRBDAgent struct {
 	actions *prometheus.CounterVec
 	served  func(kind string) func()
 	tracker drbd.Tracker
-	beats   drbd.Beats    // the other agents' beats: who still speaks
-	beat    atomic.Uint64 // this agent's, counted into every message it publishes
+	beats   membership.Beats // the other agents' beats: who still speaks
+	beat    atomic.Uint64    // this agent's, counted into every message it publishes
 	maint   *Maint
 	act     sync.Mutex   // one stack action at a time: the loop's or an operator's
 	minor   atomic.Int64 // the resource's minor + 1, once drbdsetup has named it

@@ -63,6 +63,7 @@ type metrics struct {
 	duration     prometheus.Histogram
 	evicted      *prometheus.CounterVec
 	stallEvicted *prometheus.CounterVec
+	lowered      *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	islandOn     prometheus.Gauge
 	islandAge    prometheus.Gauge
@@ -114,6 +115,11 @@ func newMetrics(a *Agent) *metrics {
 	m.stallEvicted = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "keyha_galera_stall_evictions_total", Help: "Members this agent evicted from the group (evs.evict) because their applier held the cluster in flow control for agent.evict_stalled_after, by result (ok, failed).",
 	}, []string{"result"})
+	m.lowered = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyha_haproxy_marked_down_total", Help: "Servers this agent marked down in its site's HAProxy because their node left the Primary component (its checks were still passing or timing out), by result (ok, failed).",
+	}, []string{"result"})
+	m.lowered.WithLabelValues("ok")
+	m.lowered.WithLabelValues("failed")
 	m.stallEvicted.WithLabelValues("ok")
 	m.stallEvicted.WithLabelValues("failed")
 	for _, c := range []galera.ErrClass{galera.ErrUnreachable, galera.ErrAuth, galera.ErrTimeout, galera.ErrQuery} {
@@ -122,7 +128,7 @@ func newMetrics(a *Agent) *metrics {
 	m.served = shared(m.reg, "galera", func() bool { s := a.Snapshot(); return !s.At.IsZero() && s.ErrClass == galera.ErrNone },
 		func() string { return a.cfg().cluster.Hash })
 	tlsExpiry(m.reg, a.cfg().cluster, a.cfg().site.Name)
-	m.reg.MustRegister(m.polls, m.errors, m.duration, m.evicted, m.stallEvicted, m.reloads, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
+	m.reg.MustRegister(m.polls, m.errors, m.duration, m.evicted, m.stallEvicted, m.lowered, m.reloads, galera.NewCollector(a.Snapshot), &verdictCollector{a: a})
 	return m
 }
 

@@ -29,6 +29,10 @@ type Poller struct {
 	// at the previous poll. Poll's alone.
 	stall     time.Time
 	committed int64
+	// The watch (watch.go): its own session, whose query outlasts the poll's read timeout.
+	watchDB     *sql.DB
+	watchCtx    context.Context
+	watchCancel context.CancelFunc
 }
 
 // NewPoller opens a pool of one connection to addr with the credential c.
@@ -44,7 +48,16 @@ func NewPoller(addr string, c config.Credential, timeout time.Duration) (*Poller
 		db.Close()
 		return nil, err
 	}
-	return &Poller{db: db, causal: cr, addr: addr, timeout: timeout}, nil
+	wdb, err := Open(addr, c, timeout, watchSleep+timeout+5*time.Second, map[string]string{"wsrep_sync_wait": "0"})
+	if err != nil {
+		db.Close()
+		cr.close()
+		return nil, err
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Poller{db: db, causal: cr, addr: addr, timeout: timeout, watchDB: wdb, watchCtx: ctx, watchCancel: cancel}, nil
 }
 
 // OneConn makes db a pool of one connection, renewed every 10 minutes.
@@ -55,7 +68,10 @@ func OneConn(db *sql.DB) {
 }
 
 // Close closes the connection pools.
-func (p *Poller) Close() error { return errors.Join(p.causal.close(), p.db.Close()) }
+func (p *Poller) Close() error {
+	p.watchCancel()
+	return errors.Join(p.causal.close(), p.db.Close(), p.watchDB.Close())
+}
 
 // Poll reads the node's status within the poll deadline. A failure is returned inside the
 // Snapshot, classified, so the verdict can say why.

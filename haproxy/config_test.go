@@ -75,9 +75,9 @@ func TestClusterTimings(t *testing.T) {
 	for _, c := range []struct {
 		extra, want string
 	}{
-		{"", "default-server inter 1s fastinter 500ms downinter 250ms fall 2 rise 1"},
-		{"haproxy:\n  check_interval: 2s\n", "default-server inter 2s fastinter 500ms downinter 250ms fall 2 rise 1"},
-		{"haproxy:\n  check_interval: 1500ms\n  fall: 3\n  rise: 1\n", "default-server inter 1500ms fastinter 500ms downinter 250ms fall 3 rise 1"},
+		{"", "default-server inter 1s fastinter 500ms downinter 100ms fall 2 rise 1"},
+		{"haproxy:\n  check_interval: 2s\n", "default-server inter 2s fastinter 500ms downinter 100ms fall 2 rise 1"},
+		{"haproxy:\n  check_interval: 1500ms\n  fall: 3\n  rise: 1\n", "default-server inter 1500ms fastinter 500ms downinter 100ms fall 3 rise 1"},
 	} {
 		cl, err := config.Parse([]byte(cluster + c.extra))
 		if err != nil {

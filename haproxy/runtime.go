@@ -131,6 +131,13 @@ func (r Runtime) SetServerState(ctx context.Context, backend, server, state stri
 	return r.expectEmpty(ctx, fmt.Sprintf("set server %s/%s state %s", backend, server, state))
 }
 
+// MarkDown forces a server's health down now ("set server ... health down"): HAProxy closes its
+// sessions (on-marked-down) and sends it nothing more, until a check of it passes again. Unlike
+// the maint state it sticks to nothing: the checks still decide.
+func (r Runtime) MarkDown(ctx context.Context, backend, server string) error {
+	return r.expectEmpty(ctx, fmt.Sprintf("set server %s/%s health down", backend, server))
+}
+
 // ShutdownSessions closes every session to a server.
 func (r Runtime) ShutdownSessions(ctx context.Context, backend, server string) error {
 	return r.expectEmpty(ctx, fmt.Sprintf("shutdown sessions server %s/%s", backend, server))

@@ -16,6 +16,35 @@ import (
 	"github.com/keyha/keyha/internal/syncbuf"
 )
 
+// freeAddr is a loopback address nothing listens on now, for HAProxy's front.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// runHAProxy runs haproxy in the foreground on cfg (written to dir/haproxy.cfg) until the test
+// ends, and returns what it prints.
+func runHAProxy(t *testing.T, dir string, cfg []byte) *syncbuf.Buffer {
+	t.Helper()
+	p := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(p, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := &syncbuf.Buffer{}
+	cmd := exec.Command("haproxy", "-db", "-f", p)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return out
+}
+
 // A started HAProxy routes to no node until a check finds the writer: with the server-state file
 // every server starts DOWN, and only the writer comes UP. A standby's HTTP check answers 503 (it
 // follows the role), and its agent-check here answers "up", as a host on the path could forge it:
@@ -48,12 +77,7 @@ func TestStartsWithEveryServerDown(t *testing.T) {
 		return l.Addr().String()
 	}
 	writerAgent, standbyAgent := agent("up ready"), agent("up ready") // the standby's: forged
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	front := l.Addr().String()
-	l.Close()
+	front := freeAddr(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "h.sock")
 	c, err := config.Parse([]byte(`
@@ -85,16 +109,7 @@ sites:
 		t.Errorf("default state file %q, want keyha-servers.state beside the socket", me.HAProxyState)
 	}
 	os.WriteFile(me.HAProxyState, st, 0o644)
-	p := filepath.Join(dir, "haproxy.cfg")
-	os.WriteFile(p, cfg, 0o644)
-
-	stderr := &syncbuf.Buffer{}
-	cmd := exec.Command("haproxy", "-db", "-f", p)
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	stderr := runHAProxy(t, dir, cfg)
 	rt := Runtime{Socket: sock}
 	ctx := context.Background()
 	var first []ServerStat

@@ -185,3 +185,74 @@ func TestInitialStateAndAwait(t *testing.T) {
 		t.Error("Await said every peer was heard with none reachable")
 	}
 }
+
+// BenchmarkNewsUnderChurn: how long a State takes to reach a peer (lan preset, loopback) while
+// the publisher's State changes every 250 ms, as an agent's does under load (the last committed
+// seqno at every poll). A crash claim is such a State: the failover waits for it.
+func BenchmarkNewsUnderChurn(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	x, err := Start(ctx, Config{Site: "lngs", Bind: "127.0.0.1:0", Preset: "lan"}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	y, err := Start(ctx, Config{Site: "bari", Bind: "127.0.0.1:0", Peers: []string{x.ml.LocalNode().Address()}, Preset: "lan"}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seq := int64(0)
+	heard := func(n int64) bool { return x.Peers()["bari"].State.LastCommitted >= n }
+	await := func(n int64) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !heard(n) {
+			if time.Now().After(deadline) {
+				b.Fatalf("lngs did not hear bari's state %d within 10 s", n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	publish := func() int64 {
+		seq++
+		if err := y.Publish(State{Site: "bari", Health: "up", LastCommitted: seq}); err != nil {
+			b.Fatal(err)
+		}
+		return seq
+	}
+	await(publish())
+	var total time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		publish() // the churn: a poll's State, then the news one poll later
+		time.Sleep(250 * time.Millisecond)
+		start := time.Now()
+		await(publish())
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/news")
+}
+
+// memberlist's repeated errors (a failed send every gossip round to a cut-off peer) are logged
+// once per period per message and peer, with the count held back.
+func TestQuietLog(t *testing.T) {
+	q := &quiet{every: 10 * time.Second, last: map[string]time.Time{}, held: map[string]int{}}
+	t0 := time.Unix(1000, 0)
+	toBari := "[ERR] memberlist: Failed to send gossip to 10.77.0.2:7946: write udp 10.77.0.1:7946->10.77.0.2:7946: sendto: operation not permitted"
+	toPadova := strings.ReplaceAll(toBari, "10.77.0.2", "10.77.0.3")
+	passed := 0
+	for i := 0; i < 200; i++ { // 10 s of rounds, 50 ms apart
+		at := t0.Add(time.Duration(i) * 50 * time.Millisecond)
+		for _, l := range []string{toBari, toPadova} {
+			if _, ok := q.pass(l, at); ok {
+				passed++
+			}
+		}
+	}
+	if passed != 2 {
+		t.Errorf("%d lines let through in 10 s, want one per peer", passed)
+	}
+	n, ok := q.pass(toBari, t0.Add(10*time.Second))
+	if !ok || n != 199 {
+		t.Errorf("after the period: passed %v with %d held back, want true and 199", ok, n)
+	}
+}

@@ -40,7 +40,7 @@ type State struct {
 	Disk  string `json:"d,omitempty"`
 	Fence string `json:"f,omitempty"`
 	Ack   string `json:"k,omitempty"`
-	// Beat counts the DRBD agent's messages: one that stops moving is a silent agent (drbd.Beats).
+	// Beat counts the agent's polls: one that stops moving is a silent agent (Beats).
 	Beat uint64 `json:"b,omitempty"`
 }
 
