@@ -32,11 +32,12 @@ func (a *Agent) lowerStep(cf *conf, snap galera.Snapshot, now time.Time) {
 		nodes[s.Name] = s.NodeName
 	}
 	out := galera.Outside(snap, nodes)
-	if len(out) == 0 || slices.Equal(out, a.lowered) && now.Sub(a.loweredAt) < lowerEvery || !a.lowering.CompareAndSwap(false, true) {
-		if len(out) == 0 {
-			a.lowered = nil
-		}
+	if len(out) == 0 {
+		a.lowered = nil
 		return
+	}
+	if slices.Equal(out, a.lowered) && now.Sub(a.loweredAt) < lowerEvery || !a.lowering.CompareAndSwap(false, true) {
+		return // just asked, or still asking
 	}
 	a.lowered, a.loweredAt = out, now
 	rt := haproxy.Runtime{Socket: cf.site.HAProxySocket, Timeout: cf.cluster.Agent.PollTimeout}

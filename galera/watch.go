@@ -2,6 +2,7 @@ package galera
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/keyha/keyha/internal/connerr"
@@ -17,7 +18,7 @@ import (
 // watchSleep is how long one waiting query runs (watchQuery); the session is then reused.
 const watchSleep = 30 * time.Second
 
-const watchQuery = "DO SLEEP(30)"
+var watchQuery = fmt.Sprintf("DO SLEEP(%d)", int(watchSleep/time.Second))
 
 // Watch calls wake each time the watched session breaks while its query runs, and holds a new one
 // after every, until the Poller is closed. A server's error (a KILL, a node that refuses queries

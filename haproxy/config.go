@@ -60,9 +60,15 @@ func haTime(d time.Duration) string {
 	return fmt.Sprintf("%dms", d.Milliseconds())
 }
 
-// ClusterTimings are WANTimings with the cluster file's haproxy section applied.
+// ClusterTimings are WANTimings with the cluster file's haproxy section applied. In DRBD mode a
+// DOWN server and the agents are asked less often (250 and 500 ms): a failover there waits for
+// DRBD to notice the dead peer and for the database to start, seconds, and checks 100 ms apart
+// cost most where the agents share the database's machines (in the DRBD lab, emulated ones).
 func ClusterTimings(c *config.Cluster) Timings {
 	t := WANTimings()
+	if c.Mode == "drbd" {
+		t.DownInter, t.AgentInter = 250*time.Millisecond, 500*time.Millisecond
+	}
 	if h := c.HAProxy; h.CheckInterval > 0 {
 		t.CheckInter = h.CheckInterval
 	}

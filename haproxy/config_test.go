@@ -70,6 +70,18 @@ func TestConfigValidatesWithHAProxy(t *testing.T) {
 	}
 }
 
+// DRBD mode asks DOWN servers and agents less often than Galera mode: its failover takes seconds
+// of DRBD and database start, which faster checks do not shorten.
+func TestClusterTimingsByMode(t *testing.T) {
+	g, d := ClusterTimings(&config.Cluster{Mode: "galera"}), ClusterTimings(&config.Cluster{Mode: "drbd"})
+	if g.DownInter != 100*time.Millisecond || g.AgentInter != 100*time.Millisecond {
+		t.Errorf("Galera mode: downinter %s, agent-inter %s; want 100ms, 100ms", g.DownInter, g.AgentInter)
+	}
+	if d.DownInter != 250*time.Millisecond || d.AgentInter != 500*time.Millisecond {
+		t.Errorf("DRBD mode: downinter %s, agent-inter %s; want 250ms, 500ms", d.DownInter, d.AgentInter)
+	}
+}
+
 // The cluster file's haproxy section sets the check timings; without it the defaults hold.
 func TestClusterTimings(t *testing.T) {
 	for _, c := range []struct {
