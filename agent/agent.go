@@ -305,9 +305,6 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	st := a.gossipState(cf, snap, v, prev.Writer)
 	a.beat++
 	st.Beat = a.beat
-	if a.silentPeer(cf, now) {
-		a.silentAt = now
-	}
 	if st.Dead = a.deadUUID(snap); st.Dead != "" && a.lastDead != st.Dead {
 		a.log.Warn("this site's mysqld is gone (its port refuses connections): telling the other sites to evict its member", "member", st.Dead)
 	}
@@ -315,14 +312,17 @@ func (a *Agent) pollOnce(ctx context.Context) {
 	if err := a.gossip.Publish(st); err != nil {
 		a.log.Warn("publish gossip state", "err", err)
 	}
-	a.act(cf, snap, v, now)
+	peers := a.gossip.Peers()
+	if a.silentPeer(cf, peers, now) {
+		a.silentAt = now
+	}
+	a.act(cf, snap, v, peers, now)
 }
 
-// act evicts the members other sites report dead and decides the writer, from snap and what
-// gossip says now. The poll loop's alone.
-func (a *Agent) act(cf *conf, snap galera.Snapshot, v galera.Verdict, now time.Time) {
+// act evicts the members other sites report dead and decides the writer, from snap and peers
+// (what gossip says now). The poll loop's alone.
+func (a *Agent) act(cf *conf, snap galera.Snapshot, v galera.Verdict, peers map[string]membership.Peer, now time.Time) {
 	prev := a.decision
-	peers := a.gossip.Peers()
 	a.evictTheDead(snap, peers)
 	a.evictStalled(snap, peers, now)
 	d := a.decide(cf, snap, v, peers, now)
@@ -351,21 +351,21 @@ func (a *Agent) act(cf *conf, snap galera.Snapshot, v galera.Verdict, now time.T
 // react acts at once on news from another site's agent (a node's health, a member reported dead),
 // on this node's latest snapshot, instead of at the next poll: a crash failover then waits for
 // one gossip message, not for it and a poll.
-func (a *Agent) react() {
+func (a *Agent) react(peers map[string]membership.Peer) {
 	a.mu.RLock()
 	snap, inMnt := a.snap, a.inMnt
 	a.mu.RUnlock()
 	cf, now := a.cfg(), a.now()
-	a.act(cf, snap, galera.Judge(snap, cf.policy, inMnt, now), now)
+	a.act(cf, snap, galera.Judge(snap, cf.policy, inMnt, now), peers, now)
 }
 
 // behind reports whether another site's agent, its node in the Primary component of the same
 // cluster, has a newer view than this node's last poll shows. After a site is cut off the
 // survivors' nodes change view at the same moment; the first agent to poll tells the others,
 // who poll at once instead of at their next interval.
-func (a *Agent) behind() bool {
+func (a *Agent) behind(peers map[string]membership.Peer) bool {
 	var others []membership.State
-	a.heardOthers(a.gossip.Peers(), func(_, _ string, st membership.State) { others = append(others, st) })
+	a.heardOthers(peers, func(_, _ string, st membership.State) { others = append(others, st) })
 	return newerView(a.Snapshot(), others)
 }
 
@@ -403,10 +403,10 @@ func pollEvery(normal time.Duration, silentAt, now time.Time) time.Duration {
 
 // silentPeer reports whether another site's agent, still a gossip member, has not moved its beat
 // for four poll intervals (at least 750 ms): its site may be cut off.
-func (a *Agent) silentPeer(cf *conf, now time.Time) bool {
+func (a *Agent) silentPeer(cf *conf, peers map[string]membership.Peer, now time.Time) bool {
 	within := max(4*cf.cluster.Agent.PollInterval, 750*time.Millisecond)
 	silent := false
-	a.heardOthers(a.gossip.Peers(), func(site, _ string, st membership.State) {
+	a.heardOthers(peers, func(site, _ string, st membership.State) {
 		if !a.beats.Fresh(site, st.Beat, now, within) {
 			silent = true
 		}
@@ -436,10 +436,10 @@ func (a *Agent) loop(ctx context.Context, d time.Duration) {
 		case <-woken:
 			a.pollOnce(ctx) // the node's watched session broke: its mysqld may be gone
 		case <-news:
-			if a.behind() {
+			if peers := a.gossip.Peers(); a.behind(peers) {
 				a.pollOnce(ctx) // another site's node is in a newer view: see it now, not at the next poll
 			} else {
-				a.react()
+				a.react(peers)
 			}
 		case <-a.recorded:
 			a.pollOnce(ctx) // read the record this agent just made, and take the writes

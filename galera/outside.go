@@ -16,8 +16,9 @@ func Outside(snap Snapshot, nodes map[string]string) []string {
 	if snap.ErrClass != ErrNone || snap.ClusterStatus != "Primary" || len(snap.Members) == 0 || !snap.InView(snap.NodeName) {
 		return nil
 	}
+	named := slices.Collect(maps.Values(nodes))
 	for _, m := range snap.Members {
-		if !slices.Contains(slices.Collect(maps.Values(nodes)), m.Name) {
+		if !slices.Contains(named, m.Name) {
 			return nil
 		}
 	}

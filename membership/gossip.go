@@ -254,10 +254,10 @@ func (g *Gossip) Publish(s State) error {
 // the State and waits until it has been sent to enough members: two gossip rounds here. The
 // State changes at every poll (its beat; under load wsrep_last_committed too), so waiting made
 // each State queue behind the one before: a crash claim reached the other sites 0.4 s after it
-// was published, in the lab over the WAN. The wait is not needed: a newer State replaces the queued one (memberlist
-// drops an older alive message of the same member), so each round sends the latest. The calls
-// stay in this one goroutine: UpdateNode reads the metadata before it takes an incarnation, and
-// two at once could give the older State the higher one.
+// was published, in the lab over the WAN. The wait is not needed: a newer State replaces the
+// queued one (memberlist drops an older alive message of the same member), so each round sends
+// the latest. The calls stay in this one goroutine: UpdateNode reads the metadata before it
+// takes an incarnation, and two at once could give the older State the higher one.
 func (g *Gossip) announce(ctx context.Context) {
 	for {
 		select {

@@ -17,18 +17,8 @@ import (
 // node's Meta under its own lock, which Peers must not read; reading it through Members() showed
 // 8 races here).
 func TestPeersWhileStatesChange(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := Start(ctx, Config{Site: "lngs", Bind: "127.0.0.1:0", Preset: "local"}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := lngsAndBari(t, "local")
 	aAddr := a.ml.LocalNode().Address()
-	b, err := Start(ctx, Config{Site: "bari", Bind: "127.0.0.1:0", Peers: []string{aAddr}, Preset: "local"}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := b.Publish(State{Site: "bari", Health: "up", LastCommitted: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +52,24 @@ func TestPeersWhileStatesChange(t *testing.T) {
 	if self, ok := a.Peers()["lngs"]; !ok || self.Addr != aAddr {
 		t.Errorf("lngs does not list itself at %s: %+v", aAddr, a.Peers())
 	}
+}
+
+// lngsAndBari starts two members on loopback with preset, bari joining lngs; both stop when tb
+// ends.
+func lngsAndBari(tb testing.TB, preset string) (lngs, bari *Gossip) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	lngs, err := Start(ctx, Config{Site: "lngs", Bind: "127.0.0.1:0", Preset: preset}, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bari, err = Start(ctx, Config{Site: "bari", Bind: "127.0.0.1:0", Peers: []string{lngs.ml.LocalNode().Address()}, Preset: preset}, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return lngs, bari
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
@@ -190,17 +198,7 @@ func TestInitialStateAndAwait(t *testing.T) {
 // the publisher's State changes every 250 ms, as an agent's does under load (the last committed
 // seqno at every poll). A crash claim is such a State: the failover waits for it.
 func BenchmarkNewsUnderChurn(b *testing.B) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	x, err := Start(ctx, Config{Site: "lngs", Bind: "127.0.0.1:0", Preset: "lan"}, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	y, err := Start(ctx, Config{Site: "bari", Bind: "127.0.0.1:0", Peers: []string{x.ml.LocalNode().Address()}, Preset: "lan"}, log)
-	if err != nil {
-		b.Fatal(err)
-	}
+	x, y := lngsAndBari(b, "lan")
 	seq := int64(0)
 	heard := func(n int64) bool { return x.Peers()["bari"].State.LastCommitted >= n }
 	await := func(n int64) {
