@@ -26,9 +26,9 @@ func TestConfirmWaitsForDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: skipped with -short")
 	}
-	db, mnt := freezableDB(t)
+	db, mnt, _ := freezableDB(t)
 	ctx := context.Background()
-	if err := load.PrepareSchema(ctx, db, load.Header{Run: "durable", Rows: 3, Created: time.Now()}, 1, true); err != nil {
+	if err := load.PrepareSchema(ctx, db, load.Header{Run: "durable", Rows: 3, Created: time.Now()}, 1, true, 0); err != nil {
 		t.Fatal(err)
 	}
 	freeze(t, mnt, true)
@@ -73,8 +73,9 @@ func TestConfirmWaitsForDurability(t *testing.T) {
 }
 
 // freezableDB starts a MariaDB (socket only) whose datadir is a loop-mounted ext4 that freeze
-// can stop, and returns a pool with a 2 s read timeout, like the harness's own.
-func freezableDB(t *testing.T) (*sql.DB, string) {
+// can stop, and returns a pool with a 2 s read timeout, like the harness's own, the mount point
+// and the server's socket.
+func freezableDB(t *testing.T) (db *sql.DB, mnt, sock string) {
 	t.Helper()
 	var missing []string
 	if os.Geteuid() != 0 {
@@ -89,7 +90,8 @@ func freezableDB(t *testing.T) (*sql.DB, string) {
 		labtest.SkipOrFail(t, fmt.Sprintf("needs %v", missing))
 	}
 	dir := t.TempDir()
-	img, mnt, sock := filepath.Join(dir, "disk.img"), filepath.Join(dir, "mnt"), filepath.Join(dir, "mysqld.sock")
+	img := filepath.Join(dir, "disk.img")
+	mnt, sock = filepath.Join(dir, "mnt"), filepath.Join(dir, "mysqld.sock")
 	f, err := os.Create(img)
 	if err == nil {
 		err = f.Truncate(256 << 20)
@@ -124,7 +126,7 @@ func freezableDB(t *testing.T) (*sql.DB, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sql.OpenDB(conn)
+	db = sql.OpenDB(conn)
 	t.Cleanup(func() { db.Close() })
 	for deadline := time.Now().Add(60 * time.Second); db.Ping() != nil; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -132,7 +134,7 @@ func freezableDB(t *testing.T) (*sql.DB, string) {
 			t.Fatalf("mariadbd did not take connections within 60 s:\n%s", log)
 		}
 	}
-	return db, mnt
+	return db, mnt, sock
 }
 
 func freeze(t *testing.T, mnt string, on bool) {

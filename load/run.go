@@ -173,7 +173,7 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareSchema(ctx, dbs[0], h, seed, c.Reset); err != nil {
+	if err := prepareSchema(ctx, dbs[0], h, seed, c.Reset, c.RetryFor); err != nil {
 		j.Close()
 		os.Remove(c.Journal) // ours, and it holds no acknowledgement
 		return nil, err

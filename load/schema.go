@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/keyha/keyha/internal/connerr"
 )
 
 // Schema is the database the harness owns. Its name starts with keyha_ so the lab's application
@@ -29,39 +32,60 @@ var schemaDDL = []string{
 var ErrSchemaInUse = errors.New("schema in use")
 
 // prepareSchema creates the harness's database, refusing one that holds anything unless reset,
-// which drops it first. It records the run in the meta table.
-func prepareSchema(ctx context.Context, db *sql.DB, h Header, seed uint64, reset bool) error {
+// which drops it first. It records the run in the meta table. A connection lost on the way (a
+// front changing writers as the run starts) is retried for retryFor; once this run has begun to
+// make the database, the retry drops what it made.
+func prepareSchema(ctx context.Context, db *sql.DB, h Header, seed uint64, reset bool, retryFor time.Duration) error {
+	deadline := time.Now().Add(retryFor)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		made, err := makeSchema(ctx, db, h, seed, reset)
+		if err == nil || !connerr.Is(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		reset = reset || made
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// makeSchema is one attempt of prepareSchema; made tells whether it got as far as changing
+// anything.
+func makeSchema(ctx context.Context, db *sql.DB, h Header, seed uint64, reset bool) (made bool, err error) {
 	var tables int
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", Schema).Scan(&tables); err != nil {
-		return fmt.Errorf("look for an existing %s database: %w", Schema, err)
+		return false, fmt.Errorf("look for an existing %s database: %w", Schema, err)
 	}
 	var exists int
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", Schema).Scan(&exists); err != nil {
-		return fmt.Errorf("look for an existing %s database: %w", Schema, err)
+		return false, fmt.Errorf("look for an existing %s database: %w", Schema, err)
 	}
 	if exists > 0 && !reset {
 		what := fmt.Sprintf("%d tables", tables)
 		if run, rows, err := readMeta(ctx, db); err == nil {
 			what = fmt.Sprintf("run %s of %s rows", run, rows)
 		}
-		return fmt.Errorf("%w: database %s already exists (%s); check it with `keyha load check`, or pass --reset to drop it and start over", ErrSchemaInUse, Schema, what)
+		return false, fmt.Errorf("%w: database %s already exists (%s); check it with `keyha load check`, or pass --reset to drop it and start over", ErrSchemaInUse, Schema, what)
 	}
+	made = true
 	if exists > 0 {
 		if _, err := db.ExecContext(ctx, "DROP DATABASE "+Schema); err != nil {
-			return fmt.Errorf("drop %s (--reset): %w", Schema, err)
+			return made, fmt.Errorf("drop %s (--reset): %w", Schema, err)
 		}
 	}
 	for _, q := range schemaDDL {
 		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("create schema (%s): %w", strings.SplitN(q, " (", 2)[0], err)
+			return made, fmt.Errorf("create schema (%s): %w", strings.SplitN(q, " (", 2)[0], err)
 		}
 	}
-	_, err := db.ExecContext(ctx, "INSERT INTO "+Schema+".meta (k, v) VALUES ('run', ?), ('rows', ?), ('seed', ?), ('created', ?)",
+	_, err = db.ExecContext(ctx, "INSERT INTO "+Schema+".meta (k, v) VALUES ('run', ?), ('rows', ?), ('seed', ?), ('created', ?)",
 		h.Run, fmt.Sprint(h.Rows), fmt.Sprint(seed), h.Created.UTC().Format("2006-01-02T15:04:05Z"))
 	if err != nil {
-		return fmt.Errorf("record the run in %s.meta: %w", Schema, err)
+		return made, fmt.Errorf("record the run in %s.meta: %w", Schema, err)
 	}
-	return nil
+	return made, nil
 }
 
 func readMeta(ctx context.Context, db *sql.DB) (run, rows string, err error) {

@@ -1,0 +1,134 @@
+package load_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/keyha/keyha/load"
+)
+
+// TestPrepareSchemaRetriesBrokenConnection: the CI's DRBD nemesis once stopped before writing
+// anything, its front's connection broken as it recorded the run ("invalid connection"). Here a
+// proxy in front of a real MariaDB breaks the connection that sends the meta row, once: with
+// time to retry, the set-up completes, also without --reset (what the broken attempt made is
+// the run's own); with none, the broken connection is the error.
+func TestPrepareSchemaRetriesBrokenConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
+	_, _, sock := freezableDB(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name     string
+		reset    bool
+		retryFor time.Duration
+		ok       bool
+	}{
+		{"reset, retried", true, 10 * time.Second, true},
+		{"no reset, retried", false, 10 * time.Second, true},
+		{"no time to retry", true, 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cuts := &atomic.Int32{}
+			cuts.Store(1)
+			db := openVia(t, cutProxy(t, sock, []byte("INTO "+load.Schema+".meta"), cuts))
+			if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+load.Schema); err != nil {
+				t.Fatal(err)
+			}
+			h := load.Header{Run: "retried", Rows: 3, Created: time.Now()}
+			err := load.PrepareSchema(ctx, db, h, 1, c.reset, c.retryFor)
+			if cuts.Load() != 0 {
+				t.Fatal("the proxy never broke the meta row's connection")
+			}
+			if !c.ok {
+				if !errors.Is(err, mysql.ErrInvalidConn) && !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("with no time to retry: %v, want the broken connection", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("set-up with one broken connection: %v", err)
+			}
+			var run string
+			if err := db.QueryRowContext(ctx, "SELECT v FROM "+load.Schema+".meta WHERE k = 'run'").Scan(&run); err != nil || run != h.Run {
+				t.Fatalf("meta names run %q (%v), want %q", run, err, h.Run)
+			}
+		})
+	}
+	t.Run("in use is not retried", func(t *testing.T) {
+		db := openVia(t, sock)
+		start := time.Now()
+		err := load.PrepareSchema(ctx, db, load.Header{Run: "second", Rows: 3, Created: time.Now()}, 1, false, 10*time.Second)
+		if !errors.Is(err, load.ErrSchemaInUse) || time.Since(start) > 5*time.Second {
+			t.Fatalf("a schema in use: %v after %v, want ErrSchemaInUse at once", err, time.Since(start))
+		}
+	})
+}
+
+func openVia(t *testing.T, sock string) *sql.DB {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr = "root", "unix", sock
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// cutProxy forwards a unix socket to sock, and closes a connection instead of forwarding a
+// client's write holding marker, as many times as cuts says.
+func cutProxy(t *testing.T, sock string, marker []byte, cuts *atomic.Int32) string {
+	path := filepath.Join(t.TempDir(), "cut.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("unix", sock)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(c, s); c.Close() }()
+			go func() {
+				defer s.Close()
+				defer c.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if left := cuts.Load(); n > 0 && left > 0 && bytes.Contains(buf[:n], marker) && cuts.CompareAndSwap(left, left-1) {
+						return
+					}
+					if n > 0 {
+						if _, werr := s.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return path
+}
