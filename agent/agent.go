@@ -384,7 +384,7 @@ func newerView(snap galera.Snapshot, others []membership.State) bool {
 }
 
 // Faster polls while another site is silent. A site cut off leaves Galera's view after
-// evs.suspect_timeout (3 s and more); its agent's beat stops within a second. From then on, for
+// evs.suspect_timeout (2.5 s and more); its agent's beat stops within a second. From then on, for
 // fastPollFor, the agent polls every fastPoll, so it sees the view change within fastPoll, not a
 // poll interval, after it happens: a cut-off writer's successor is named that much sooner, and
 // the cut-off site marked down. A beat lost on a lossy link costs a few seconds of faster polls.

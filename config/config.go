@@ -106,11 +106,12 @@ type Galera struct {
 	GCacheSize   string `yaml:"gcache_size"`   // gcache.size, e.g. 1G: how much history a rejoining node may catch up by IST
 	SlaveThreads int    `yaml:"slave_threads"` // wsrep_slave_threads; default 2
 	// The evs timings: how soon a silent peer is suspected (every commit waits that long when a
-	// site is cut off) and how often it is looked for; `keyha galera check-config` advises them
-	// from the measured round trips.
+	// site is cut off), how often it is looked for, and how often an idle member speaks up;
+	// `keyha galera check-config` advises them from the measured round trips.
 	SuspectTimeout      time.Duration `yaml:"suspect_timeout"`
 	InactiveCheckPeriod time.Duration `yaml:"inactive_check_period"`
 	JoinRetransPeriod   time.Duration `yaml:"join_retrans_period"`
+	KeepalivePeriod     time.Duration `yaml:"keepalive_period"`
 	SendWindow          int           `yaml:"send_window"` // evs.send_window and evs.user_send_window (WAN: 512)
 	// ProviderOptions are appended verbatim to wsrep_provider_options (name=value;...).
 	ProviderOptions string `yaml:"provider_options"`
@@ -131,10 +132,16 @@ func (g Galera) validate() error {
 	for _, d := range []struct {
 		k string
 		v time.Duration
-	}{{"inactive_check_period", g.InactiveCheckPeriod}, {"join_retrans_period", g.JoinRetransPeriod}} {
+	}{{"inactive_check_period", g.InactiveCheckPeriod}, {"join_retrans_period", g.JoinRetransPeriod}, {"keepalive_period", g.KeepalivePeriod}} {
 		if d.v < 0 || d.v > time.Minute {
 			return fmt.Errorf("galera.%s: %s is out of range; use 1ms to 1m, or leave it unset for Galera's default", d.k, d.v)
 		}
+	}
+	// An idle member is silent for a keepalive period; a third of the suspect timeout leaves room
+	// for a lost keepalive's retransmits.
+	if g.KeepalivePeriod > 0 && g.SuspectTimeout > 0 && 3*g.KeepalivePeriod > g.SuspectTimeout {
+		return fmt.Errorf("galera.keepalive_period: %s is over a third of suspect_timeout (%s): an idle site would be suspected after one lost keepalive; use at most %s",
+			g.KeepalivePeriod, g.SuspectTimeout, g.SuspectTimeout/3)
 	}
 	if g.SendWindow < 0 || g.SendWindow > 1024 {
 		return fmt.Errorf("galera.send_window: %d is out of range; use 1 to 1024 (512 over a WAN)", g.SendWindow)

@@ -61,6 +61,7 @@ func TestParseBad(t *testing.T) {
 		{"bad name", strings.Replace(good, "name: bari", "name: Bari!", 1), `sites[1].name: "Bari!"`},
 		{"bad mode", good + "mode: nfs\n", `mode: "nfs"`},
 		{"stall eviction too soon", good + "agent:\n  evict_stalled_after: 2s\n", "agent.evict_stalled_after: 2s is out of range"},
+		{"keepalive too long", good + "galera:\n  suspect_timeout: 2500ms\n  keepalive_period: 1s\n", "galera.keepalive_period: 1s is over a third of suspect_timeout (2.5s)"},
 		{"bad preset", strings.Replace(good, "  key_file:", "  preset: moon\n  key_file:", 1), `gossip.preset: "moon"`},
 		// Gossip picks the writer: a stranger on the WAN must not be able to join it.
 		{"single writer, gossip without a key", strings.Replace(good, "  key_file: /etc/keyha/cluster.key\n", "", 1), "gossip.key_file: missing; in mode galera"},

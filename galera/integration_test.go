@@ -115,9 +115,9 @@ func TestRenderedIsWhatRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	moved := strings.Replace(string(raw), "suspect_timeout: 3s", "suspect_timeout: 4s", 1)
+	moved := strings.Replace(string(raw), "suspect_timeout: 2500ms", "suspect_timeout: 4s", 1)
 	if moved == string(raw) {
-		t.Fatal("the lab's cluster file has no galera.suspect_timeout: 3s to move")
+		t.Fatal("the lab's cluster file has no galera.suspect_timeout: 2500ms to move")
 	}
 	alt := filepath.Join(t.TempDir(), "keyha.yaml")
 	if err := os.WriteFile(alt, []byte(moved), 0o600); err != nil {
@@ -125,7 +125,7 @@ func TestRenderedIsWhatRuns(t *testing.T) {
 	}
 	r = l.Keyha(t, []string{"KEYHA_CONFIG=" + alt}, "galera", "check-config")
 	for _, s := range labtest.Sites {
-		want := "WARN  " + s + `: provider option evs.suspect_timeout is "PT3S", rendered "PT4S"`
+		want := "WARN  " + s + `: provider option evs.suspect_timeout is "PT2.5S", rendered "PT4S"`
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("check-config with suspect_timeout moved does not say %q:\n%s%s", want, r.Stdout, r.Stderr)
 		}

@@ -186,11 +186,25 @@ func diff(nodes []NodeSettings, key string, get func(NodeSettings) string, add f
 	add("WARN", "", "%s differs between sites: %s", key, strings.Join(parts, " "))
 }
 
-// SuspectTimeout is the evs.suspect_timeout keyha advises for sites maxRTT apart: 50 round trips,
-// and never under 3 s (a run of TCP retransmits over a link with 1% loss); see judgeTimeouts.
-func SuspectTimeout(maxRTT time.Duration) time.Duration {
-	return max(50*maxRTT, 3*time.Second).Round(time.Second)
+// SuspectTimeout is the evs.suspect_timeout keyha advises for sites maxRTT apart whose members
+// speak up every keepalive when idle: 50 round trips (jitter), and never under the longest
+// silence a peer shows over a link with 1% loss. That silence is an idle keepalive period, then
+// one segment lost three times in a row (about once in 10^6 segments at 1% loss): TCP resends it
+// after RTO = RTT + 200 ms, then after twice and four times that, 7 RTOs in all. Plus 0.3 s,
+// rounded up to half a second. Under load nobody is idle; a segment lost four times (15 RTOs,
+// over 3 s, about once in 10^8) is suspected whether the timeout is 2.5 s or 3 s.
+func SuspectTimeout(maxRTT, keepalive time.Duration) time.Duration {
+	quiet := keepalive + 7*(maxRTT+200*time.Millisecond) + 300*time.Millisecond
+	half := 500 * time.Millisecond
+	return (max(50*maxRTT, quiet) + half - 1).Truncate(half)
 }
+
+// galeraKeepalive is evs.keepalive_period when a node does not set it; fastKeepalive is keyha's
+// (the lab's and the packaged example's): an idle peer's silence counts in SuspectTimeout.
+const (
+	galeraKeepalive = time.Second
+	fastKeepalive   = 500 * time.Millisecond
+)
 
 // JoinRetrans is the evs.join_retrans_period keyha advises: 10 round trips, never under 0.3 s.
 func JoinRetrans(maxRTT time.Duration) time.Duration {
@@ -225,18 +239,23 @@ func judgeTimeouts(n NodeSettings, maxRTT time.Duration, add func(level, site, f
 		return
 	}
 	// The suspect timeout is also how long every commit in the cluster waits when a site vanishes
-	// without closing its connections (cut off, its host dead): as short as is safe. Safe means
-	// above ~50 RTTs (jitter, retransmits) and above a run of TCP retransmits over a lossy link:
-	// at 1% loss, a segment lost 4 times in a row (200+400+800+1600 ms of backoff, 3 s) happens
-	// about once in 10^8 segments, so 3 s rides out 1% loss; 5 s (Galera's default) stalls longer
-	// for nothing up to a 60 ms round trip.
-	want := SuspectTimeout(maxRTT)
+	// without closing its connections (cut off, its host dead): as short as is safe
+	// (SuspectTimeout). 5 s (Galera's default) stalls longer for nothing up to a 60 ms round trip.
+	if !ok3 {
+		keepalive = galeraKeepalive
+	}
+	want := SuspectTimeout(maxRTT, keepalive)
 	switch {
 	case suspect < want:
 		add("WARN", n.Site, "evs.suspect_timeout=%s is short for a %s round trip between sites: use at least %s", suspect, maxRTT.Round(time.Millisecond), want)
 	case suspect > want+time.Second:
 		add("INFO", n.Site, "evs.suspect_timeout=%s: every commit waits that long when a site is cut off; with a %s round trip, %s is enough (it rides out 1%% loss)",
 			suspect, maxRTT.Round(time.Millisecond), want)
+	case keepalive > fastKeepalive:
+		if alt := SuspectTimeout(maxRTT, fastKeepalive); alt < suspect {
+			add("INFO", n.Site, "evs.keepalive_period=%s: with %s, evs.suspect_timeout=%s rides out 1%% loss as well, and a cut-off site stalls commits %s less",
+				keepalive, fastKeepalive, alt, suspect-alt)
+		}
 	}
 	// After a member is evicted (keyha evicts a dead mysqld's member at once) the others agree on
 	// the new view by EVS join messages, resent every join_retrans_period: with Galera's 1 s a

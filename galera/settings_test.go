@@ -23,7 +23,7 @@ func has(fs []Finding, level, text string) bool {
 }
 
 func TestJudgeSettings(t *testing.T) {
-	base := "evs.suspect_timeout = PT3S; evs.join_retrans_period = PT0.3S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT1S; gmcast.listen_addr = tcp://10.0.0.%d:4567; gmcast.segment = 0"
+	base := "evs.suspect_timeout = PT2.5S; evs.join_retrans_period = PT0.3S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT0.5S; gmcast.listen_addr = tcp://10.0.0.%d:4567; gmcast.segment = 0"
 	three := []NodeSettings{node("a", 3, strings.ReplaceAll(base, "%d", "1"), nil), node("b", 3, strings.ReplaceAll(base, "%d", "2"), nil), node("c", 3, strings.ReplaceAll(base, "%d", "3"), nil)}
 	fs := JudgeSettings(three, time.Millisecond)
 	for _, f := range fs {
@@ -46,19 +46,33 @@ func TestJudgeSettings(t *testing.T) {
 		t.Errorf("two sites with garbd: %+v", fs)
 	}
 
-	if fs := JudgeSettings(three, 200*time.Millisecond); !has(fs, "WARN", "evs.suspect_timeout=3s is short for a 200ms round trip between sites: use at least 10s") || !has(fs, "WARN", "gmcast.segment=0") {
+	if fs := JudgeSettings(three, 200*time.Millisecond); !has(fs, "WARN", "evs.suspect_timeout=2.5s is short for a 200ms round trip between sites: use at least 10s") || !has(fs, "WARN", "gmcast.segment=0") {
 		t.Errorf("WAN RTT with LAN timeouts: %+v", fs)
 	}
 	// Galera's default 5 s: every commit would wait 2 s longer than needed when a site is cut off.
-	slow := []NodeSettings{node("a", 3, strings.ReplaceAll(strings.ReplaceAll(base, "PT3S", "PT5S"), "%d", "1"), nil), three[1], three[2]}
+	slow := []NodeSettings{node("a", 3, strings.ReplaceAll(strings.ReplaceAll(base, "PT2.5S", "PT5S"), "%d", "1"), nil), three[1], three[2]}
 	slow[0].Provider["evs.join_retrans_period"] = "PT1S"
-	if fs := JudgeSettings(slow, 20*time.Millisecond); !has(fs, "INFO", "evs.suspect_timeout=5s: every commit waits that long when a site is cut off; with a 20ms round trip, 3s is enough") ||
+	if fs := JudgeSettings(slow, 20*time.Millisecond); !has(fs, "INFO", "evs.suspect_timeout=5s: every commit waits that long when a site is cut off; with a 20ms round trip, 2.5s is enough") ||
 		!has(fs, "INFO", "evs.join_retrans_period=1s: a view change after an eviction waits up to that long; with a 20ms round trip, 300ms is enough") {
 		t.Errorf("Galera's default suspect timeout at 20 ms: %+v", fs)
 	}
+	// Galera's 1 s keepalive: an idle peer is silent that long before a lost segment's resends,
+	// so 2.5 s is short, and 3 s is what it needs; 0.5 s would allow 2.5 s.
+	idle := func(suspect string) []NodeSettings {
+		n := node("a", 3, strings.ReplaceAll(base, "%d", "1"), nil)
+		n.Provider["evs.keepalive_period"], n.Provider["evs.suspect_timeout"] = "PT1S", suspect
+		return []NodeSettings{n, three[1], three[2]}
+	}
+	if fs := JudgeSettings(idle("PT2.5S"), 20*time.Millisecond); !has(fs, "WARN", "evs.suspect_timeout=2.5s is short for a 20ms round trip between sites: use at least 3s") {
+		t.Errorf("2.5 s with a 1 s keepalive at 20 ms: %+v", fs)
+	}
+	if fs := JudgeSettings(idle("PT3S"), 20*time.Millisecond); has(fs, "WARN", "evs.suspect_timeout=3s") ||
+		!has(fs, "INFO", "evs.keepalive_period=1s: with 500ms, evs.suspect_timeout=2.5s rides out 1% loss as well, and a cut-off site stalls commits 500ms less") {
+		t.Errorf("3 s with a 1 s keepalive at 20 ms: %+v", fs)
+	}
 
 	// Over a WAN: distinct segments and wide send windows are sound; Galera's default windows are not.
-	wan := "evs.suspect_timeout = PT3S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT1S; gmcast.segment = %d; evs.send_window = W; evs.user_send_window = W"
+	wan := "evs.suspect_timeout = PT2.5S; evs.inactive_timeout = PT15S; evs.keepalive_period = PT0.5S; gmcast.segment = %d; evs.send_window = W; evs.user_send_window = W"
 	wide := strings.ReplaceAll(wan, "W", "512")
 	tuned := []NodeSettings{node("a", 3, strings.ReplaceAll(wide, "%d", "1"), nil), node("b", 3, strings.ReplaceAll(wide, "%d", "2"), nil), node("c", 3, strings.ReplaceAll(wide, "%d", "3"), nil)}
 	for _, f := range JudgeSettings(tuned, 20*time.Millisecond) {
@@ -127,5 +141,21 @@ func TestJudgePXC(t *testing.T) {
 	maria := node("a", 3, "gmcast.segment = 0", nil)
 	if fs := JudgeSettings([]NodeSettings{maria}, 0); has(fs, "ERROR", "Percona") || IsPXC(maria) {
 		t.Errorf("MariaDB judged as PXC: %+v", fs)
+	}
+}
+
+func TestSuspectTimeout(t *testing.T) {
+	for _, c := range []struct {
+		rtt, keepalive, want time.Duration
+	}{
+		{time.Millisecond, 500 * time.Millisecond, 2500 * time.Millisecond}, // 0.5 + 7 x 0.201 + 0.3 = 2.21 s
+		{20 * time.Millisecond, 500 * time.Millisecond, 2500 * time.Millisecond},
+		{20 * time.Millisecond, time.Second, 3 * time.Second}, // Galera's keepalive: 2.84 s
+		{60 * time.Millisecond, time.Second, 3500 * time.Millisecond},
+		{200 * time.Millisecond, time.Second, 10 * time.Second}, // 50 round trips
+	} {
+		if got := SuspectTimeout(c.rtt, c.keepalive); got != c.want {
+			t.Errorf("SuspectTimeout(%s, %s) = %s, want %s", c.rtt, c.keepalive, got, c.want)
+		}
 	}
 }

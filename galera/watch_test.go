@@ -40,7 +40,7 @@ func TestWatch(t *testing.T) {
 
 	l.Lab(t, "pause", "padova")
 	// Nothing can happen to show that nothing happened: watch for a while, well past the poll
-	// interval the wake exists to beat, and short of evs.suspect_timeout (the lab's 3 s).
+	// interval the wake exists to beat, and short of evs.suspect_timeout (the lab's 2.5 s).
 	select {
 	case at := <-woken:
 		t.Errorf("a paused mysqld woke the agent (%s after the pause)", time.Since(at))

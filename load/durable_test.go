@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/keyha/keyha/internal/labtest"
 	"github.com/keyha/keyha/load"
 )
@@ -119,15 +117,7 @@ func freezableDB(t *testing.T) (db *sql.DB, mnt, sock string) {
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 	// Registered last, so run first: never leave a frozen filesystem behind.
 	t.Cleanup(func() { exec.Command("fsfreeze", "-u", mnt).Run() })
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Net, cfg.Addr = "root", "unix", sock
-	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-	conn, err := mysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db = sql.OpenDB(conn)
-	t.Cleanup(func() { db.Close() })
+	db = openVia(t, sock)
 	for deadline := time.Now().Add(60 * time.Second); db.Ping() != nil; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))

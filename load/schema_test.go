@@ -75,7 +75,10 @@ func TestPrepareSchemaRetriesBrokenConnection(t *testing.T) {
 	})
 }
 
+// openVia opens a pool to the server at the unix socket sock as root, with a 2 s read timeout
+// like the harness's own.
 func openVia(t *testing.T, sock string) *sql.DB {
+	t.Helper()
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Net, cfg.Addr = "root", "unix", sock
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second

@@ -164,7 +164,7 @@ func galeraParts(c *config.Cluster, s *config.Site) (mysqld, provider, sst []set
 	for _, d := range []struct {
 		k string
 		v time.Duration
-	}{{"evs.suspect_timeout", g.SuspectTimeout}, {"evs.inactive_check_period", g.InactiveCheckPeriod}, {"evs.join_retrans_period", g.JoinRetransPeriod}} {
+	}{{"evs.suspect_timeout", g.SuspectTimeout}, {"evs.inactive_check_period", g.InactiveCheckPeriod}, {"evs.join_retrans_period", g.JoinRetransPeriod}, {"evs.keepalive_period", g.KeepalivePeriod}} {
 		if d.v > 0 {
 			opt(d.k, isoDuration(d.v))
 		}

@@ -19,6 +19,7 @@ galera:
   gcache_size: 256M
   suspect_timeout: 3s
   inactive_check_period: 250ms
+  keepalive_period: 500ms
   send_window: 512
   provider_options: "gcs.fc_limit=64;"
   ssl_cert: /etc/mysql/tls/{site}.crt
@@ -64,7 +65,7 @@ func TestGaleraCnf(t *testing.T) {
 		"wsrep_node_incoming_address=10.0.0.2:3306\n",
 		"bind-address=10.0.0.2\n",
 		`wsrep_provider_options="gmcast.listen_addr=tcp://10.0.0.2:4567;ist.recv_addr=10.0.0.2:4568;gcache.size=256M;` +
-			`evs.suspect_timeout=PT3S;evs.inactive_check_period=PT0.25S;gmcast.segment=2;evs.send_window=512;evs.user_send_window=512;` +
+			`evs.suspect_timeout=PT3S;evs.inactive_check_period=PT0.25S;evs.keepalive_period=PT0.5S;gmcast.segment=2;evs.send_window=512;evs.user_send_window=512;` +
 			`socket.ssl_cert=/etc/mysql/tls/bari.crt;socket.ssl_key=/etc/mysql/tls/bari.key;socket.ssl_ca=/etc/mysql/tls/ca.crt;gcs.fc_limit=64"` + "\n",
 		"wsrep_sst_receive_address=10.0.0.2:4444\n",
 		"wsrep_sst_method=rsync\n",

@@ -278,7 +278,7 @@ func TestOneWriter(t *testing.T) {
 			t.Errorf("after agreement commits landed on %v, want only %s", n, nw)
 		}
 		t.Logf("write-unavailability window (longest gap without a commit): %v", gap(cs, killed.Add(-time.Second), time.Now()))
-		// Without keyha's eviction every commit waits for Galera's evs.suspect_timeout (3 s in the
+		// Without keyha's eviction every commit waits for Galera's evs.suspect_timeout (2.5 s in the
 		// lab, as keyha advises), so the bound is under it.
 		for _, via := range all {
 			g := gap(viaOnly(cs, via), killed.Add(-time.Second), time.Now())
@@ -336,7 +336,7 @@ func TestOneWriter(t *testing.T) {
 			g := gap(viaOnly(cs, via), killed.Add(-time.Second), killed.Add(6*time.Second))
 			t.Logf("standby %s killed: writes through %s's HAProxy, longest gap %v", sb, via, g)
 			if g > 2*time.Second {
-				t.Errorf("writes through %s's HAProxy stopped for %v after standby %s's mysqld was killed, want at most 2s (Galera alone: 3 s)", via, g, sb)
+				t.Errorf("writes through %s's HAProxy stopped for %v after standby %s's mysqld was killed, want at most 2s (Galera alone: 2.5 s)", via, g, sb)
 			}
 		}
 		if n := evictions(t, l, all, sb); n <= before {
