@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/keyha/keyha/internal/connerr"
@@ -23,6 +24,22 @@ const (
 	ClassFatal      Class = "fatal"         // credentials, grants, missing schema: retrying cannot help
 	ClassOther      Class = "other"
 )
+
+// Transient reports a failure that leaves nothing done, or nothing certain, and may pass: a lost
+// connection, a node out of the Primary component or refusing writes, a deadlock or a lock wait.
+// The run's set-up retries these; a writer retries every class but fatal and duplicate_key.
+func (c Class) Transient() bool {
+	switch c {
+	case ClassConnection, ClassNotReady, ClassReadOnly, ClassDeadlock, ClassLockWait:
+		return true
+	}
+	return false
+}
+
+// backoff is the wait before attempt+1: 25 ms doubling, at most ceiling.
+func backoff(attempt int, ceiling time.Duration) time.Duration {
+	return min(time.Duration(1<<min(attempt, 5))*25*time.Millisecond, ceiling)
+}
 
 // Classify sorts a write error.
 func Classify(err error) Class {

@@ -26,7 +26,7 @@ func TestConfirmWaitsForDurability(t *testing.T) {
 	}
 	db, mnt, _ := freezableDB(t)
 	ctx := context.Background()
-	if err := load.PrepareSchema(ctx, db, load.Header{Run: "durable", Rows: 3, Created: time.Now()}, 1, true, 0); err != nil {
+	if err := load.PrepareSchema(ctx, db, load.Header{Run: "durable", Rows: 3, Created: time.Now()}, 1, true, 0, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	freeze(t, mnt, true)

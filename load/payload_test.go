@@ -8,6 +8,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -20,6 +21,24 @@ func TestPayload(t *testing.T) {
 	// Values MariaDB returns for SELECT CRC32('hello'), CRC32(12345).
 	if CRC("hello") != 907060870 || idCRC(12345) != 3421846044 {
 		t.Errorf("CRC32 differs from MariaDB's: %d %d", CRC("hello"), idCRC(12345))
+	}
+}
+
+func TestTransient(t *testing.T) {
+	for c, want := range map[Class]bool{ClassConnection: true, ClassNotReady: true, ClassReadOnly: true, ClassDeadlock: true, ClassLockWait: true,
+		ClassDuplicate: false, ClassFatal: false, ClassOther: false} {
+		if c.Transient() != want {
+			t.Errorf("%s: transient %v, want %v", c, c.Transient(), want)
+		}
+	}
+	for _, c := range []struct {
+		attempt       int
+		ceiling, want time.Duration
+	}{{0, time.Second, 25 * time.Millisecond}, {1, time.Second, 50 * time.Millisecond}, {5, time.Second, 800 * time.Millisecond},
+		{9, time.Second, 800 * time.Millisecond}, {3, 100 * time.Millisecond, 100 * time.Millisecond}} {
+		if got := backoff(c.attempt, c.ceiling); got != c.want {
+			t.Errorf("backoff(%d, %s) = %s, want %s", c.attempt, c.ceiling, got, c.want)
+		}
 	}
 }
 

@@ -173,7 +173,7 @@ func Run(ctx context.Context, c RunConfig) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareSchema(ctx, dbs[0], h, seed, c.Reset, c.RetryFor); err != nil {
+	if err := prepareSchema(ctx, dbs[0], h, seed, c.Reset, c.RetryFor, c.BackoffMax); err != nil {
 		j.Close()
 		os.Remove(c.Journal) // ours, and it holds no acknowledgement
 		return nil, err
@@ -384,12 +384,11 @@ func (w *worker) write(ctx context.Context, stmt *sql.Stmt, lo, hi uint64, args 
 		}
 		w.retries[class]++
 		failedBefore = true
-		backoff := min(time.Duration(1<<min(attempt, 5))*25*time.Millisecond, w.l.cfg.BackoffMax)
 		select {
 		case <-ctx.Done():
 			w.interrupted += uint64(n)
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(backoff(attempt, w.l.cfg.BackoffMax)):
 		}
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-
-	"github.com/keyha/keyha/internal/connerr"
 )
 
 // Schema is the database the harness owns. Its name starts with keyha_ so the lab's application
@@ -32,14 +30,16 @@ var schemaDDL = []string{
 var ErrSchemaInUse = errors.New("schema in use")
 
 // prepareSchema creates the harness's database, refusing one that holds anything unless reset,
-// which drops it first. It records the run in the meta table. A connection lost on the way (a
-// front changing writers as the run starts) is retried for retryFor; once this run has begun to
-// make the database, the retry drops what it made.
-func prepareSchema(ctx context.Context, db *sql.DB, h Header, seed uint64, reset bool, retryFor time.Duration) error {
+// which drops it first. It records the run in the meta table. A failure that a writer would retry
+// (a connection lost as a front changes writers, a node not yet in a Primary component) is retried
+// for retryFor, waiting as a writer does (backoff); once this run has begun to make the database,
+// the retry drops what it made.
+func prepareSchema(ctx context.Context, db *sql.DB, h Header, seed uint64, reset bool, retryFor, backoffMax time.Duration) error {
 	deadline := time.Now().Add(retryFor)
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+	for attempt := 0; ; attempt++ {
 		made, err := makeSchema(ctx, db, h, seed, reset)
-		if err == nil || !connerr.Is(err) || time.Now().Add(wait).After(deadline) {
+		wait := backoff(attempt, backoffMax)
+		if err == nil || !Classify(err).Transient() || time.Now().Add(wait).After(deadline) {
 			return err
 		}
 		reset = reset || made

@@ -46,7 +46,7 @@ func TestPrepareSchemaRetriesBrokenConnection(t *testing.T) {
 				t.Fatal(err)
 			}
 			h := load.Header{Run: "retried", Rows: 3, Created: time.Now()}
-			err := load.PrepareSchema(ctx, db, h, 1, c.reset, c.retryFor)
+			err := load.PrepareSchema(ctx, db, h, 1, c.reset, c.retryFor, time.Second)
 			if cuts.Load() != 0 {
 				t.Fatal("the proxy never broke the meta row's connection")
 			}
@@ -68,7 +68,7 @@ func TestPrepareSchemaRetriesBrokenConnection(t *testing.T) {
 	t.Run("in use is not retried", func(t *testing.T) {
 		looks := &atomic.Int32{} // attempts: each looks for the database first
 		db := openVia(t, cutProxy(t, sock, []byte("information_schema.SCHEMATA"), &atomic.Int32{}, looks))
-		err := load.PrepareSchema(ctx, db, load.Header{Run: "second", Rows: 3, Created: time.Now()}, 1, false, 10*time.Second)
+		err := load.PrepareSchema(ctx, db, load.Header{Run: "second", Rows: 3, Created: time.Now()}, 1, false, 10*time.Second, time.Second)
 		if !errors.Is(err, load.ErrSchemaInUse) || looks.Load() != 1 {
 			t.Fatalf("a schema in use: %v after %d attempts, want ErrSchemaInUse after 1", err, looks.Load())
 		}
