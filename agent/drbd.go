@@ -48,6 +48,7 @@ type DRBDAgent struct {
 	tracker drbd.Tracker
 	beats   membership.Beats // the other agents' beats: who still speaks
 	beat    atomic.Uint64    // this agent's, counted into every message it publishes
+	probe   *hostProbe       // the peer's host, asked when its agent goes quiet; nil at the witness
 	maint   *Maint
 	act     sync.Mutex   // one stack action at a time: the loop's or an operator's
 	minor   atomic.Int64 // the resource's minor + 1, once drbdsetup has named it
@@ -62,11 +63,12 @@ type DRBDAgent struct {
 	dbUp    bool
 	verdict drbd.Verdict
 	heard   map[string]string
-	fence   string    // the site this agent fenced
-	ack     string    // the fence it holds for another
-	outdone string    // the fence it last outdated its disk for
-	inMnt   bool      // an operator holds this site: no automatic promotion
-	link    drbd.Link // how the replication link is protected (read once a minute)
+	fence   string     // the site this agent fenced
+	ack     string     // the fence it holds for another
+	outdone string     // the fence it last outdated its disk for
+	inMnt   bool       // an operator holds this site: no automatic promotion
+	link    drbd.Link  // how the replication link is protected (read every 15 s)
+	linkMu  sync.Mutex // a read of the link never sees it half-dropped (dropLink)
 	saveMu  sync.Mutex
 	saved   fences // the fence and ack last written to the state dir; under saveMu
 }
@@ -147,6 +149,9 @@ func NewDRBD(c *config.Cluster, siteName string, log *slog.Logger) (*DRBDAgent, 
 				a.peer = s
 			}
 		}
+		if p, err := c.Site(a.peer); err == nil && p.Agent != "" {
+			a.probe = newHostProbe(p.Agent)
+		}
 	}
 	for _, st := range c.DRBD.Stack {
 		step := drbd.Step{Name: st.Name, Timeout: st.Timeout}
@@ -185,6 +190,9 @@ func (a *DRBDAgent) metricsInit() {
 		defer a.mu.RUnlock()
 		sb, _ := drbd.SplitBrain(a.res)
 		return sb
+	})
+	gauge("keyha_drbd_peer_probe_works", "1 when the peer's host answers this agent's TCP probe of its agent-check port: a dead Primary is then dropped without waiting for DRBD's ping timeout", func() bool {
+		return a.probe != nil && a.probe.works.Load()
 	})
 	gauge("keyha_drbd_majority", "1 when this agent hears a majority of the sites' agents", func() bool {
 		a.mu.RLock()
@@ -268,6 +276,7 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 		// Often enough that a start racing DRBD's own (drbdsetup show failing) soon reads the
 		// fencing policy: until then a promotion waits for the clock.
 		eg.Go(func() error { every(ctx, 15*time.Second, a.readLink); return nil })
+		eg.Go(func() error { every(ctx, 10*time.Second, a.calibrate); return nil })
 	}
 	ls.serve(ctx, eg, a, a.log, a.served, a.reg, a.controlRoutes)
 	err = eg.Wait()
@@ -278,12 +287,55 @@ func (a *DRBDAgent) Run(ctx context.Context) error {
 // readLink reads how the replication link is protected (keyha drbd check-config judges it): off
 // the poll loop, since drbdsetup can be slow on a busy node.
 func (a *DRBDAgent) readLink(ctx context.Context) {
+	a.linkMu.Lock()
+	defer a.linkMu.Unlock()
+	a.readLinkLocked(ctx)
+}
+
+func (a *DRBDAgent) readLinkLocked(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	l := drbd.ReadLink(ctx, a.run, a.cluster.DRBD.Resource)
 	a.mu.Lock()
 	a.link = l
 	a.mu.Unlock()
+}
+
+// calibrate tries the host probe on the peer while its agent is heard: a probe that does not reach
+// a live peer (a firewall dropping it) must not call a quiet one dead.
+func (a *DRBDAgent) calibrate(ctx context.Context) {
+	a.mu.RLock()
+	_, heard := a.heard[a.peer]
+	a.mu.RUnlock()
+	if a.probe == nil || !heard || a.quiet(a.peer) {
+		return
+	}
+	works, changed := a.probe.calibrate(ctx)
+	switch {
+	case changed && works:
+		a.log.Info("the peer's host answers a TCP probe of its agent-check port: a dead Primary's link is dropped without waiting for DRBD's ping timeout", "probe", a.probe.addr)
+	case changed:
+		a.log.Warn("the peer's host does not answer a TCP connection to its agent-check port while its agent is heard: "+
+			"let this site reach it (a firewall that drops it); until then a dead Primary is noticed by DRBD's ping timeout alone", "probe", a.probe.addr)
+	}
+}
+
+// quiet reports whether site's agent has not been heard to beat for quietAfter: long enough to ask
+// whether its host lives, not yet to count it silent.
+func (a *DRBDAgent) quiet(site string) bool {
+	if a.gossip == nil {
+		return false
+	}
+	p, ok := a.gossip.Peers()[site]
+	if !ok || p.Status != "alive" || p.StateErr != "" {
+		return true
+	}
+	return !a.beats.Fresh(site, p.State.Beat, time.Now(), a.quietAfter())
+}
+
+// quietAfter: four polls without a beat, at least a second.
+func (a *DRBDAgent) quietAfter() time.Duration {
+	return max(4*a.cluster.Agent.PollInterval, time.Second)
 }
 
 // read returns the configured resource as DRBD reports it here.
@@ -406,6 +458,19 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 	peerLink := res.PeerLink()
 	_, peerHeard := heard[a.peer]
 	gone, nomaj := a.tracker.Observe(time.Now(), peerLink || peerHeard, drbd.Majority(len(heard), len(a.cluster.Sites)))
+	// The peer's host is probed only while DRBD still calls a quiet peer Primary and this site
+	// could take over: two misses in a row, and the link is dropped (drbd.Decide).
+	hostDown := false
+	if a.probe != nil {
+		a.mu.RLock()
+		freezes := a.link.Freezes()
+		a.mu.RUnlock()
+		if planned == "" && err == nil && freezes && !res.Primary() && res.UpToDate() && res.PeerPrimary() && peerLink && a.quiet(a.peer) {
+			hostDown = a.probe.down(ctx)
+		} else {
+			a.probe.misses.Store(0)
+		}
+	}
 	inMnt, merr := a.maint.On()
 	if merr != nil {
 		a.log.Warn("read maintenance flag; keeping the site in maintenance (no promotion)", "err", merr)
@@ -425,7 +490,7 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 	a.mu.Unlock()
 	return drbd.View{Site: a.site.Name, Peer: a.peer, Sites: len(a.cluster.Sites), Local: res, Heard: heard,
 		PeerGoneFor: gone, NoMajorityFor: nomaj, DBUp: db, Planned: planned, FencedBy: drbd.FencedBy(a.site.Name, fences), Maintenance: inMnt,
-		FenceHeld: held, PeerFenceHeld: peerHeld, Freezes: freezes}, err
+		FenceHeld: held, PeerFenceHeld: peerHeld, Freezes: freezes, PeerHostDown: hostDown}, err
 }
 
 func (a *DRBDAgent) tick(ctx context.Context) {
@@ -459,7 +524,7 @@ func (a *DRBDAgent) tick(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	if (verdict.Action == drbd.Promote || verdict.Action == drbd.Demote) && a.act.TryLock() {
+	if (verdict.Action == drbd.Promote || verdict.Action == drbd.Demote || verdict.Action == drbd.Disconnect) && a.act.TryLock() {
 		func() {
 			defer a.act.Unlock()
 			a.perform(ctx, verdict)
@@ -490,6 +555,9 @@ func (a *DRBDAgent) perform(ctx context.Context, v drbd.Verdict) error {
 	case drbd.Promote:
 		a.log.Warn("promoting", "reason", v.Reason)
 		err = a.stack.Start(ctx)
+	case drbd.Disconnect:
+		a.log.Warn("dropping the replication link", "reason", v.Reason)
+		err = a.dropLink(ctx)
 	case drbd.Demote:
 		a.log.Warn("demoting", "reason", v.Reason)
 		// A demotion must not be cut short by the agent's own shutdown.
@@ -508,6 +576,26 @@ func (a *DRBDAgent) perform(ctx context.Context, v drbd.Verdict) error {
 	}
 	a.actions.WithLabelValues(string(v.Action), result).Inc()
 	return err
+}
+
+// dropLink disconnects the replication link at once (--force: no word with a peer that cannot
+// answer), then listens again (connect), so that the peer, back, reconnects and resyncs. The link's
+// policy is read again after, never between: StandAlone, it names no peer.
+func (a *DRBDAgent) dropLink(ctx context.Context) error {
+	a.linkMu.Lock()
+	defer a.linkMu.Unlock()
+	defer a.readLinkLocked(ctx)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	r := a.cluster.DRBD.Resource
+	// drbdadm repeats a failed step's drbdsetup line, the shared secret in it: redacted.
+	if out, err := a.run(ctx, "drbdadm", "disconnect", "--force", r); err != nil {
+		return fmt.Errorf("drbdadm disconnect --force %s: %w: %s", r, err, drbd.Redact(out))
+	}
+	if out, err := a.run(ctx, "drbdadm", "connect", r); err != nil {
+		return fmt.Errorf("drbdadm connect %s after dropping the link (run it by hand, or the peer cannot reconnect): %w: %s", r, err, drbd.Redact(out))
+	}
+	return nil
 }
 
 // outdate marks this disk Outdated in DRBD's own metadata once a fence against this site is

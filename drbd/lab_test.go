@@ -151,6 +151,13 @@ func TestDRBDFailover(t *testing.T) {
 	}
 
 	step("a: the Primary's VM dies", func(t *testing.T) {
+		// bari's agent drops the link to a dead Primary itself, once its probe of lngs's host is
+		// known to work: it is tried every 10 s while lngs's agent is heard.
+		labtest.Eventually(t, 30*time.Second, "bari's probe of lngs's host works", func() (bool, string) {
+			v := metric(t, l, "bari", "keyha_drbd_peer_probe_works")
+			return v == 1, fmt.Sprintf("keyha_drbd_peer_probe_works %v", v)
+		})
+		dropped := metric(t, l, "bari", `keyha_drbd_actions_total{action="disconnect",result="ok"}`)
 		// lngs's HAProxy dies with its VM: the failover is measured at the sites that live on.
 		r := loadRun(t, 4000, "kill:lngs@5s,start:lngs@45s")
 		worst := 0.0
@@ -163,6 +170,14 @@ func TestDRBDFailover(t *testing.T) {
 			worst = max(worst, s)
 		}
 		t.Logf("failover time (slowest surviving site): %.1f s", worst)
+		if n := metric(t, l, "bari", `keyha_drbd_actions_total{action="disconnect",result="ok"}`); n != dropped+1 {
+			t.Errorf("bari dropped the link to the dead Primary %v times, want once: it waited for DRBD's ping timeout", n-dropped)
+		}
+		// The issue's bound is 10 s (5.8-7.2 s measured on one bridge); 12 s leaves a loaded CI
+		// host its margin, and still fails a takeover that waits for DRBD (12.1-16.5 s before).
+		if worst > 12 {
+			t.Errorf("failover took %.1f s, want at most 12 s", worst)
+		}
 		// The lab's resource fences with resource-and-stonith: bari promotes once the witness holds
 		// its fence, long before the clock rule's promote_after.
 		if clock := l.Cluster(t).DRBD.PromoteAfter.Seconds(); worst >= clock {
@@ -383,6 +398,12 @@ func (p *prober) stop(t *testing.T) {
 // demotions reads how many demotions a site's agent has completed, from its metrics.
 func demotions(t *testing.T, l *labtest.Lab, site string) int {
 	t.Helper()
+	return int(metric(t, l, site, `keyha_drbd_actions_total{action="demote",result="ok"}`))
+}
+
+// metric reads one series of a site's agent's metrics (0 when absent).
+func metric(t *testing.T, l *labtest.Lab, site, series string) float64 {
+	t.Helper()
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	resp, err := hc.Get("http://" + l.Sites[site].Metrics + "/metrics")
 	if err != nil {
@@ -390,9 +411,9 @@ func demotions(t *testing.T, l *labtest.Lab, site string) int {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	n := 0
+	n := 0.0
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, `keyha_drbd_actions_total{action="demote",result="ok"} `) {
+		if strings.HasPrefix(line, series+" ") {
 			fmt.Sscan(strings.Fields(line)[1], &n)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -43,8 +44,10 @@ func ParseShow(out []byte) (auth, peer, fencing string) {
 }
 
 // Freezes says whether the link's policy freezes a Primary's I/O when it loses its peer, until
-// a majority holds its fence: the Secondary may then promote on the fence (Decide).
-func (l Link) Freezes() bool { return l.Err == "" && l.Fencing == "resource-and-stonith" }
+// a majority holds its fence: the Secondary may then promote on the fence (Decide). It rests on
+// the fencing policy drbdsetup showed, whatever else could not be read: a link just dropped shows
+// no peer address, and its policy still holds.
+func (l Link) Freezes() bool { return l.Fencing == "resource-and-stonith" }
 
 // ReadLink finds how resource's link is protected: DRBD's own authentication, and whether the
 // kernel routes the peer's address through a WireGuard interface.
@@ -109,4 +112,14 @@ func orNone(s string) string {
 		return "dont-care (the default)"
 	}
 	return s
+}
+
+// secretArg is DRBD's shared secret as drbdadm shows it in a failed command's line
+// (--shared-secret=X) or drbdsetup show prints it (shared-secret "X";).
+var secretArg = regexp.MustCompile(`(shared-secret[= ]+)("[^"]*"|[^\s;'"]+)`)
+
+// Redact hides the shared secret in what drbdadm or drbdsetup printed, before it is logged or
+// shown: drbdadm repeats the whole drbdsetup command line of a step that failed.
+func Redact(out []byte) string {
+	return secretArg.ReplaceAllString(string(out), "${1}(hidden)")
 }

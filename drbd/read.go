@@ -19,7 +19,8 @@ func Exec(ctx context.Context, name string, args ...string) ([]byte, error) {
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
-			return out, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(ee.Stderr)))
+			// drbdadm repeats a failed step's drbdsetup line, the shared secret in it.
+			return out, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(Redact(ee.Stderr)))
 		}
 		return out, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
 	}

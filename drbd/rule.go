@@ -38,6 +38,10 @@ type View struct {
 	// that loses its peer freezes its I/O until its fence-peer handler succeeds.
 	Freezes bool
 	Planned string // a switchover in progress names the site it moves to; "" otherwise
+	// PeerHostDown: the peer's agent has been quiet a while and its host answered none of the
+	// agent's last two TCP probes (a live kernel accepts or refuses one), a probe known to reach
+	// it while it lived. The host is dead or cut off: DRBD will drop the link too, seconds later.
+	PeerHostDown bool
 }
 
 // Timing bounds the automatic moves on the clock. A primary that cannot hear a majority demotes
@@ -82,6 +86,9 @@ const (
 	Promote Action = "promote" // drbdadm primary, mount, database, Keystone
 	Demote  Action = "demote"  // Keystone, database, unmount, drbdadm secondary
 	Fence   Action = "fence"   // ask the other agents to hold a fence against the peer
+	// Disconnect drops the replication link to a Primary whose host is gone (drbdadm disconnect
+	// --force, then connect to wait for it), rather than wait for DRBD's ping timeout.
+	Disconnect Action = "disconnect"
 )
 
 // Verdict is Decide's answer: the action, whether HAProxy may send traffic here, and why.
@@ -133,6 +140,12 @@ func Decide(v View, t Timing) Verdict {
 	switch {
 	case !r.UpToDate():
 		return no("disk is " + r.Disk + ", not UpToDate: never promoted")
+	case r.PeerPrimary() && peerLink && v.PeerHostDown && v.Freezes && v.Majority() && v.FencedBy == "" && !v.Maintenance && v.Planned == "":
+		// Safe with resource-and-stonith and protocol C: a Primary that still lives behind the
+		// cut freezes its I/O as the link drops, with every write it acknowledged already here,
+		// and resumes only with a fence the majority holds; the fence decides, not this.
+		return Verdict{Disconnect, false, "Secondary: the peer's agent is quiet and its host answers no connection, but DRBD still calls it Primary: " +
+			"drop the replication link to fence it now, not after DRBD's ping timeout"}
 	case r.PeerPrimary():
 		return no("the peer is Primary")
 	case v.FencedBy != "":

@@ -37,6 +37,56 @@ func TestDecide(t *testing.T) {
 			return view("lngs", r, all)
 		}(), None, false, "disk is Inconsistent"},
 		{"healthy secondary", view("bari", secondary, all), None, false, "the peer is Primary"},
+		// The Primary's host dead, DRBD not yet aware: drop the link at once, on these conditions only.
+		{"secondary, the Primary's host gone, DRBD still connected: drop the link", func() View {
+			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerHostDown, v.Freezes = true, true
+			return v
+		}(), Disconnect, false, "drop the replication link"},
+		{"host gone but its agent still heard: the same", func() View {
+			v := view("bari", secondary, all)
+			v.PeerHostDown, v.Freezes = true, true
+			return v
+		}(), Disconnect, false, "drop the replication link"},
+		{"host gone, no fencing that freezes: DRBD decides", func() View {
+			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerHostDown = true
+			return v
+		}(), None, false, "the peer is Primary"},
+		{"host gone, no majority: DRBD decides", func() View {
+			v := view("bari", secondary, map[string]string{"bari": "Secondary"})
+			v.PeerHostDown, v.Freezes = true, true
+			return v
+		}(), None, false, "the peer is Primary"},
+		{"host gone, this site fenced: never", func() View {
+			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerHostDown, v.Freezes, v.FencedBy = true, true, "lngs"
+			return v
+		}(), None, false, "the peer is Primary"},
+		{"host gone, in maintenance: never", func() View {
+			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerHostDown, v.Freezes, v.Maintenance = true, true, true
+			return v
+		}(), None, false, "the peer is Primary"},
+		{"host gone, a switchover running: never", func() View {
+			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerHostDown, v.Freezes, v.Planned = true, true, "bari"
+			return v
+		}(), None, false, "the peer is Primary"},
+		{"host gone, this disk not UpToDate: never", func() View {
+			r := secondary
+			r.Disk = "Inconsistent"
+			v := view("bari", r, map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerHostDown, v.Freezes = true, true
+			return v
+		}(), None, false, "not UpToDate"},
+		{"host gone, the peer Secondary: nothing to drop", func() View {
+			r := secondary
+			r.Peers = []Peer{{Connection: "Connected", Role: "Secondary", Disk: "UpToDate"}}
+			v := view("bari", r, map[string]string{"bari": "Secondary", "padova": ""})
+			v.PeerHostDown, v.Freezes = true, true
+			return v
+		}(), None, false, "nothing to take over"},
 		// (b) the primary cut off from the secondary only: the witness relays gossip, both sides
 		// still hear a majority, the secondary hears the primary's agent say Primary.
 		{"(b) secondary, link cut, primary heard via the witness", func() View {

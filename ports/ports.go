@@ -108,7 +108,7 @@ func Plan(c *config.Cluster, site string) []Port {
 			}
 		}
 		if s.Agent != "" {
-			add(s.Agent, "tcp", "the agent-check: every site's HAProxy asks which node may take writes (and an operator's nc, debugging)", []string{FromSites, FromLocal, FromOperator}, others)
+			add(s.Agent, "tcp", "the agent-check: every site's HAProxy asks which node may take writes; in DRBD mode the other data site's agent probes it to tell a dead host from a dead agent (and an operator's nc, debugging)", []string{FromSites, FromLocal, FromOperator}, others)
 		}
 		if s.HTTP != "" {
 			add(s.HTTP, "tcp", "the agent's HTTP check (HAProxy, over TLS), status and signed control requests (operator commands, other agents' fence requests)", []string{FromSites, FromLocal, FromOperator}, others)
