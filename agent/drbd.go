@@ -141,7 +141,7 @@ func NewDRBD(c *config.Cluster, siteName string, log *slog.Logger) (*DRBDAgent, 
 		return nil, err
 	}
 	a := &DRBDAgent{cluster: c, site: site, log: log.With("site", site.Name, "mode", "drbd"), run: drbd.Exec, proc: "/proc/drbd",
-		timing: drbd.Timing{DemoteAfter: c.DRBD.DemoteAfter, DemoteTakes: c.DRBD.DemoteTakes, PromoteAfter: c.DRBD.PromoteAfter,
+		timing: drbd.Timing{DemoteAfter: c.DRBD.DemoteAfter, DemoteTakes: c.DRBD.DemoteTakes, PromoteAfter: c.DRBD.PromoteAfter, FenceTimeout: c.DRBD.FenceTimeout,
 			Notice: membership.NoticeSpread(c.Gossip.Preset, len(c.Sites))}}
 	if !site.Witness {
 		for _, s := range c.DataSites() {
@@ -199,7 +199,7 @@ func (a *DRBDAgent) metricsInit() {
 		defer a.mu.RUnlock()
 		return drbd.Majority(len(a.heard), len(a.cluster.Sites))
 	})
-	a.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyha_drbd_actions_total", Help: "promotions and demotions run, by result"}, []string{"action", "result"})
+	a.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keyha_drbd_actions_total", Help: "actions on the DRBD stack and link (promote, demote, disconnect, resume), by result"}, []string{"action", "result"})
 	a.reg.MustRegister(a.actions)
 	tlsExpiry(a.reg, a.cluster, a.site.Name)
 	a.served = shared(a.reg, "drbd", func() bool { a.mu.RLock(); defer a.mu.RUnlock(); return a.polled && a.readErr == nil },
@@ -458,6 +458,7 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 	peerLink := res.PeerLink()
 	_, peerHeard := heard[a.peer]
 	gone, nomaj := a.tracker.Observe(time.Now(), peerLink || peerHeard, drbd.Majority(len(heard), len(a.cluster.Sites)))
+	frozen := a.tracker.Frozen(time.Now(), err == nil && res.Suspended)
 	// The peer's host is probed only while DRBD still calls a quiet peer Primary and this site
 	// could take over: two misses in a row, and the link is dropped (drbd.Decide).
 	hostDown := false
@@ -490,7 +491,7 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 	a.mu.Unlock()
 	return drbd.View{Site: a.site.Name, Peer: a.peer, Sites: len(a.cluster.Sites), Local: res, Heard: heard,
 		PeerGoneFor: gone, NoMajorityFor: nomaj, DBUp: db, Planned: planned, FencedBy: drbd.FencedBy(a.site.Name, fences), Maintenance: inMnt,
-		FenceHeld: held, PeerFenceHeld: peerHeld, Freezes: freezes, PeerHostDown: hostDown}, err
+		FenceHeld: held, PeerFenceHeld: peerHeld, Freezes: freezes, PeerHostDown: hostDown, FrozenFor: frozen}, err
 }
 
 func (a *DRBDAgent) tick(ctx context.Context) {
@@ -515,7 +516,7 @@ func (a *DRBDAgent) tick(ctx context.Context) {
 		a.mu.Lock()
 		if a.fence != a.peer {
 			a.fence = a.peer
-			a.log.Warn("fencing the peer before promoting: asking the other agents to hold the fence", "peer", a.peer)
+			a.log.Warn("fencing the peer: asking the other agents to hold the fence", "peer", a.peer, "reason", verdict.Reason)
 		}
 		a.mu.Unlock()
 	}
@@ -524,7 +525,7 @@ func (a *DRBDAgent) tick(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	if (verdict.Action == drbd.Promote || verdict.Action == drbd.Demote || verdict.Action == drbd.Disconnect) && a.act.TryLock() {
+	if (verdict.Action == drbd.Promote || verdict.Action == drbd.Demote || verdict.Action == drbd.Disconnect || verdict.Action == drbd.Resume) && a.act.TryLock() {
 		func() {
 			defer a.act.Unlock()
 			a.perform(ctx, verdict)
@@ -558,6 +559,11 @@ func (a *DRBDAgent) perform(ctx context.Context, v drbd.Verdict) error {
 	case drbd.Disconnect:
 		a.log.Warn("dropping the replication link", "reason", v.Reason)
 		err = a.dropLink(ctx)
+	case drbd.Resume:
+		a.log.Warn("resuming I/O", "reason", v.Reason)
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err = a.run(rctx, "drbdadm", "resume-io", a.cluster.DRBD.Resource)
 	case drbd.Demote:
 		a.log.Warn("demoting", "reason", v.Reason)
 		// A demotion must not be cut short by the agent's own shutdown.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -97,6 +98,26 @@ func TestDRBDFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 		return r
+	}
+	// underLoad starts a load run of rows beside the step and returns once its first rows are
+	// acknowledged; the run's end comes on done.
+	underLoad := func(t *testing.T, rows int) <-chan error {
+		t.Helper()
+		done := make(chan error, 1)
+		journal := filepath.Join(dir, fmt.Sprintf("journal%d", run+1))
+		go func() {
+			_, log, err := loadRunE(t, rows, "")
+			t.Log(log)
+			done <- err
+		}()
+		labtest.Eventually(t, time.Minute, "the load has acknowledged rows", func() (bool, string) {
+			a, err := load.ReadJournal(journal)
+			if err != nil {
+				return false, err.Error()
+			}
+			return a.Count >= 100, fmt.Sprintf("%d rows acknowledged", a.Count)
+		})
+		return done
 	}
 	// check reads the last run's journal against the Primary, the one database that runs.
 	check := func(t *testing.T, at string) {
@@ -201,21 +222,8 @@ func TestDRBDFailover(t *testing.T) {
 			t.Fatalf("maint off at lngs: %s%s", r.Stdout, r.Stderr)
 		}
 		primaryUp(t, "bari", time.Second)
-		done := make(chan error, 1)
-		journal := filepath.Join(dir, fmt.Sprintf("journal%d", run+1))
-		go func() {
-			_, log, err := loadRunE(t, 2500, "")
-			t.Log(log)
-			done <- err
-		}()
-		// The switchovers happen under load: wait for its first acknowledged rows.
-		labtest.Eventually(t, time.Minute, "the load has acknowledged rows", func() (bool, string) {
-			a, err := load.ReadJournal(journal)
-			if err != nil {
-				return false, err.Error()
-			}
-			return a.Count >= 100, fmt.Sprintf("%d rows acknowledged", a.Count)
-		})
+		// The switchovers happen under load.
+		done := underLoad(t, 2500)
 		for _, to := range []string{"lngs", "bari"} {
 			r := l.Keyha(t, nil, "drbd", "switchover", "--to", to)
 			if r.Code != 0 {
@@ -292,6 +300,53 @@ func TestDRBDFailover(t *testing.T) {
 		inSync(t, time.Minute)
 		primaryUp(t, "lngs", time.Second)
 		check(t, "lngs")
+	})
+
+	step("f: the Primary's fence-peer handler gives up", func(t *testing.T) {
+		// Only the replication link is cut (WireGuard's packets between the VMs, on the host's
+		// bridge), so lngs keeps its majority and bari keeps hearing lngs's agent: bari never takes
+		// over. lngs's handler fails (an exit 1 stands in for one that timed out before the witness
+		// answered), and DRBD never runs it again: lngs's agent must fence bari and resume I/O.
+		l.Lab(t, "vm", "lngs", "cp /etc/keyha/fence-peer /etc/keyha/fence-peer.keep && printf '#!/bin/sh\\nexit 1\\n' >/etc/keyha/fence-peer")
+		defer l.Lab(t, "vm", "lngs", "mv /etc/keyha/fence-peer.keep /etc/keyha/fence-peer")
+		resumes := metric(t, l, "lngs", `keyha_drbd_actions_total{action="resume",result="ok"}`)
+		done := underLoad(t, 3000)
+		host := func(site string) string { h, _, _ := strings.Cut(l.Sites[site].SQL, ":"); return h }
+		rules := fmt.Sprintf("table bridge keyha_test_cut {\n chain f {\n  type filter hook forward priority -10;\n"+
+			"  ip saddr %[1]s ip daddr %[2]s udp dport 51820 drop\n  ip saddr %[2]s ip daddr %[1]s udp dport 51820 drop\n }\n}\n", host("lngs"), host("bari"))
+		nft := exec.Command("nft", "-f", "-")
+		nft.Stdin = strings.NewReader(rules)
+		if out, err := nft.CombinedOutput(); err != nil {
+			t.Fatalf("cut the replication link: %v: %s", err, out)
+		}
+		cut := time.Now()
+		healed := false
+		heal := func() {
+			if !healed {
+				healed = true
+				if out, err := exec.Command("nft", "delete", "table", "bridge", "keyha_test_cut").CombinedOutput(); err != nil {
+					t.Errorf("heal the replication link: %v: %s", err, out)
+				}
+			}
+		}
+		defer heal()
+		labtest.Eventually(t, 45*time.Second, "lngs's agent resumed its frozen I/O", func() (bool, string) {
+			n := metric(t, l, "lngs", `keyha_drbd_actions_total{action="resume",result="ok"}`)
+			return n == resumes+1, fmt.Sprintf("resumes %v", n-resumes)
+		})
+		t.Logf("lngs's agent resumed I/O %.1f s after the replication link was cut (fence_timeout %s)", time.Since(cut).Seconds(), l.Cluster(t).DRBD.FenceTimeout)
+		primaryUp(t, "lngs", 15*time.Second)
+		for _, s := range k.DRBDStatus(context.Background()) {
+			if s.Site == "bari" && s.Detail.Resource.Primary() {
+				t.Error("bari was promoted while lngs, heard by every agent, was Primary")
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		check(t, "lngs")
+		heal()
+		inSync(t, 2*time.Minute)
 	})
 }
 

@@ -38,6 +38,8 @@ type View struct {
 	// that loses its peer freezes its I/O until its fence-peer handler succeeds.
 	Freezes bool
 	Planned string // a switchover in progress names the site it moves to; "" otherwise
+	// FrozenFor: how long this device's I/O has been suspended without a break (0 when it is not).
+	FrozenFor time.Duration
 	// PeerHostDown: the peer's agent has been quiet a while and its host answered none of the
 	// agent's last two TCP probes (a live kernel accepts or refuses one), a probe known to reach
 	// it while it lived. The host is dead or cut off: DRBD will drop the link too, seconds later.
@@ -54,15 +56,20 @@ type Timing struct {
 	DemoteAfter  time.Duration
 	DemoteTakes  time.Duration // bound on stopping the stack and `drbdadm secondary`
 	PromoteAfter time.Duration
+	// FenceTimeout is how long DRBD's fence-peer handler waits for a majority to hold its fence
+	// (drbd.fence_timeout). A Primary frozen longer than that without its peer had its handler give
+	// up, and DRBD never runs it again: the agent asks for the fence itself (Decide).
+	FenceTimeout time.Duration
 	// Notice bounds how much later the Primary may notice that it hears no majority than the
 	// Secondary notices the peer gone: gossip declares a silent agent dead after a time that
 	// varies with the probes that confirm the suspicion (membership.NoticeSpread).
 	Notice time.Duration
 }
 
-// DefaultTiming: demote after 5 s without a majority, allow 10 s for it, promote after 20 s.
+// DefaultTiming: demote after 5 s without a majority, allow 10 s for it, promote after 20 s; the
+// fence-peer handler waits 10 s.
 func DefaultTiming() Timing {
-	return Timing{DemoteAfter: 5 * time.Second, DemoteTakes: 10 * time.Second, PromoteAfter: 20 * time.Second}
+	return Timing{DemoteAfter: 5 * time.Second, DemoteTakes: 10 * time.Second, PromoteAfter: 20 * time.Second, FenceTimeout: 10 * time.Second}
 }
 
 // Check reports a Timing that could let two primaries overlap.
@@ -78,6 +85,10 @@ func (t Timing) Check() error {
 	return nil
 }
 
+// handlerSlack: how much longer than its fence timeout the fence-peer handler may take, from the
+// freeze to its withdrawal (DRBD starting it, keyha's start on a slow host).
+const handlerSlack = 2 * time.Second
+
 // Action is what a site's agent does next.
 type Action string
 
@@ -89,6 +100,9 @@ const (
 	// Disconnect drops the replication link to a Primary whose host is gone (drbdadm disconnect
 	// --force, then connect to wait for it), rather than wait for DRBD's ping timeout.
 	Disconnect Action = "disconnect"
+	// Resume resumes a frozen Primary's I/O (drbdadm resume-io) once a majority holds its fence
+	// against the peer: what the fence-peer handler does when it succeeds in time.
+	Resume Action = "resume"
 )
 
 // Verdict is Decide's answer: the action, whether HAProxy may send traffic here, and why.
@@ -124,6 +138,16 @@ func Decide(v View, t Timing) Verdict {
 		case !v.Majority():
 			return Verdict{None, false, fmt.Sprintf("Primary without a majority (hears %d of %d agents): no writes; demotes after %s",
 				len(v.Heard), v.Sites, t.DemoteAfter)}
+		case r.Suspended && !r.PeerLink() && v.FrozenFor >= t.FenceTimeout+handlerSlack && v.FenceHeld:
+			// The peer, fenced by the majority, can never be promoted: writing alone is safe. Not
+			// before the handler gave up: while it runs, its own success resumes I/O.
+			return Verdict{Resume, false, "Primary, I/O frozen since the link to " + v.Peer + " dropped, and a majority now holds this site's fence against it: resume I/O"}
+		case r.Suspended && !r.PeerLink() && v.FrozenFor >= t.FenceTimeout+handlerSlack:
+			// DRBD runs the handler once per lost link; one that timed out (the witness heard late,
+			// through a relay) would leave this Primary frozen while the other side, hearing its
+			// agent, never takes over.
+			return Verdict{Fence, false, fmt.Sprintf("Primary, I/O frozen for %s since the link to %s dropped: the fence-peer handler gave up; "+
+				"fence %s again and resume once a majority holds it", v.FrozenFor.Round(time.Millisecond), v.Peer, v.Peer)}
 		case v.Planned != "" && v.Planned != v.Site:
 			return Verdict{Demote, false, "switchover to " + v.Planned + ": demote"}
 		case !r.UpToDate():

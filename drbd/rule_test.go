@@ -37,6 +37,63 @@ func TestDecide(t *testing.T) {
 			return view("lngs", r, all)
 		}(), None, false, "disk is Inconsistent"},
 		{"healthy secondary", view("bari", secondary, all), None, false, "the peer is Primary"},
+		// A Primary frozen after its link dropped: its handler's work, then the agent's after it.
+		{"primary frozen, the handler at work", func() View {
+			r := cut(primary)
+			r.Suspended = true
+			v := view("lngs", r, all)
+			v.FrozenFor, v.DBUp = 3*time.Second, false
+			return v
+		}(), None, false, "database does not answer"},
+		{"primary frozen, the handler's fence held: the handler resumes, not the agent", func() View {
+			r := cut(primary)
+			r.Suspended = true
+			v := view("lngs", r, all)
+			v.FrozenFor, v.DBUp, v.FenceHeld = 300*time.Millisecond, false, true
+			return v
+		}(), None, false, "database does not answer"},
+		{"primary frozen, the handler about to give up", func() View {
+			r := cut(primary)
+			r.Suspended = true
+			v := view("lngs", r, all)
+			v.FrozenFor, v.DBUp = 11*time.Second, false
+			return v
+		}(), None, false, "database does not answer"},
+		{"primary frozen past the handler's timeout: fence again", func() View {
+			r := cut(primary)
+			r.Suspended = true
+			v := view("lngs", r, all)
+			v.FrozenFor, v.DBUp = 12*time.Second, false
+			return v
+		}(), Fence, false, "handler gave up"},
+		{"primary frozen, its fence held: resume", func() View {
+			r := cut(primary)
+			r.Suspended = true
+			v := view("lngs", r, all)
+			v.FrozenFor, v.DBUp, v.FenceHeld = 12*time.Second, false, true
+			return v
+		}(), Resume, false, "resume I/O"},
+		{"primary frozen, the peer's fence held: demote, never resume", func() View {
+			r := cut(primary)
+			r.Suspended = true
+			v := view("lngs", r, all)
+			v.FrozenFor, v.DBUp, v.FenceHeld, v.PeerFenceHeld = 12*time.Second, false, true, true
+			return v
+		}(), Demote, false, "has taken over"},
+		{"primary frozen without a majority: the demotion's path", func() View {
+			r := cut(primary)
+			r.Suspended = true
+			v := view("lngs", r, map[string]string{"lngs": "Primary"})
+			v.FrozenFor, v.NoMajorityFor, v.FenceHeld = 12*time.Second, 6*time.Second, true
+			return v
+		}(), Demote, false, "without a majority"},
+		{"primary frozen but connected (an operator's suspend-io): not ours", func() View {
+			r := primary
+			r.Suspended = true
+			v := view("lngs", r, all)
+			v.FrozenFor, v.DBUp = time.Minute, false
+			return v
+		}(), None, false, "database does not answer"},
 		// The Primary's host dead, DRBD not yet aware: drop the link at once, on these conditions only.
 		{"secondary, the Primary's host gone, DRBD still connected: drop the link", func() View {
 			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})

@@ -6,7 +6,7 @@ import "time"
 // the peer has been unreachable (neither DRBD's link nor its agent's gossip) and how long this site
 // has lacked a majority. Any sign of the peer, or a majority heard once, starts the clock again.
 type Tracker struct {
-	peerGoneSince, noMajoritySince time.Time
+	peerGoneSince, noMajoritySince, frozenSince time.Time
 }
 
 // Observe records one observation at now and returns the two durations.
@@ -14,6 +14,13 @@ func (t *Tracker) Observe(now time.Time, peerSeen, majority bool) (peerGoneFor, 
 	t.peerGoneSince = since(t.peerGoneSince, now, !peerSeen)
 	t.noMajoritySince = since(t.noMajoritySince, now, !majority)
 	return elapsed(t.peerGoneSince, now), elapsed(t.noMajoritySince, now)
+}
+
+// Frozen records whether the local device's I/O is suspended at now and returns for how long it
+// has been, without a break.
+func (t *Tracker) Frozen(now time.Time, frozen bool) time.Duration {
+	t.frozenSince = since(t.frozenSince, now, frozen)
+	return elapsed(t.frozenSince, now)
 }
 
 func since(start, now time.Time, ongoing bool) time.Time {

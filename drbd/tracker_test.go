@@ -5,6 +5,20 @@ import (
 	"time"
 )
 
+func TestTrackerFrozen(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var tr Tracker
+	for i, c := range []struct {
+		at     float64
+		frozen bool
+		want   float64
+	}{{0, false, 0}, {1, true, 0}, {5, true, 4}, {6, false, 0}, {7, true, 0}, {8.5, true, 1.5}} {
+		if got := tr.Frozen(t0.Add(time.Duration(c.at*float64(time.Second))), c.frozen); got.Seconds() != c.want {
+			t.Errorf("step %d at %vs: frozen for %v, want %vs", i, c.at, got, c.want)
+		}
+	}
+}
+
 func TestTracker(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	var tr Tracker
