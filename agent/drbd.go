@@ -457,15 +457,16 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 	heard, fences := a.hear(res.Role)
 	peerLink := res.PeerLink()
 	_, peerHeard := heard[a.peer]
-	gone, nomaj := a.tracker.Observe(time.Now(), peerLink || peerHeard, drbd.Majority(len(heard), len(a.cluster.Sites)))
-	frozen := a.tracker.Frozen(time.Now(), err == nil && res.Suspended)
+	now := time.Now()
+	gone, nomaj := a.tracker.Observe(now, peerLink || peerHeard, drbd.Majority(len(heard), len(a.cluster.Sites)))
+	frozen := a.tracker.Frozen(now, err == nil && res.Suspended)
+	a.mu.RLock()
+	freezes := a.link.Freezes()
+	a.mu.RUnlock()
 	// The peer's host is probed only while DRBD still calls a quiet peer Primary and this site
 	// could take over: two misses in a row, and the link is dropped (drbd.Decide).
 	hostDown := false
 	if a.probe != nil {
-		a.mu.RLock()
-		freezes := a.link.Freezes()
-		a.mu.RUnlock()
 		if planned == "" && err == nil && freezes && !res.Primary() && res.UpToDate() && res.PeerPrimary() && peerLink && a.quiet(a.peer) {
 			hostDown = a.probe.down(ctx)
 		} else {
@@ -487,7 +488,6 @@ func (a *DRBDAgent) view(ctx context.Context, planned string) (drbd.View, error)
 	}
 	held := a.fence == a.peer && drbd.Held(a.site.Name, a.peer, len(a.cluster.Sites), fences)
 	peerHeld := fences[a.peer].Fence == a.site.Name && drbd.Held(a.peer, a.site.Name, len(a.cluster.Sites), fences)
-	freezes := a.link.Freezes()
 	a.mu.Unlock()
 	return drbd.View{Site: a.site.Name, Peer: a.peer, Sites: len(a.cluster.Sites), Local: res, Heard: heard,
 		PeerGoneFor: gone, NoMajorityFor: nomaj, DBUp: db, Planned: planned, FencedBy: drbd.FencedBy(a.site.Name, fences), Maintenance: inMnt,
@@ -525,11 +525,14 @@ func (a *DRBDAgent) tick(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	if (verdict.Action == drbd.Promote || verdict.Action == drbd.Demote || verdict.Action == drbd.Disconnect || verdict.Action == drbd.Resume) && a.act.TryLock() {
-		func() {
-			defer a.act.Unlock()
-			a.perform(ctx, verdict)
-		}()
+	switch verdict.Action {
+	case drbd.Promote, drbd.Demote, drbd.Disconnect, drbd.Resume:
+		if a.act.TryLock() {
+			func() {
+				defer a.act.Unlock()
+				a.perform(ctx, verdict)
+			}()
+		}
 	}
 	a.outdate(ctx, v)
 }

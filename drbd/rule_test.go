@@ -22,6 +22,24 @@ func TestDecide(t *testing.T) {
 		peer := map[string]string{"lngs": "bari", "bari": "lngs"}[site]
 		return View{Site: site, Peer: peer, Sites: 3, Local: r, Heard: heard, DBUp: true}
 	}
+	withWitness := map[string]string{"bari": "Secondary", "padova": ""}
+	// frozen: lngs Primary, its link down and its I/O suspended, the database hanging; then change.
+	frozen := func(heard map[string]string, change func(*View)) View {
+		r := cut(primary)
+		r.Suspended = true
+		v := view("lngs", r, heard)
+		v.DBUp = false
+		change(&v)
+		return v
+	}
+	// hostGone: bari Secondary, DRBD still connected to lngs Primary, whose host answers no probe,
+	// with fencing that freezes; then change.
+	hostGone := func(heard map[string]string, change func(*View)) View {
+		v := view("bari", secondary, heard)
+		v.PeerHostDown, v.Freezes = true, true
+		change(&v)
+		return v
+	}
 	for _, c := range []struct {
 		name   string
 		v      View
@@ -38,112 +56,32 @@ func TestDecide(t *testing.T) {
 		}(), None, false, "disk is Inconsistent"},
 		{"healthy secondary", view("bari", secondary, all), None, false, "the peer is Primary"},
 		// A Primary frozen after its link dropped: its handler's work, then the agent's after it.
-		{"primary frozen, the handler at work", func() View {
-			r := cut(primary)
-			r.Suspended = true
-			v := view("lngs", r, all)
-			v.FrozenFor, v.DBUp = 3*time.Second, false
-			return v
-		}(), None, false, "database does not answer"},
-		{"primary frozen, the handler's fence held: the handler resumes, not the agent", func() View {
-			r := cut(primary)
-			r.Suspended = true
-			v := view("lngs", r, all)
-			v.FrozenFor, v.DBUp, v.FenceHeld = 300*time.Millisecond, false, true
-			return v
-		}(), None, false, "database does not answer"},
-		{"primary frozen, the handler about to give up", func() View {
-			r := cut(primary)
-			r.Suspended = true
-			v := view("lngs", r, all)
-			v.FrozenFor, v.DBUp = 11*time.Second, false
-			return v
-		}(), None, false, "database does not answer"},
-		{"primary frozen past the handler's timeout: fence again", func() View {
-			r := cut(primary)
-			r.Suspended = true
-			v := view("lngs", r, all)
-			v.FrozenFor, v.DBUp = 12*time.Second, false
-			return v
-		}(), Fence, false, "handler gave up"},
-		{"primary frozen, its fence held: resume", func() View {
-			r := cut(primary)
-			r.Suspended = true
-			v := view("lngs", r, all)
-			v.FrozenFor, v.DBUp, v.FenceHeld = 12*time.Second, false, true
-			return v
-		}(), Resume, false, "resume I/O"},
-		{"primary frozen, the peer's fence held: demote, never resume", func() View {
-			r := cut(primary)
-			r.Suspended = true
-			v := view("lngs", r, all)
-			v.FrozenFor, v.DBUp, v.FenceHeld, v.PeerFenceHeld = 12*time.Second, false, true, true
-			return v
-		}(), Demote, false, "has taken over"},
-		{"primary frozen without a majority: the demotion's path", func() View {
-			r := cut(primary)
-			r.Suspended = true
-			v := view("lngs", r, map[string]string{"lngs": "Primary"})
-			v.FrozenFor, v.NoMajorityFor, v.FenceHeld = 12*time.Second, 6*time.Second, true
-			return v
-		}(), Demote, false, "without a majority"},
-		{"primary frozen but connected (an operator's suspend-io): not ours", func() View {
-			r := primary
-			r.Suspended = true
-			v := view("lngs", r, all)
-			v.FrozenFor, v.DBUp = time.Minute, false
-			return v
-		}(), None, false, "database does not answer"},
+		{"primary frozen, the handler at work", frozen(all, func(v *View) { v.FrozenFor = 3 * time.Second }), None, false, "database does not answer"},
+		{"primary frozen, the handler's fence held: the handler resumes, not the agent",
+			frozen(all, func(v *View) { v.FrozenFor, v.FenceHeld = 300*time.Millisecond, true }), None, false, "database does not answer"},
+		{"primary frozen, the handler about to give up", frozen(all, func(v *View) { v.FrozenFor = 11 * time.Second }), None, false, "database does not answer"},
+		{"primary frozen past the handler's timeout: fence again", frozen(all, func(v *View) { v.FrozenFor = 12 * time.Second }), Fence, false, "handler gave up"},
+		{"primary frozen, its fence held: resume", frozen(all, func(v *View) { v.FrozenFor, v.FenceHeld = 12*time.Second, true }), Resume, false, "resume I/O"},
+		{"primary frozen, the peer's fence held: demote, never resume",
+			frozen(all, func(v *View) { v.FrozenFor, v.FenceHeld, v.PeerFenceHeld = 12*time.Second, true, true }), Demote, false, "has taken over"},
+		{"primary frozen without a majority: the demotion's path", frozen(map[string]string{"lngs": "Primary"}, func(v *View) {
+			v.FrozenFor, v.NoMajorityFor, v.FenceHeld, v.DBUp = 12*time.Second, 6*time.Second, true, true
+		}), Demote, false, "without a majority"},
+		{"primary frozen but connected (an operator's suspend-io): not ours", frozen(all, func(v *View) {
+			v.Local.Peers, v.FrozenFor = primary.Peers, time.Minute
+		}), None, false, "database does not answer"},
 		// The Primary's host dead, DRBD not yet aware: drop the link at once, on these conditions only.
-		{"secondary, the Primary's host gone, DRBD still connected: drop the link", func() View {
-			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})
-			v.PeerHostDown, v.Freezes = true, true
-			return v
-		}(), Disconnect, false, "drop the replication link"},
-		{"host gone but its agent still heard: the same", func() View {
-			v := view("bari", secondary, all)
-			v.PeerHostDown, v.Freezes = true, true
-			return v
-		}(), Disconnect, false, "drop the replication link"},
-		{"host gone, no fencing that freezes: DRBD decides", func() View {
-			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})
-			v.PeerHostDown = true
-			return v
-		}(), None, false, "the peer is Primary"},
-		{"host gone, no majority: DRBD decides", func() View {
-			v := view("bari", secondary, map[string]string{"bari": "Secondary"})
-			v.PeerHostDown, v.Freezes = true, true
-			return v
-		}(), None, false, "the peer is Primary"},
-		{"host gone, this site fenced: never", func() View {
-			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})
-			v.PeerHostDown, v.Freezes, v.FencedBy = true, true, "lngs"
-			return v
-		}(), None, false, "the peer is Primary"},
-		{"host gone, in maintenance: never", func() View {
-			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})
-			v.PeerHostDown, v.Freezes, v.Maintenance = true, true, true
-			return v
-		}(), None, false, "the peer is Primary"},
-		{"host gone, a switchover running: never", func() View {
-			v := view("bari", secondary, map[string]string{"bari": "Secondary", "padova": ""})
-			v.PeerHostDown, v.Freezes, v.Planned = true, true, "bari"
-			return v
-		}(), None, false, "the peer is Primary"},
-		{"host gone, this disk not UpToDate: never", func() View {
-			r := secondary
-			r.Disk = "Inconsistent"
-			v := view("bari", r, map[string]string{"bari": "Secondary", "padova": ""})
-			v.PeerHostDown, v.Freezes = true, true
-			return v
-		}(), None, false, "not UpToDate"},
-		{"host gone, the peer Secondary: nothing to drop", func() View {
-			r := secondary
-			r.Peers = []Peer{{Connection: "Connected", Role: "Secondary", Disk: "UpToDate"}}
-			v := view("bari", r, map[string]string{"bari": "Secondary", "padova": ""})
-			v.PeerHostDown, v.Freezes = true, true
-			return v
-		}(), None, false, "nothing to take over"},
+		{"secondary, the Primary's host gone, DRBD still connected: drop the link", hostGone(withWitness, func(*View) {}), Disconnect, false, "drop the replication link"},
+		{"host gone but its agent still heard: the same", hostGone(all, func(*View) {}), Disconnect, false, "drop the replication link"},
+		{"host gone, no fencing that freezes: DRBD decides", hostGone(withWitness, func(v *View) { v.Freezes = false }), None, false, "the peer is Primary"},
+		{"host gone, no majority: DRBD decides", hostGone(map[string]string{"bari": "Secondary"}, func(*View) {}), None, false, "the peer is Primary"},
+		{"host gone, this site fenced: never", hostGone(withWitness, func(v *View) { v.FencedBy = "lngs" }), None, false, "the peer is Primary"},
+		{"host gone, in maintenance: never", hostGone(withWitness, func(v *View) { v.Maintenance = true }), None, false, "the peer is Primary"},
+		{"host gone, a switchover running: never", hostGone(withWitness, func(v *View) { v.Planned = "bari" }), None, false, "the peer is Primary"},
+		{"host gone, this disk not UpToDate: never", hostGone(withWitness, func(v *View) { v.Local.Disk = "Inconsistent" }), None, false, "not UpToDate"},
+		{"host gone, the peer Secondary: nothing to drop", hostGone(withWitness, func(v *View) {
+			v.Local.Peers = []Peer{{Connection: "Connected", Role: "Secondary", Disk: "UpToDate"}}
+		}), None, false, "nothing to take over"},
 		// (b) the primary cut off from the secondary only: the witness relays gossip, both sides
 		// still hear a majority, the secondary hears the primary's agent say Primary.
 		{"(b) secondary, link cut, primary heard via the witness", func() View {
